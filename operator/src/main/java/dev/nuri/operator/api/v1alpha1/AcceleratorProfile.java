@@ -1,0 +1,13 @@
+package dev.nuri.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+/** Accelerator families a shard can run on (ARCHITECTURE.md, "Accelerators"). */
+public enum AcceleratorProfile {
+    @JsonProperty("rebellions-atom") REBELLIONS_ATOM,
+    @JsonProperty("rebellions-rebel") REBELLIONS_REBEL,
+    @JsonProperty("furiosa-rngd") FURIOSA_RNGD,
+    @JsonProperty("huawei-ascend910") HUAWEI_ASCEND910,
+    @JsonProperty("nvidia-gpu") NVIDIA_GPU,
+    @JsonProperty("cpu") CPU
+}

@@ -1,0 +1,35 @@
+package dev.nuri.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.ValidationRule;
+import io.fabric8.kubernetes.api.model.Quantity;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class AcceleratorSpec {
+
+    @Default("cpu")
+    @ValidationRule(value = "self == oldSelf",
+            message = "spec.accelerator.profile is immutable: moving between accelerator families changes nodes, "
+                    + "runtime and weight layout at once; create a new ModelDeployment")
+    @JsonPropertyDescription("Accelerator family of the nodes the shards run on. It sets the extended resource, "
+            + "node labels and tolerations. Immutable.")
+    public AcceleratorProfile profile;
+
+    @Default("1")
+    @Min(1)
+    @Max(64)
+    @JsonPropertyDescription("Devices each shard pod requests (ignored for the cpu profile).")
+    public Integer perShard;
+
+    @Pattern("^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9][-A-Za-z0-9_.]*$")
+    @JsonPropertyDescription("Overrides the extended resource name of the profile, e.g. rebellions.ai/ATOM-CA22.")
+    public String resourceName;
+
+    @JsonPropertyDescription("Overrides the memory of one device used by the capacity check, e.g. 80Gi for an NVIDIA H100.")
+    public Quantity deviceMemory;
+}

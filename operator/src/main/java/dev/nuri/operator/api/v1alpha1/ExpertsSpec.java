@@ -1,0 +1,46 @@
+package dev.nuri.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "(self.total + self.redundant) % self.parallelism == 0",
+        messageExpression = "'experts.parallelism ' + string(self.parallelism) + ' must divide total + redundant = '"
+                + " + string(self.total + self.redundant) + '; valid degrees: '"
+                + " + [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]"
+                + ".filter(d, d <= self.total + self.redundant && (self.total + self.redundant) % d == 0)"
+                + ".map(d, string(d)).join(', ')",
+        fieldPath = ".parallelism", reason = "FieldValueInvalid")
+public class ExpertsSpec {
+
+    @Required
+    @Min(1)
+    @Max(4096)
+    @ValidationRule(value = "self == oldSelf",
+            message = "spec.experts.total is immutable: it is fixed by the model checkpoint; create a new ModelDeployment for a different model")
+    @JsonPropertyDescription("Number of routed experts in the model (192 for A.X K1, 256 for DeepSeek-V3). Immutable.")
+    public Integer total;
+
+    @Default("1")
+    @Min(1)
+    @Max(1024)
+    @JsonPropertyDescription("Shards per group: the expert-parallel degree. Must divide total + redundant; "
+            + "each shard then holds (total + redundant) / parallelism expert slots.")
+    public Integer parallelism;
+
+    @Default("0")
+    @Min(0)
+    @Max(1024)
+    @JsonPropertyDescription("Extra expert slots per group that hold copies of hot experts (EPLB-style redundancy).")
+    public Integer redundant;
+
+    @Default("static")
+    @JsonPropertyDescription("static: experts are laid out in contiguous blocks per shard, redundant slots copy experts "
+            + "round-robin; balanced: the operator places experts from measured load to even out the shards.")
+    public Placement placement;
+}

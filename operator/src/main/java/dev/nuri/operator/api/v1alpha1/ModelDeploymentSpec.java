@@ -1,0 +1,51 @@
+package dev.nuri.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.model.annotation.SpecReplicas;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ModelDeploymentSpec {
+
+    @Required
+    @JsonPropertyDescription("The model to serve: its served name, architecture, where its weights come from and their format.")
+    public ModelSpec model;
+
+    @Required
+    @JsonPropertyDescription("How the routed experts are spread over the shards of each group.")
+    public ExpertsSpec experts;
+
+    @SpecReplicas
+    @Default("1")
+    @Min(0)
+    @JsonPropertyDescription("Number of expert-parallel groups. Each group is a full copy of the model on "
+            + "experts.parallelism pods. The scale subresource (kubectl scale, HPA, KEDA) drives this field; "
+            + "groups are added and removed whole.")
+    public Integer replicas;
+
+    @JsonPropertyDescription("The accelerator each shard runs on. Defaults to the cpu profile.")
+    public AcceleratorSpec accelerator;
+
+    @JsonPropertyDescription("CPU and memory requests and limits of each shard pod. Accelerator devices are "
+            + "added from spec.accelerator; do not list them here.")
+    public ResourceRequirements resources;
+
+    @JsonPropertyDescription("Where the shards run: node selection, tolerations, packing of a group and spreading of groups.")
+    public SchedulingSpec scheduling;
+
+    @JsonPropertyDescription("The OpenAI-compatible API the workers serve.")
+    public ServingSpec serving;
+
+    @JsonPropertyDescription("How a change to the pod template is rolled out, group by group.")
+    public RolloutSpec rollout;
+
+    @JsonPropertyDescription("Worker container image. Defaults to the image the operator was configured with.")
+    public String image;
+
+    @JsonPropertyDescription("The built-in SLO-aware autoscaler. Leave it off when an HPA or KEDA drives the scale subresource.")
+    public AutoscalingSpec autoscaling;
+}

@@ -1,0 +1,37 @@
+package dev.nuri.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+import io.fabric8.kubernetes.api.model.Quantity;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class ModelSpec {
+
+    @Required
+    @Pattern("^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$")
+    @JsonPropertyDescription("The name clients pass as the OpenAI `model` parameter, e.g. axk1 or skt/A.X-K1.")
+    public String name;
+
+    @Required
+    @ValidationRule(value = "self == oldSelf",
+            message = "spec.model.architecture is immutable: a different architecture is a different model; create a new ModelDeployment")
+    @JsonPropertyDescription("Model architecture, as in the checkpoint's config.json model_type. Immutable.")
+    public Architecture architecture;
+
+    @Required
+    @JsonPropertyDescription("Where the weights come from. Set exactly one of pvc, hostPath, image, http, builtin.")
+    public ModelSource source;
+
+    @Default("bf16")
+    @JsonPropertyDescription("Weight format the workers run: bf16, fp8 (e4m3 with 128x128 block scales, as DeepSeek ships), "
+            + "or q8_0 (8-bit blocks made at load time).")
+    public Quantization quantization;
+
+    @JsonPropertyDescription("Total size of the weights, e.g. 1040Gi for A.X K1 in BF16. When set (or known for a builtin "
+            + "model) the operator checks that each shard's share fits its devices' memory before creating pods.")
+    public Quantity weightsSize;
+}

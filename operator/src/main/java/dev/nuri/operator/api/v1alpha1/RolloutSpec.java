@@ -1,0 +1,24 @@
+package dev.nuri.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.ValidationRule;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "self.maxUnavailableGroups + self.maxSurgeGroups > 0",
+        message = "spec.rollout: maxUnavailableGroups + maxSurgeGroups must be greater than 0, or a rollout could never start")
+public class RolloutSpec {
+
+    @Default("1")
+    @Min(0)
+    @JsonPropertyDescription("Groups that may be out of service at once during a rollout. A group is replaced whole; "
+            + "its shards never run mixed revisions.")
+    public Integer maxUnavailableGroups;
+
+    @Default("0")
+    @Min(0)
+    @JsonPropertyDescription("Extra groups created above spec.replicas during a rollout, so capacity never drops.")
+    public Integer maxSurgeGroups;
+}

@@ -1,0 +1,56 @@
+package dev.nuri.operator.api.v1alpha1;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
+
+@JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "self.port != self.peerPort", message = "spec.serving.port and spec.serving.peerPort must differ",
+        fieldPath = ".peerPort")
+public class ServingSpec {
+
+    @Default("8000")
+    @Min(1024)
+    @Max(65535)
+    @JsonPropertyDescription("Port of the OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /metrics).")
+    public Integer port;
+
+    @Default("9000")
+    @Min(1024)
+    @Max(65535)
+    @JsonPropertyDescription("Port on which the shards of a group exchange expert dispatch and combine frames.")
+    public Integer peerPort;
+
+    @Default("8192")
+    @Min(1)
+    @JsonPropertyDescription("Most tokens one engine step processes across all sequences (prefill chunks plus decodes).")
+    public Integer maxBatchedTokens;
+
+    @Default("256")
+    @Min(1)
+    @JsonPropertyDescription("Most sequences a shard decodes at once; further requests wait in the queue.")
+    public Integer maxSequences;
+
+    @Min(1)
+    @JsonPropertyDescription("Longest prompt plus completion, in tokens. Defaults to the model's max_position_embeddings.")
+    public Integer contextLength;
+
+    @JsonPropertyDescription("A Secret key holding the API key clients must send as 'Authorization: Bearer <key>'. "
+            + "Without it the API is open to anything that can reach the Service.")
+    public SecretKeyRef apiKeySecret;
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public static class SecretKeyRef {
+        @Required
+        @JsonPropertyDescription("Name of the Secret in the ModelDeployment's namespace.")
+        public String name;
+
+        @Default("api-key")
+        @JsonPropertyDescription("Key inside the Secret.")
+        public String key;
+    }
+}
