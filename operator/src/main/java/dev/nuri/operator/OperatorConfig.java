@@ -1,0 +1,69 @@
+package dev.nuri.operator;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Settings from flags, falling back to environment variables (the Helm chart sets those).
+ *
+ * @param namespaces      namespaces to watch; empty means all
+ * @param workerImage     worker image for ModelDeployments that name none
+ * @param metricsHost     address of /metrics, /healthz, /readyz
+ * @param metricsPort     port of the same (0 picks a free one)
+ * @param leaseNamespace  namespace of the leader-election Lease; empty disables leader election
+ */
+public record OperatorConfig(List<String> namespaces, String workerImage, String metricsHost, int metricsPort,
+                             Optional<String> leaseNamespace) {
+
+    public static final String DEFAULT_WORKER_IMAGE = "ghcr.io/nuri-dev/nuri-worker:0.1.0";
+
+    public static OperatorConfig parse(String[] args, Map<String, String> env) {
+        String namespaces = env.getOrDefault("NURI_NAMESPACES", "");
+        String image = env.getOrDefault("NURI_WORKER_IMAGE", DEFAULT_WORKER_IMAGE);
+        String host = env.getOrDefault("NURI_METRICS_HOST", "0.0.0.0");
+        String port = env.getOrDefault("NURI_METRICS_PORT", "8080");
+        String lease = env.getOrDefault("NURI_LEADER_ELECTION_NAMESPACE", "");
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            String value = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : (i + 1 < args.length ? args[i + 1] : null);
+            String flag = arg.contains("=") ? arg.substring(0, arg.indexOf('=')) : arg;
+            boolean inline = arg.contains("=");
+            switch (flag) {
+                case "--namespaces" -> namespaces = require(flag, value);
+                case "--worker-image" -> image = require(flag, value);
+                case "--metrics-host" -> host = require(flag, value);
+                case "--metrics-port" -> port = require(flag, value);
+                case "--leader-election-namespace" -> lease = require(flag, value);
+                case "--help", "-h" -> throw new IllegalArgumentException(usage());
+                default -> throw new IllegalArgumentException("unknown option " + arg + "\n" + usage());
+            }
+            if (!inline) i++;
+        }
+        int metricsPort;
+        try {
+            metricsPort = Integer.parseInt(port);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--metrics-port must be a number, got " + port);
+        }
+        List<String> watched = Arrays.stream(namespaces.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+        return new OperatorConfig(watched, image, host, metricsPort, lease.isBlank() ? Optional.empty() : Optional.of(lease));
+    }
+
+    private static String require(String flag, String value) {
+        if (value == null) throw new IllegalArgumentException(flag + " needs a value");
+        return value;
+    }
+
+    static String usage() {
+        return """
+                usage: java -jar nuri-operator.jar [options]   (cluster from KUBECONFIG or in-cluster)
+                  --namespaces a,b              namespaces to watch (env NURI_NAMESPACES; default: all)
+                  --worker-image IMAGE          default worker image (env NURI_WORKER_IMAGE)
+                  --metrics-host HOST           bind address of /metrics /healthz /readyz (env NURI_METRICS_HOST; default 0.0.0.0)
+                  --metrics-port PORT           their port (env NURI_METRICS_PORT; default 8080)
+                  --leader-election-namespace NS  enable leader election with a Lease in NS (env NURI_LEADER_ELECTION_NAMESPACE)
+                """;
+    }
+}

@@ -1,0 +1,52 @@
+package dev.nuri.operator.dependents;
+
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.placement.ExpertPlacement;
+import dev.nuri.operator.shard.ShardNames;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * {@code <name>-placement}: one placement file per pod template revision in use, so groups still on
+ * an old revision keep the layout they were started with while new groups get the new one.
+ */
+public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMap, ModelDeployment> {
+
+    /** Context key under which the reconciler passes the revisions that groups still run. */
+    public static final String REVISIONS_IN_USE = "revisionsInUse";
+    public static final String UPDATE_REVISION = "updateRevision";
+
+    public PlacementConfigMap() {
+        super(ConfigMap.class);
+        OwnedObjects.watchOnlyManaged(this, ConfigMap.class);
+    }
+
+    public static String fileName(String revision) {
+        return "placement-" + revision + ".json";
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    protected ConfigMap desired(ModelDeployment md, Context<ModelDeployment> context) {
+        var shared = context.managedWorkflowAndDependentResourceContext();
+        String updateRevision = shared.getMandatory(UPDATE_REVISION, String.class);
+        Set<String> inUse = shared.getMandatory(REVISIONS_IN_USE, Set.class);
+
+        Map<String, String> data = new TreeMap<>();
+        getSecondaryResource(md, context).map(ConfigMap::getData).ifPresent(existing -> existing.forEach((key, file) -> {
+            if (inUse.stream().anyMatch(r -> key.equals(fileName(r)))) {
+                data.put(key, file); // an old revision's layout stays as it was
+            }
+        }));
+        data.put(fileName(updateRevision), ExpertPlacement.of(md.getSpec().experts).toJson(md.getMetadata().getGeneration()));
+        return new ConfigMapBuilder()
+                .withMetadata(OwnedObjects.metadata(md, ShardNames.placement(md)))
+                .withData(data)
+                .build();
+    }
+}

@@ -1,0 +1,36 @@
+package dev.nuri.operator.observability;
+
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+import java.util.Collection;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Groups desired and ready per ModelDeployment, as gauges. */
+public final class DeploymentMetrics {
+
+    private record Groups(int desired, int ready) {}
+
+    private final MeterRegistry registry;
+    private final Map<ResourceID, Groups> groups = new ConcurrentHashMap<>();
+
+    public DeploymentMetrics(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    /** Records one deployment and forgets deployments that no longer exist. */
+    public void record(ModelDeployment md, int desired, int ready, Collection<ResourceID> existing) {
+        ResourceID id = ResourceID.fromResource(md);
+        if (groups.put(id, new Groups(desired, ready)) == null) {
+            Tags tags = Tags.of("namespace", md.getMetadata().getNamespace(), "deployment", md.getMetadata().getName());
+            Gauge.builder("nuri_operator_groups_desired", groups, m -> m.containsKey(id) ? m.get(id).desired() : Double.NaN)
+                    .tags(tags).description("Expert-parallel groups the ModelDeployment asks for").register(registry);
+            Gauge.builder("nuri_operator_groups_ready", groups, m -> m.containsKey(id) ? m.get(id).ready() : Double.NaN)
+                    .tags(tags).description("Expert-parallel groups whose every shard is serving-ready").register(registry);
+        }
+        groups.keySet().removeIf(k -> !existing.contains(k) && !k.equals(id));
+    }
+}

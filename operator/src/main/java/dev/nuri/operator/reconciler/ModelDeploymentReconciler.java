@@ -1,0 +1,235 @@
+package dev.nuri.operator.reconciler;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
+import dev.nuri.operator.dependents.ApiService;
+import dev.nuri.operator.dependents.GroupDisruptionBudget;
+import dev.nuri.operator.dependents.GroupStatefulSets;
+import dev.nuri.operator.dependents.PeerNetworkPolicy;
+import dev.nuri.operator.dependents.PlacementConfigMap;
+import dev.nuri.operator.dependents.ShardsService;
+import dev.nuri.operator.observability.DeploymentMetrics;
+import dev.nuri.operator.placement.ExpertPlacement;
+import dev.nuri.operator.rollout.GroupObservation;
+import dev.nuri.operator.rollout.GroupRollout;
+import dev.nuri.operator.shard.ShardLabels;
+import dev.nuri.operator.shard.ShardNames;
+import dev.nuri.operator.shard.TemplateRevision;
+import dev.nuri.operator.status.CapacityCheck;
+import dev.nuri.operator.status.GroupObserver;
+import dev.nuri.operator.status.StatusAggregator;
+import dev.nuri.operator.status.StatusAggregator.Blocker;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceUtils;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Reconciles a ModelDeployment into its placement, Services, one StatefulSet per expert-parallel
+ * group, a disruption budget and a network policy, rolling pod template changes a group at a time.
+ */
+@ControllerConfiguration(name = "modeldeployment")
+public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ModelDeploymentReconciler.class);
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    private final String workerImage;
+    private final DeploymentMetrics metrics;
+    private final PlacementConfigMap placement = new PlacementConfigMap();
+    private final ShardsService shardsService = new ShardsService();
+    private final ApiService apiService = new ApiService();
+    private final GroupStatefulSets groups = new GroupStatefulSets();
+    private final GroupDisruptionBudget disruptionBudget = new GroupDisruptionBudget();
+    private final PeerNetworkPolicy networkPolicy = new PeerNetworkPolicy();
+
+    public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics) {
+        this.workerImage = workerImage;
+        this.metrics = metrics;
+    }
+
+    @Override
+    public UpdateControl<ModelDeployment> reconcile(ModelDeployment md, Context<ModelDeployment> context) {
+        String revision = TemplateRevision.of(md.getSpec(), workerImage);
+        Map<Integer, GroupObservation> observed = observeGroups(md, context);
+        Optional<CapacityCheck.Estimate> capacity = CapacityCheck.estimate(md.getSpec());
+        Optional<Blocker> blocker = checkCapacity(capacity).or(() -> checkModelSource(md, context));
+        GroupRollout.Plan plan = planRollout(md, revision, observed, capacity);
+        shareWithDependents(context, revision, plan, observed);
+
+        placement.reconcile(md, context);
+        shardsService.reconcile(md, context);
+        apiService.reconcile(md, context);
+        groups.reconcile(md, context);
+        restartChosenGroups(md, context, plan, observed, revision);
+        disruptionBudget.reconcile(md, context);
+        networkPolicy.reconcile(md, context);
+
+        return reportStatus(md, context, revision, plan, observed, blocker, capacity);
+    }
+
+    @Override
+    public List<EventSource<?, ModelDeployment>> prepareEventSources(EventSourceContext<ModelDeployment> context) {
+        List<EventSource<?, ModelDeployment>> sources = new ArrayList<>(EventSourceUtils.dependentEventSources(context,
+                placement, shardsService, apiService, groups, disruptionBudget, networkPolicy));
+        // Shard pods drive group readiness and failures; they belong to the deployment named in their label.
+        sources.add(new InformerEventSource<>(InformerEventSourceConfiguration.from(Pod.class, ModelDeployment.class)
+                .withName("shard-pods")
+                .withLabelSelector(ShardLabels.MANAGED_SELECTOR)
+                .withSecondaryToPrimaryMapper(pod -> Optional.ofNullable(pod.getMetadata().getLabels().get(ShardLabels.DEPLOYMENT))
+                        .map(name -> Set.of(new ResourceID(name, pod.getMetadata().getNamespace()))).orElse(Set.of()))
+                .build(), context));
+        return sources;
+    }
+
+    private Map<Integer, GroupObservation> observeGroups(ModelDeployment md, Context<ModelDeployment> context) {
+        return GroupObserver.observe(md, context.getSecondaryResources(StatefulSet.class),
+                context.getSecondaryResources(Pod.class));
+    }
+
+    private static Optional<Blocker> checkCapacity(Optional<CapacityCheck.Estimate> capacity) {
+        return capacity.filter(c -> !c.fits()).map(c -> new Blocker("InsufficientDeviceMemory",
+                "each shard needs about " + CapacityCheck.human(c.perShardBytes()) + " of weights but has "
+                        + CapacityCheck.human(c.availableBytes()) + " of device memory (at most "
+                        + Math.round(CapacityCheck.HEADROOM_PERCENT) + "% usable); raise experts.parallelism or "
+                        + "accelerator.perShard, or use a smaller quantization"));
+    }
+
+    private static Optional<Blocker> checkModelSource(ModelDeployment md, Context<ModelDeployment> context) {
+        var pvc = md.getSpec().model.source.pvc;
+        if (pvc != null && context.getClient().persistentVolumeClaims().inNamespace(md.getMetadata().getNamespace())
+                .withName(pvc.claimName).get() == null) {
+            return Optional.of(new Blocker("ModelSourceMissing", "PersistentVolumeClaim " + pvc.claimName
+                    + " named in spec.model.source.pvc does not exist in namespace " + md.getMetadata().getNamespace()));
+        }
+        return Optional.empty();
+    }
+
+    private static GroupRollout.Plan planRollout(ModelDeployment md, String revision, Map<Integer, GroupObservation> observed,
+                                                 Optional<CapacityCheck.Estimate> capacity) {
+        var rollout = md.getSpec().rollout;
+        int maxUnavailable = rollout == null || rollout.maxUnavailableGroups == null ? 1 : rollout.maxUnavailableGroups;
+        int maxSurge = rollout == null || rollout.maxSurgeGroups == null ? 0 : rollout.maxSurgeGroups;
+        int replicas = md.getSpec().replicas == null ? 1 : md.getSpec().replicas;
+        return GroupRollout.plan(replicas, maxUnavailable, maxSurge, revision, observed,
+                capacity.map(CapacityCheck.Estimate::fits).orElse(true));
+    }
+
+    private void shareWithDependents(Context<ModelDeployment> context, String revision, GroupRollout.Plan plan,
+                                     Map<Integer, GroupObservation> observed) {
+        Set<String> inUse = new HashSet<>();
+        observed.values().forEach(g -> inUse.add(g.revision()));
+        inUse.add(revision);
+        var shared = context.managedWorkflowAndDependentResourceContext();
+        shared.put(PlacementConfigMap.UPDATE_REVISION, revision);
+        shared.put(PlacementConfigMap.REVISIONS_IN_USE, inUse);
+        shared.put(GroupStatefulSets.PLAN, plan);
+        shared.put(GroupStatefulSets.WORKER_IMAGE, workerImage);
+    }
+
+    /** Replaces every pod of a chosen group at once, so no group ever runs two revisions together. */
+    private static void restartChosenGroups(ModelDeployment md, Context<ModelDeployment> context, GroupRollout.Plan plan,
+                                            Map<Integer, GroupObservation> observed, String revision) {
+        for (int group : GroupRollout.groupsToRestart(plan, observed, revision)) {
+            List<Pod> stale = context.getSecondaryResources(Pod.class).stream()
+                    .filter(p -> md.getMetadata().getName().equals(p.getMetadata().getLabels().get(ShardLabels.DEPLOYMENT)))
+                    .filter(p -> Integer.toString(group).equals(p.getMetadata().getLabels().get(ShardLabels.GROUP)))
+                    .filter(p -> !revision.equals(p.getMetadata().getLabels().get(ShardLabels.REVISION)))
+                    .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
+                    .toList();
+            if (!stale.isEmpty()) {
+                LOG.info("{}/{}: restarting group {} ({} pods) at revision {}", md.getMetadata().getNamespace(),
+                        md.getMetadata().getName(), group, stale.size(), revision);
+                context.getClient().resourceList(stale).delete();
+            }
+        }
+    }
+
+    private UpdateControl<ModelDeployment> reportStatus(ModelDeployment md, Context<ModelDeployment> context, String revision,
+                                                        GroupRollout.Plan plan, Map<Integer, GroupObservation> observed,
+                                                        Optional<Blocker> blocker, Optional<CapacityCheck.Estimate> capacity) {
+        ExpertPlacement layout = ExpertPlacement.of(md.getSpec().experts);
+        var placementStatus = new ModelDeploymentStatus.PlacementStatus();
+        placementStatus.strategy = md.getSpec().experts.placement == null ? "static"
+                : md.getSpec().experts.placement.name().toLowerCase(Locale.ROOT);
+        placementStatus.configMap = ShardNames.placement(md);
+        placementStatus.slotsPerShard = layout.slots()[0].length;
+        placementStatus.balancedness = String.format(Locale.ROOT, "%.3f", layout.balancedness());
+        ModelDeploymentStatus.CapacityStatus capacityStatus = capacity.map(c -> {
+            var s = new ModelDeploymentStatus.CapacityStatus();
+            s.estimatedPerShard = CapacityCheck.human(c.perShardBytes());
+            s.availablePerShard = CapacityCheck.human(c.availableBytes());
+            s.fits = c.fits();
+            return s;
+        }).orElse(null);
+
+        ModelDeploymentStatus status = StatusAggregator.aggregate(md, revision, plan, observed, blocker, placementStatus,
+                capacityStatus, ShardLabels.selectorString(md), ApiService.endpoint(md));
+        metrics.record(md, md.getSpec().replicas == null ? 1 : md.getSpec().replicas, status.readyReplicas,
+                context.getPrimaryCache().list().map(ResourceID::fromResource).toList());
+
+        if (JSON.valueToTree(status).equals(JSON.valueToTree(md.getStatus()))) {
+            return UpdateControl.noUpdate(); // steady state: not a single write
+        }
+        recordTransitions(md, context, status);
+        ModelDeployment patch = new ModelDeployment();
+        patch.getMetadata().setName(md.getMetadata().getName());
+        patch.getMetadata().setNamespace(md.getMetadata().getNamespace());
+        patch.setStatus(status);
+        return UpdateControl.patchStatus(patch);
+    }
+
+    /** One Kubernetes Event per condition that changed status or reason. */
+    private static void recordTransitions(ModelDeployment md, Context<ModelDeployment> context, ModelDeploymentStatus next) {
+        List<Condition> before = md.getStatus() == null ? List.of() : md.getStatus().conditions;
+        for (Condition c : next.conditions) {
+            boolean changed = before.stream().noneMatch(b -> b.getType().equals(c.getType())
+                    && b.getStatus().equals(c.getStatus()) && b.getReason().equals(c.getReason()));
+            if (!changed || (c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("False")
+                    && before.isEmpty())) {
+                continue;
+            }
+            boolean warning = c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("True");
+            try {
+                context.getClient().v1().events().inNamespace(md.getMetadata().getNamespace()).resource(new EventBuilder()
+                        .withNewMetadata().withName(md.getMetadata().getName() + "." + UUID.randomUUID().toString().substring(0, 8))
+                        .endMetadata()
+                        .withInvolvedObject(new ObjectReferenceBuilder().withApiVersion(md.getApiVersion()).withKind(md.getKind())
+                                .withName(md.getMetadata().getName()).withNamespace(md.getMetadata().getNamespace())
+                                .withUid(md.getMetadata().getUid()).build())
+                        .withType(warning ? "Warning" : "Normal")
+                        .withReason(c.getReason())
+                        .withMessage(c.getType() + "=" + c.getStatus() + ": " + c.getMessage())
+                        .withReportingComponent("nuri-operator")
+                        .withSource(new io.fabric8.kubernetes.api.model.EventSourceBuilder().withComponent("nuri-operator").build())
+                        .withFirstTimestamp(Instant.now().toString()).withLastTimestamp(Instant.now().toString()).withCount(1)
+                        .build()).create();
+            } catch (RuntimeException e) {
+                LOG.warn("could not record event {} for {}: {}", c.getReason(), md.getMetadata().getName(), e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,282 @@
+package dev.nuri.operator.shard;
+
+import dev.nuri.operator.accelerator.AcceleratorProfiles;
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.api.v1alpha1.ModelDeploymentSpec;
+import dev.nuri.operator.api.v1alpha1.ModelSource;
+import dev.nuri.operator.api.v1alpha1.SchedulingSpec;
+import dev.nuri.operator.api.v1alpha1.ServingSpec;
+import io.fabric8.kubernetes.api.model.Affinity;
+import io.fabric8.kubernetes.api.model.AffinityBuilder;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.PodTemplateSpecBuilder;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.ProbeBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.VolumeMountBuilder;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The pod of one shard of group {@code g}: who it is, where its peers are, the placement file, the
+ * model volume, the accelerator and where it may run. Everything here shapes the pod, so it all
+ * counts towards the template revision.
+ */
+public final class ShardPodTemplate {
+
+    public static final String CONTAINER = "worker";
+    static final String MODEL_DIR = "/models";
+    static final String PLACEMENT_DIR = "/etc/nuri/placement";
+    /** Long enough to finish in-flight generations after SIGTERM; the worker drains within it. */
+    static final long TERMINATION_GRACE_SECONDS = 120;
+    static final long RUN_AS_USER = 10001;
+    /** Downloads and checks an http model source; any small image with wget, sha256sum and tar works. */
+    static final String FETCH_IMAGE = "busybox:1.37";
+
+    private ShardPodTemplate() {}
+
+    public static PodTemplateSpec build(ModelDeployment md, int group, String image, String revision) {
+        ModelDeploymentSpec spec = md.getSpec();
+        int shards = spec.experts.parallelism == null ? 1 : spec.experts.parallelism;
+        Map<String, String> labels = new LinkedHashMap<>(ShardLabels.deployment(md));
+        labels.put(ShardLabels.GROUP, Integer.toString(group));
+        labels.put(ShardLabels.REVISION, revision);
+
+        List<Volume> volumes = new ArrayList<>();
+        List<VolumeMount> mounts = new ArrayList<>();
+        volumes.add(new VolumeBuilder().withName("placement")
+                .withNewConfigMap().withName(ShardNames.placement(md)).endConfigMap().build());
+        mounts.add(mount("placement", PLACEMENT_DIR, true));
+        volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
+        mounts.add(mount("tmp", "/tmp", false));
+        ModelVolume model = modelVolume(spec.model.source);
+        model.volume().ifPresent(v -> {
+            volumes.add(v);
+            mounts.add(mount(v.getName(), MODEL_DIR, !model.writable()));
+        });
+
+        Container worker = new ContainerBuilder()
+                .withName(CONTAINER)
+                .withImage(spec.image != null && !spec.image.isBlank() ? spec.image : image)
+                .withArgs("shard")
+                .withEnv(env(md, group, shards, model.location(), revision))
+                .addNewPort().withName("http").withContainerPort(port(spec.serving)).endPort()
+                .addNewPort().withName("peer").withContainerPort(peerPort(spec.serving)).endPort()
+                .withResources(resources(spec))
+                .withVolumeMounts(mounts)
+                .withStartupProbe(probe("/health/live", 5, 720)) // up to an hour to load a large model
+                .withReadinessProbe(probe("/health/ready", 5, 2))
+                .withLivenessProbe(probe("/health/live", 10, 6))
+                .withSecurityContext(restrictedContainer())
+                .build();
+
+        return new PodTemplateSpecBuilder()
+                .withNewMetadata().withLabels(labels).endMetadata()
+                .withNewSpec()
+                .withSubdomain(ShardNames.shardsService(md))
+                .withInitContainers(model.init().map(List::of).orElse(List.of()))
+                .withContainers(worker)
+                .withVolumes(volumes)
+                .withNodeSelector(nodeSelector(spec))
+                .withTolerations(tolerations(spec))
+                .withAffinity(affinity(md, group))
+                .withPriorityClassName(spec.scheduling == null ? null : spec.scheduling.priorityClassName)
+                .withTerminationGracePeriodSeconds(TERMINATION_GRACE_SECONDS)
+                .withEnableServiceLinks(false)
+                .withAutomountServiceAccountToken(false)
+                .withNewSecurityContext()
+                    .withRunAsNonRoot(true).withRunAsUser(RUN_AS_USER).withRunAsGroup(RUN_AS_USER).withFsGroup(RUN_AS_USER)
+                    .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+                .endSecurityContext()
+                .endSpec()
+                .build();
+    }
+
+    public static int port(ServingSpec serving) {
+        return serving == null || serving.port == null ? 8000 : serving.port;
+    }
+
+    public static int peerPort(ServingSpec serving) {
+        return serving == null || serving.peerPort == null ? 9000 : serving.peerPort;
+    }
+
+    private static List<EnvVar> env(ModelDeployment md, int group, int shards, String modelLocation, String revision) {
+        ModelDeploymentSpec spec = md.getSpec();
+        List<String> peers = new ArrayList<>();
+        for (int s = 0; s < shards; s++) {
+            peers.add(ShardNames.shardHost(md, group, s) + ":" + peerPort(spec.serving));
+        }
+        List<EnvVar> env = new ArrayList<>();
+        env.add(new EnvVarBuilder().withName(ShardEnv.SHARD_INDEX).withNewValueFrom().withNewFieldRef()
+                .withFieldPath("metadata.labels['" + ShardLabels.POD_INDEX + "']").endFieldRef().endValueFrom().build());
+        env.add(plain(ShardEnv.GROUP_INDEX, Integer.toString(group)));
+        env.add(plain(ShardEnv.SHARDS, Integer.toString(shards)));
+        env.add(plain(ShardEnv.PEERS, String.join(",", peers)));
+        env.add(plain(ShardEnv.PLACEMENT_FILE, PLACEMENT_DIR + "/placement.json"));
+        env.add(plain(ShardEnv.MODEL, modelLocation));
+        env.add(plain(ShardEnv.SERVED_MODEL_NAME, spec.model.name));
+        env.add(plain(ShardEnv.QUANTIZATION, spec.model.quantization == null ? "bf16"
+                : spec.model.quantization.name().toLowerCase()));
+        env.add(plain(ShardEnv.PORT, Integer.toString(port(spec.serving))));
+        env.add(plain(ShardEnv.PEER_PORT, Integer.toString(peerPort(spec.serving))));
+        env.add(plain(ShardEnv.REVISION, revision));
+        ServingSpec serving = spec.serving;
+        if (serving != null) {
+            if (serving.maxBatchedTokens != null) env.add(plain(ShardEnv.MAX_BATCHED_TOKENS, serving.maxBatchedTokens.toString()));
+            if (serving.maxSequences != null) env.add(plain(ShardEnv.MAX_SEQUENCES, serving.maxSequences.toString()));
+            if (serving.contextLength != null) env.add(plain(ShardEnv.CONTEXT_LENGTH, serving.contextLength.toString()));
+            if (serving.apiKeySecret != null) {
+                env.add(new EnvVarBuilder().withName(ShardEnv.API_KEY).withNewValueFrom().withNewSecretKeyRef()
+                        .withName(serving.apiKeySecret.name)
+                        .withKey(serving.apiKeySecret.key == null ? "api-key" : serving.apiKeySecret.key)
+                        .endSecretKeyRef().endValueFrom().build());
+            }
+        }
+        // The JVM sizes its heap from the container limit; the weights live off-heap (mmap).
+        env.add(plain("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError"));
+        return env;
+    }
+
+    private static EnvVar plain(String name, String value) {
+        return new EnvVarBuilder().withName(name).withValue(value).build();
+    }
+
+    /** Where the worker finds the model, and what volume and init container put it there. */
+    private record ModelVolume(String location, Optional<Volume> volume, Optional<Container> init, boolean writable) {}
+
+    private static ModelVolume modelVolume(ModelSource source) {
+        if (source.builtin != null) {
+            return new ModelVolume("builtin:" + source.builtin.name, Optional.empty(), Optional.empty(), false);
+        }
+        if (source.pvc != null) {
+            return new ModelVolume(under(source.pvc.path), Optional.of(new VolumeBuilder().withName("model")
+                    .withNewPersistentVolumeClaim().withClaimName(source.pvc.claimName).withReadOnly(true)
+                    .endPersistentVolumeClaim().build()), Optional.empty(), false);
+        }
+        if (source.hostPath != null) {
+            return new ModelVolume(MODEL_DIR, Optional.of(new VolumeBuilder().withName("model")
+                    .withNewHostPath().withPath(source.hostPath.path).withType("Directory").endHostPath().build()),
+                    Optional.empty(), false);
+        }
+        if (source.image != null) {
+            return new ModelVolume(under(source.image.path), Optional.of(new VolumeBuilder().withName("model")
+                    .withNewImage().withReference(source.image.reference).withPullPolicy("IfNotPresent").endImage()
+                    .build()), Optional.empty(), false);
+        }
+        if (source.http != null) {
+            // The archive is verified before it is unpacked; a digest mismatch fails the init container.
+            String script = "set -eu; wget -q -O /models/.download.tar \"$URL\"; "
+                    + "echo \"$SHA256  /models/.download.tar\" | sha256sum -c -; "
+                    + "tar -xf /models/.download.tar -C /models; rm /models/.download.tar";
+            Container fetch = new ContainerBuilder().withName("fetch-model").withImage(FETCH_IMAGE)
+                    .withCommand("sh", "-c", script)
+                    .withEnv(plain("URL", source.http.url), plain("SHA256", source.http.sha256))
+                    .withVolumeMounts(mount("model", MODEL_DIR, false))
+                    .withSecurityContext(restrictedContainer())
+                    .build();
+            return new ModelVolume(MODEL_DIR, Optional.of(new VolumeBuilder().withName("model")
+                    .withNewEmptyDir().endEmptyDir().build()), Optional.of(fetch), true);
+        }
+        throw new IllegalArgumentException("spec.model.source sets no source");
+    }
+
+    private static String under(String path) {
+        if (path == null || path.isBlank() || path.equals("/")) {
+            return MODEL_DIR;
+        }
+        return MODEL_DIR + (path.startsWith("/") ? path : "/" + path);
+    }
+
+    private static VolumeMount mount(String name, String path, boolean readOnly) {
+        return new VolumeMountBuilder().withName(name).withMountPath(path).withReadOnly(readOnly).build();
+    }
+
+    private static ResourceRequirements resources(ModelDeploymentSpec spec) {
+        ResourceRequirements user = spec.resources == null ? new ResourceRequirements() : spec.resources;
+        Map<String, Quantity> requests = new LinkedHashMap<>(user.getRequests() == null ? Map.of() : user.getRequests());
+        Map<String, Quantity> limits = new LinkedHashMap<>(user.getLimits() == null ? Map.of() : user.getLimits());
+        AcceleratorProfiles.resourceName(spec.accelerator).ifPresent(resource -> {
+            // Extended resources cannot be overcommitted: request and limit must be equal.
+            Quantity devices = new Quantity(Integer.toString(AcceleratorProfiles.devicesPerShard(spec.accelerator)));
+            requests.put(resource, devices);
+            limits.put(resource, devices);
+        });
+        return new ResourceRequirementsBuilder().withRequests(requests).withLimits(limits).build();
+    }
+
+    private static Map<String, String> nodeSelector(ModelDeploymentSpec spec) {
+        Map<String, String> selector = new LinkedHashMap<>(AcceleratorProfiles.of(spec.accelerator).nodeLabels());
+        if (spec.scheduling != null && spec.scheduling.nodeSelector != null) {
+            selector.putAll(spec.scheduling.nodeSelector);
+        }
+        return selector;
+    }
+
+    private static List<Toleration> tolerations(ModelDeploymentSpec spec) {
+        List<Toleration> tolerations = new ArrayList<>(AcceleratorProfiles.tolerations(spec.accelerator));
+        if (spec.scheduling != null && spec.scheduling.tolerations != null) {
+            tolerations.addAll(spec.scheduling.tolerations);
+        }
+        return tolerations;
+    }
+
+    /** Shards of a group share one domain of groupTopologyKey; groups prefer different domains of groupSpreadKey. */
+    private static Affinity affinity(ModelDeployment md, int group) {
+        SchedulingSpec scheduling = md.getSpec().scheduling;
+        String packKey = scheduling == null || scheduling.groupTopologyKey == null
+                ? "topology.kubernetes.io/zone" : scheduling.groupTopologyKey;
+        String spreadKey = scheduling == null || scheduling.groupSpreadKey == null
+                ? "kubernetes.io/hostname" : scheduling.groupSpreadKey;
+        AffinityBuilder affinity = new AffinityBuilder();
+        if (!packKey.isBlank()) {
+            affinity.withNewPodAffinity().addNewRequiredDuringSchedulingIgnoredDuringExecution()
+                    .withTopologyKey(packKey)
+                    .withNewLabelSelector().withMatchLabels(ShardLabels.group(md, group)).endLabelSelector()
+                    .endRequiredDuringSchedulingIgnoredDuringExecution().endPodAffinity();
+        }
+        if (!spreadKey.isBlank()) {
+            affinity.withNewPodAntiAffinity().addNewPreferredDuringSchedulingIgnoredDuringExecution()
+                    .withWeight(100)
+                    .withNewPodAffinityTerm().withTopologyKey(spreadKey)
+                    .withNewLabelSelector()
+                        .addToMatchLabels(ShardLabels.DEPLOYMENT, md.getMetadata().getName())
+                        .addNewMatchExpression().withKey(ShardLabels.GROUP).withOperator("NotIn")
+                            .withValues(Integer.toString(group)).endMatchExpression()
+                    .endLabelSelector()
+                    .endPodAffinityTerm()
+                    .endPreferredDuringSchedulingIgnoredDuringExecution().endPodAntiAffinity();
+        }
+        return packKey.isBlank() && spreadKey.isBlank() ? null : affinity.build();
+    }
+
+    private static Probe probe(String path, int periodSeconds, int failureThreshold) {
+        return new ProbeBuilder().withNewHttpGet().withPath(path).withNewPort("http").endHttpGet()
+                .withPeriodSeconds(periodSeconds).withFailureThreshold(failureThreshold).withTimeoutSeconds(3).build();
+    }
+
+    /** Passes the Pod Security "restricted" profile. */
+    private static SecurityContext restrictedContainer() {
+        return new SecurityContextBuilder()
+                .withAllowPrivilegeEscalation(false)
+                .withReadOnlyRootFilesystem(true)
+                .withRunAsNonRoot(true)
+                .withNewCapabilities().withDrop("ALL").endCapabilities()
+                .withNewSeccompProfile().withType("RuntimeDefault").endSeccompProfile()
+                .build();
+    }
+}
