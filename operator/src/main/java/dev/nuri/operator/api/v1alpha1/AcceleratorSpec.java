@@ -6,16 +6,12 @@ import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
-import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.Quantity;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class AcceleratorSpec {
 
     @Default("cpu")
-    @ValidationRule(value = "self == oldSelf",
-            message = "spec.accelerator.profile is immutable: moving between accelerator families changes nodes, "
-                    + "runtime and weight layout at once; create a new ModelDeployment")
     @JsonPropertyDescription("Accelerator family of the nodes the shards run on. It sets the extended resource, "
             + "node labels and tolerations. Immutable.")
     public AcceleratorProfile profile;

@@ -10,11 +10,10 @@ import io.fabric8.generator.annotation.ValidationRule;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "(self.total + self.redundant) % self.parallelism == 0",
-        messageExpression = "'experts.parallelism ' + string(self.parallelism) + ' must divide total + redundant = '"
-                + " + string(self.total + self.redundant) + '; valid degrees: '"
-                + " + [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512]"
-                + ".filter(d, d <= self.total + self.redundant && (self.total + self.redundant) % d == 0)"
-                + ".map(d, string(d)).join(', ')",
+        // format() keeps the message's estimated cost bounded; string concatenation with string(int) does not.
+        messageExpression = "'experts.parallelism %d must divide total + redundant = %d; valid degrees: %s'.format(["
+                + "self.parallelism, self.total + self.redundant, [1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 20, 24, 25, 32, 40, 48, 50,"
+                + " 64, 80, 96, 100, 128, 160, 192, 200, 256, 320, 384, 512].filter(d, (self.total + self.redundant) % d == 0)])",
         fieldPath = ".parallelism", reason = "FieldValueInvalid")
 public class ExpertsSpec {
 

@@ -5,10 +5,18 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
+import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.model.annotation.SpecReplicas;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
+// On spec rather than on the field: an absent accelerator means cpu, and a rule on the field would
+// not run when the field is added.
+@ValidationRule(value = "(has(self.accelerator) && has(self.accelerator.profile) ? self.accelerator.profile : 'cpu') == "
+        + "(has(oldSelf.accelerator) && has(oldSelf.accelerator.profile) ? oldSelf.accelerator.profile : 'cpu')",
+        message = "spec.accelerator.profile is immutable: moving between accelerator families changes nodes, "
+                + "runtime and weight layout at once; create a new ModelDeployment",
+        fieldPath = ".accelerator", reason = "FieldValueForbidden")
 public class ModelDeploymentSpec {
 
     @Required

@@ -94,9 +94,10 @@ class CrdSchemaTest {
         assertThat(rules("/properties/experts")).anyMatch(r -> r.contains("% self.parallelism == 0"));
         assertThat(rules("/properties/rollout")).anyMatch(r -> r.contains("maxSurgeGroups > 0"));
         for (String immutable : List.of("/properties/model/properties/architecture",
-                "/properties/experts/properties/total", "/properties/accelerator/properties/profile")) {
+                "/properties/experts/properties/total")) {
             assertThat(rules(immutable)).as(immutable).contains("self == oldSelf");
         }
+        assertThat(rules("")).as("accelerator profile, compared on spec").anyMatch(r -> r.contains("oldSelf.accelerator.profile"));
     }
 
     private List<String> rules(String path) {

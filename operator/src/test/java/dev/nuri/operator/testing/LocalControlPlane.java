@@ -1,0 +1,78 @@
+package dev.nuri.operator.testing;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK on 127.0.0.1, started by
+ * {@code hack/cluster up} with this JVM as owner: if the JVM dies, the cluster's watchdog stops it.
+ */
+final class LocalControlPlane extends TestCluster {
+
+    private final Path state;
+    private final Path kubeconfig;
+    private final Path bin;
+
+    private LocalControlPlane(Path state, Path kubeconfig, Path bin) {
+        this.state = state;
+        this.kubeconfig = kubeconfig;
+        this.bin = bin;
+    }
+
+    static LocalControlPlane start() {
+        Path state = REPO.resolve("operator/target/cluster");
+        Result up = run(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "up",
+                "--owner-pid", Long.toString(ProcessHandle.current().pid())), REPO);
+        if (up.exitCode() != 0) {
+            throw new IllegalStateException("hack/cluster up failed (logs in " + state + "/logs):\n" + up.stderr());
+        }
+        String[] lines = up.stdout().strip().split("\n");
+        Path kubeconfig = Path.of(value(lines, "KUBECONFIG="));
+        Path bin = Path.of(value(lines, "BIN="));
+        return new LocalControlPlane(state, kubeconfig, bin);
+    }
+
+    private static String value(String[] lines, String prefix) {
+        for (String line : lines) {
+            if (line.startsWith(prefix)) return line.substring(prefix.length());
+        }
+        throw new IllegalStateException("hack/cluster up printed no " + prefix + " line");
+    }
+
+    @Override
+    public Path kubeconfig() {
+        return kubeconfig;
+    }
+
+    @Override
+    public Path bin() {
+        return bin;
+    }
+
+    @Override
+    public boolean canSimulateNodes() {
+        return true;
+    }
+
+    /** The apiserver's audit log: one line per write request. */
+    public Path auditLog() {
+        return state.resolve("logs/audit.log");
+    }
+
+    @Override
+    public void addNodes(String profile, int count, String prefix) {
+        run(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "nodes", profile,
+                Integer.toString(count), "--prefix", prefix), REPO).assertSuccess();
+    }
+
+    @Override
+    public String describe() {
+        return "local control plane (" + state + ")";
+    }
+
+    @Override
+    public void close() {
+        super.close();
+        run(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "down"), REPO);
+    }
+}
