@@ -25,15 +25,7 @@ final class ExternalCluster extends TestCluster {
 
     @Override
     public boolean canSimulateNodes() {
-        // Fake NPU nodes need KWOK in the cluster; say so explicitly.
-        return "true".equals(System.getenv("NURI_TEST_KWOK"));
-    }
-
-    @Override
-    public void addNodes(String profile, int count, String prefix) {
-        if (!canSimulateNodes()) super.addNodes(profile, count, prefix);
-        run(java.util.List.of("env", "KUBECONFIG=" + kubeconfig, REPO.resolve("hack/cluster").toString(), "nodes",
-                profile, Integer.toString(count), "--prefix", prefix), REPO).assertSuccess();
+        return false; // fake NPU nodes need KWOK, which only the local control plane runs
     }
 
     @Override

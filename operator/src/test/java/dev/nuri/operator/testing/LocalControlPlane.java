@@ -60,9 +60,9 @@ final class LocalControlPlane extends TestCluster {
     }
 
     @Override
-    public void addNodes(String profile, int count, String prefix) {
-        run(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "nodes", profile,
-                Integer.toString(count), "--prefix", prefix), REPO).assertSuccess();
+    public void addNodes(String profile, int count, String prefix, String zone) {
+        run(withZone(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "nodes", profile,
+                Integer.toString(count), "--prefix", prefix), zone), REPO).assertSuccess();
     }
 
     @Override

@@ -33,10 +33,24 @@ public abstract class TestCluster implements AutoCloseable {
 
     /** Adds {@code count} fake nodes of an accelerator profile (hack/profiles.tsv) and waits until they are Ready. */
     public void addNodes(String profile, int count, String prefix) {
+        addNodes(profile, count, prefix, null);
+    }
+
+    /** As {@link #addNodes(String, int, String)}, all in one zone when {@code zone} is not null. */
+    public void addNodes(String profile, int count, String prefix, String zone) {
         throw new UnsupportedOperationException(getClass().getSimpleName() + " cannot add fake nodes");
     }
 
     public abstract String describe();
+
+    static List<String> withZone(List<String> cmd, String zone) {
+        List<String> all = new ArrayList<>(cmd);
+        if (zone != null) {
+            all.add("--zone");
+            all.add(zone);
+        }
+        return all;
+    }
 
     public synchronized KubernetesClient client() {
         if (client == null) {

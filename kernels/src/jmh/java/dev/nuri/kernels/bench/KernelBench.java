@@ -1,0 +1,209 @@
+package dev.nuri.kernels.bench;
+
+import dev.nuri.kernels.attention.KvCache;
+import dev.nuri.kernels.model.CausalLm;
+import dev.nuri.kernels.moe.FeedForward;
+import dev.nuri.kernels.moe.GroupedExperts;
+import dev.nuri.kernels.ops.WeightMatrix;
+import dev.nuri.kernels.weights.DType;
+import dev.nuri.kernels.weights.Fp8E4m3;
+import dev.nuri.kernels.weights.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+
+/** Kernel benchmarks; bench/run.sh turns the times into GB/s and GFLOP/s next to the machine's own ceilings. */
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+public class KernelBench {
+    static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    static Tensor random(DType type, int rows, int cols, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        long n = (long) rows * cols;
+        MemorySegment s = Arena.ofAuto().allocate(n * type.bytes(), 64);
+        for (long i = 0; i < n; i++) {
+            float v = (float) (r.nextGaussian() / Math.sqrt(cols));
+            switch (type) {
+                case F32 -> s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, v);
+                case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (Float.floatToRawIntBits(v) >>> 16));
+                case F8_E4M3 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) (r.nextInt() & 0x77)); // finite codes only
+                default -> throw new IllegalArgumentException(type.toString());
+            }
+        }
+        return new Tensor("w", type, new long[] {rows, cols}, s);
+    }
+
+    static WeightMatrix matrix(String type, int rows, int cols, long seed) {
+        if (type.equals("Q8_0")) return WeightMatrix.of(random(DType.BF16, rows, cols, seed)).toQ8_0();
+        DType t = DType.valueOf(type);
+        Tensor scale = null;
+        if (t == DType.F8_E4M3) {
+            int br = (rows + 127) / 128, bc = (cols + 127) / 128;
+            MemorySegment s = Arena.ofAuto().allocate(br * bc * 4L);
+            for (int i = 0; i < br * bc; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, 1e-3f);
+            scale = new Tensor("s", DType.F32, new long[] {br, bc}, s);
+        }
+        return WeightMatrix.of(random(t, rows, cols, seed), scale);
+    }
+
+    /** Machine ceiling 1: a 512 MiB off-heap copy (bytes moved = 2 × size: read + write). */
+    @State(Scope.Benchmark)
+    public static class CopyState {
+        MemorySegment src, dst;
+
+        @Setup
+        public void setup() {
+            src = Arena.ofAuto().allocate(1L << 29, 64);
+            dst = Arena.ofAuto().allocate(1L << 29, 64);
+            src.fill((byte) 1);
+            dst.fill((byte) 2);
+        }
+    }
+
+    @Benchmark
+    public void copyBandwidth(CopyState s) {
+        MemorySegment.copy(s.src, 0, s.dst, 0, s.src.byteSize());
+    }
+
+    /** Machine ceiling 2: 12 independent FMA chains in registers; 2 × lanes × 12 × 1e6 flops per call. */
+    @Benchmark
+    public float fmaPeak() {
+        FloatVector a = FloatVector.broadcast(F, 0.999f), b = FloatVector.broadcast(F, 1e-3f);
+        FloatVector c0 = FloatVector.zero(F), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        FloatVector c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+        for (int i = 0; i < 1_000_000; i++) {
+            c0 = c0.fma(a, b); c1 = c1.fma(a, b); c2 = c2.fma(a, b); c3 = c3.fma(a, b);
+            c4 = c4.fma(a, b); c5 = c5.fma(a, b); c6 = c6.fma(a, b); c7 = c7.fma(a, b);
+            c8 = c8.fma(a, b); c9 = c9.fma(a, b); c10 = c10.fma(a, b); c11 = c11.fma(a, b);
+        }
+        return c0.add(c1).add(c2).add(c3).add(c4).add(c5).add(c6).add(c7).add(c8).add(c9).add(c10).add(c11)
+                .reduceLanes(VectorOperators.ADD);
+    }
+
+    /** GEMV: 4096 × 4096 weight (64 MiB in F32: well beyond the caches) times one vector. */
+    @State(Scope.Benchmark)
+    public static class GemvState {
+        @Param({"F32", "BF16", "F8_E4M3", "Q8_0"})
+        public String type;
+        WeightMatrix w;
+        float[] x = new float[4096], y = new float[4096];
+
+        @Setup
+        public void setup() {
+            w = matrix(type, 4096, 4096, 1);
+            for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
+        }
+    }
+
+    @Benchmark
+    public float gemv(GemvState s) {
+        s.w.matvec(s.x, 0, s.y, 0);
+        return s.y[17];
+    }
+
+    /** GEMM: 2048 × 2048 weight times 64 tokens. */
+    @State(Scope.Benchmark)
+    public static class GemmState {
+        @Param({"F32", "BF16", "F8_E4M3", "Q8_0"})
+        public String type;
+        WeightMatrix w;
+        float[] x = new float[64 * 2048], y = new float[64 * 2048];
+
+        @Setup
+        public void setup() {
+            w = matrix(type, 2048, 2048, 2);
+            for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
+        }
+    }
+
+    @Benchmark
+    public float gemm(GemmState s) {
+        s.w.matmul(s.x, 64, s.y);
+        return s.y[17];
+    }
+
+    /** One MoE layer's routed experts at A.X K1's expert shape (H 7168, FFN 2048, top-8), 16 BF16 experts resident. */
+    @State(Scope.Benchmark)
+    public static class MoeState {
+        @Param({"1", "8", "64", "256"})
+        public int batch;
+        GroupedExperts experts;
+        float[] hidden, weights, out;
+        int[] ids;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            int h = 7168, inter = 2048, e = 16, k = 8;
+            FeedForward[] ffn = new FeedForward[e];
+            for (int i = 0; i < e; i++) {
+                ffn[i] = new FeedForward(WeightMatrix.of(random(DType.BF16, inter, h, 10 + 3 * i)),
+                        WeightMatrix.of(random(DType.BF16, inter, h, 11 + 3 * i)),
+                        WeightMatrix.of(random(DType.BF16, h, inter, 12 + 3 * i)));
+            }
+            experts = new GroupedExperts(new FeedForward[][] {ffn});
+            SplittableRandom r = new SplittableRandom(5);
+            hidden = new float[batch * h];
+            for (int i = 0; i < hidden.length; i++) hidden[i] = (float) r.nextGaussian();
+            ids = new int[batch * k];
+            weights = new float[batch * k];
+            for (int t = 0; t < batch; t++) {
+                int[] perm = r.ints(0, e).distinct().limit(k).toArray();
+                for (int j = 0; j < k; j++) {
+                    ids[t * k + j] = perm[j];
+                    weights[t * k + j] = 1f / k;
+                }
+            }
+            out = new float[batch * h];
+        }
+    }
+
+    @Benchmark
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public float moeLayer(MoeState s) {
+        java.util.Arrays.fill(s.out, 0f);
+        s.experts.apply(0, s.batch, 8, s.hidden, s.ids, s.weights, s.out);
+        return s.out[3];
+    }
+
+    /** A whole decode step (batch 1, 32 tokens of context) of builtin tiny-axk1, a scaled-down A.X K1. */
+    @State(Scope.Benchmark)
+    public static class DecodeState {
+        CausalLm model;
+        KvCache cache;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            model = CausalLm.builtin("tiny-axk1");
+            cache = model.newCache(64);
+            int[] prompt = new int[32];
+            for (int i = 0; i < 32; i++) prompt[i] = 3 + i;
+            model.prefill(prompt, cache, model.localExperts());
+        }
+    }
+
+    @Benchmark
+    public float decodeStepTinyAxk1(DecodeState s) {
+        float[] logits = s.model.decode(new int[] {7}, new KvCache[] {s.cache}, s.model.localExperts())[0];
+        s.cache.truncate(32);
+        return logits[0];
+    }
+
+    static {
+        if (Fp8E4m3.MAX != 448f) throw new AssertionError();
+    }
+}

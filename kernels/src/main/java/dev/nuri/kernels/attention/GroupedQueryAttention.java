@@ -1,0 +1,90 @@
+package dev.nuri.kernels.attention;
+
+import dev.nuri.kernels.ops.Activations;
+import dev.nuri.kernels.ops.Blas1;
+import dev.nuri.kernels.ops.Norms;
+import dev.nuri.kernels.ops.Rope;
+import dev.nuri.kernels.ops.WeightMatrix;
+
+/**
+ * Grouped-query attention (Mixtral; Qwen3 adds an RMSNorm over each q and k head before RoPE).
+ * Query head h reads key/value head h / (heads / kvHeads).
+ */
+public final class GroupedQueryAttention implements Attention {
+    private final int layer, heads, kvHeads, headDim;
+    private final WeightMatrix qProj, kProj, vProj, oProj;
+    private final float[] qNorm, kNorm; // null without q/k norm
+    private final float eps, scaling;
+    private final Rope rope;
+
+    public GroupedQueryAttention(int layer, int heads, int kvHeads, int headDim, WeightMatrix qProj, WeightMatrix kProj,
+                                 WeightMatrix vProj, WeightMatrix oProj, float[] qNorm, float[] kNorm, float eps,
+                                 Rope rope) {
+        this.layer = layer;
+        this.heads = heads;
+        this.kvHeads = kvHeads;
+        this.headDim = headDim;
+        this.qProj = qProj;
+        this.kProj = kProj;
+        this.vProj = vProj;
+        this.oProj = oProj;
+        this.qNorm = qNorm;
+        this.kNorm = kNorm;
+        this.eps = eps;
+        this.scaling = (float) (1.0 / Math.sqrt(headDim));
+        this.rope = rope;
+    }
+
+    @Override
+    public int keyWidth() {
+        return kvHeads * headDim;
+    }
+
+    @Override
+    public int valueWidth() {
+        return kvHeads * headDim;
+    }
+
+    @Override
+    public void forward(float[] x, int n, KvCache[] caches, int[] positions, float[] out) {
+        int qw = heads * headDim, kw = kvHeads * headDim;
+        float[] q = new float[n * qw];
+        float[] k = new float[n * kw];
+        float[] v = new float[n * kw];
+        qProj.matmul(x, n, q);
+        kProj.matmul(x, n, k);
+        vProj.matmul(x, n, v);
+        for (int t = 0; t < n; t++) {
+            int p = positions[t];
+            for (int h = 0; h < heads; h++) {
+                int o = t * qw + h * headDim;
+                if (qNorm != null) Norms.rmsNorm(q, o, qNorm, eps, q, o, headDim);
+                rope.apply(q, o, p);
+            }
+            for (int h = 0; h < kvHeads; h++) {
+                int o = t * kw + h * headDim;
+                if (kNorm != null) Norms.rmsNorm(k, o, kNorm, eps, k, o, headDim);
+                rope.apply(k, o, p);
+            }
+            System.arraycopy(k, t * kw, caches[t].keys(layer), p * kw, kw);
+            System.arraycopy(v, t * kw, caches[t].values(layer), p * kw, kw);
+        }
+        int group = heads / kvHeads;
+        int maxLen = 0;
+        for (int t = 0; t < n; t++) maxLen = Math.max(maxLen, positions[t] + 1);
+        float[] scores = new float[maxLen];
+        float[] attn = new float[n * qw];
+        for (int t = 0; t < n; t++) {
+            float[] kc = caches[t].keys(layer), vc = caches[t].values(layer);
+            int len = positions[t] + 1;
+            for (int h = 0; h < heads; h++) {
+                int qo = t * qw + h * headDim;
+                int ko = (h / group) * headDim;
+                for (int s = 0; s < len; s++) scores[s] = Blas1.dot(q, qo, kc, s * kw + ko, headDim) * scaling;
+                Activations.softmax(scores, 0, len);
+                for (int s = 0; s < len; s++) Blas1.axpy(scores[s], vc, s * kw + ko, attn, qo, headDim);
+            }
+        }
+        oProj.matmul(attn, n, out);
+    }
+}

@@ -1,0 +1,131 @@
+package dev.nuri.kernels.model;
+
+import dev.nuri.kernels.attention.Attention;
+import dev.nuri.kernels.attention.KvCache;
+import dev.nuri.kernels.moe.ExpertShard;
+import dev.nuri.kernels.moe.FeedForward;
+import dev.nuri.kernels.moe.GroupedExperts;
+import dev.nuri.kernels.moe.MoeBlock;
+import dev.nuri.kernels.moe.RoutedExperts;
+import dev.nuri.kernels.ops.Blas1;
+import dev.nuri.kernels.ops.Norms;
+import dev.nuri.kernels.ops.WeightMatrix;
+import java.util.IdentityHashMap;
+import java.util.Map;
+
+/**
+ * The decoder stack shared by the four architectures: embed, then per layer
+ * x += attn(input_layernorm(x)); x += mlp(post_attention_layernorm(x)), then norm and lm_head.
+ * Every call runs a batch of rows (a prefill chunk or one token of each decoding sequence) through each
+ * weight once.
+ */
+final class DecoderLm implements CausalLm {
+    /** mlp is a dense FeedForward or an MoeBlock. */
+    record Layer(float[] inputLayernorm, Attention selfAttn, float[] postAttentionLayernorm, FeedForward denseMlp,
+                 MoeBlock moe) {}
+
+    private final ModelConfig config;
+    private final WeightMatrix embedTokens;
+    private final Layer[] layers;
+    private final float[] norm;
+    private final WeightMatrix lmHead;
+    private final GroupedExperts experts;
+
+    DecoderLm(ModelConfig config, WeightMatrix embedTokens, Layer[] layers, float[] norm, WeightMatrix lmHead,
+              GroupedExperts experts) {
+        this.config = config;
+        this.embedTokens = embedTokens;
+        this.layers = layers;
+        this.norm = norm;
+        this.lmHead = lmHead;
+        this.experts = experts;
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    @Override
+    public KvCache newCache(int maxTokens) {
+        Attention a = layers[0].selfAttn();
+        return new KvCache(layers.length, maxTokens, a.keyWidth(), a.valueWidth());
+    }
+
+    @Override
+    public RoutedExperts localExperts() {
+        return experts;
+    }
+
+    @Override
+    public ExpertShard expertShard(int[] ownedExperts) {
+        return new ExpertShard(experts, config.numExperts(), ownedExperts);
+    }
+
+    @Override
+    public float[] prefill(int[] tokens, KvCache cache, RoutedExperts routed) {
+        if (tokens.length == 0) throw new IllegalArgumentException("prefill needs at least one token");
+        int n = tokens.length;
+        KvCache[] caches = new KvCache[n];
+        int[] positions = new int[n];
+        for (int t = 0; t < n; t++) {
+            caches[t] = cache;
+            positions[t] = cache.length() + t;
+        }
+        boolean[] want = new boolean[n];
+        want[n - 1] = true;
+        return forward(tokens, caches, positions, routed, want)[n - 1];
+    }
+
+    @Override
+    public float[][] decode(int[] tokens, KvCache[] caches, RoutedExperts routed) {
+        if (tokens.length != caches.length) {
+            throw new IllegalArgumentException(tokens.length + " tokens but " + caches.length + " caches");
+        }
+        // a cache listed twice gets consecutive positions, like a prefill chunk
+        Map<KvCache, Integer> next = new IdentityHashMap<>();
+        int[] positions = new int[tokens.length];
+        for (int t = 0; t < tokens.length; t++) {
+            int p = next.getOrDefault(caches[t], caches[t].length());
+            positions[t] = p;
+            next.put(caches[t], p + 1);
+        }
+        boolean[] want = new boolean[tokens.length];
+        java.util.Arrays.fill(want, true);
+        return forward(tokens, caches, positions, routed, want);
+    }
+
+    /** Runs rows; returns logits for rows with want[t] (null elsewhere). */
+    float[][] forward(int[] tokens, KvCache[] caches, int[] positions, RoutedExperts routed, boolean[] want) {
+        int n = tokens.length, h = config.hiddenSize();
+        for (int t = 0; t < n; t++) {
+            if (tokens[t] < 0 || tokens[t] >= config.vocabSize()) {
+                throw new IllegalArgumentException("token id " + tokens[t] + " outside the vocabulary 0.." + (config.vocabSize() - 1));
+            }
+            caches[t].reserve(positions[t] + 1);
+        }
+        float[] x = new float[n * h];
+        for (int t = 0; t < n; t++) embedTokens.dequantizeRow(tokens[t], 0, h, x, t * h);
+        float[] xn = new float[n * h];
+        float[] y = new float[n * h];
+        float eps = config.rmsNormEps();
+        for (Layer layer : layers) {
+            Norms.rmsNormRows(x, n, h, layer.inputLayernorm(), eps, xn);
+            layer.selfAttn().forward(xn, n, caches, positions, y);
+            Blas1.add(y, x, n * h);
+            Norms.rmsNormRows(x, n, h, layer.postAttentionLayernorm(), eps, xn);
+            if (layer.moe() != null) layer.moe().forward(xn, n, h, routed, y);
+            else layer.denseMlp().forward(xn, n, y);
+            Blas1.add(y, x, n * h);
+        }
+        for (int t = 0; t < n; t++) caches[t].commit(Math.max(caches[t].length(), positions[t] + 1));
+        float[][] logits = new float[n][];
+        for (int t = 0; t < n; t++) {
+            if (!want[t]) continue;
+            Norms.rmsNorm(x, t * h, norm, eps, xn, 0, h);
+            logits[t] = new float[config.vocabSize()];
+            lmHead.matvec(xn, 0, logits[t], 0);
+        }
+        return logits;
+    }
+}

@@ -1,0 +1,27 @@
+package dev.nuri.kernels.moe;
+
+import dev.nuri.kernels.ops.Activations;
+import dev.nuri.kernels.ops.WeightMatrix;
+
+/** The SwiGLU MLP down(silu(gate·x) ⊙ up·x): dense layers, shared experts and each routed expert. */
+public record FeedForward(WeightMatrix gate, WeightMatrix up, WeightMatrix down) {
+
+    public int hidden() {
+        return gate.cols();
+    }
+
+    public int intermediate() {
+        return gate.rows();
+    }
+
+    /** out[n × H] = FFN(x[n × H]) (overwrites out). */
+    public void forward(float[] x, int n, float[] out) {
+        int inter = gate.rows();
+        float[] g = new float[n * inter];
+        float[] u = new float[n * inter];
+        gate.matmul(x, n, g);
+        up.matmul(x, n, u);
+        Activations.swiglu(g, 0, u, 0, g, 0, n * inter);
+        down.matmul(g, n, out);
+    }
+}

@@ -1,0 +1,86 @@
+package dev.nuri.kernels.ops;
+
+import dev.nuri.kernels.weights.DType;
+import dev.nuri.kernels.weights.Tensor;
+import dev.nuri.kernels.weights.WeightFormatException;
+
+/**
+ * A [rows, cols] weight (Hugging Face {@code Linear.weight} layout: out_features × in_features) in one of
+ * the supported element types. Two primitives per type — a row dot product (GEMV) and a row-chunk
+ * dequantisation (which lets one tiled F32 kernel serve every type in GEMM, the dequantisation
+ * amortised over the batch).
+ */
+public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matrix, Fp8BlockMatrix, Q8Matrix {
+    /** Below this many tokens a product is a set of GEMVs: dequantising into a tile would not pay off. */
+    static final int GEMM_MIN_TOKENS = 4;
+
+    protected final int rows;
+    protected final int cols;
+
+    protected WeightMatrix(int rows, int cols) {
+        this.rows = rows;
+        this.cols = cols;
+    }
+
+    public static WeightMatrix of(Tensor t) {
+        return of(t, null);
+    }
+
+    /** {@code scaleInv}: DeepSeek's per-128×128-block {@code weight_scale_inv} for FP8 weights, else null. */
+    public static WeightMatrix of(Tensor t, Tensor scaleInv) {
+        if (t.rank() != 2) throw new WeightFormatException("tensor '" + t.name() + "' should be 2-D, is " + t);
+        int r = Math.toIntExact(t.shape()[0]);
+        int c = Math.toIntExact(t.shape()[1]);
+        return switch (t.dtype()) {
+            case F32 -> new F32Matrix(r, c, t.data());
+            case BF16 -> new Bf16Matrix(r, c, t.data());
+            case F16 -> new F16Matrix(r, c, t.data());
+            case F8_E4M3 -> {
+                if (scaleInv == null) {
+                    throw new WeightFormatException("FP8 tensor '" + t.name() + "' has no companion '"
+                            + t.name() + "_scale_inv' (DeepSeek 128×128 block scales)");
+                }
+                yield new Fp8BlockMatrix(r, c, t.data(), scaleInv);
+            }
+            case Q8_0 -> throw new WeightFormatException("Q8_0 is produced at load time, not read from files");
+        };
+    }
+
+    public final int rows() {
+        return rows;
+    }
+
+    public final int cols() {
+        return cols;
+    }
+
+    public abstract DType dtype();
+
+    /** Bytes read by one full pass over the weight (payload plus scales): the GEMV traffic. */
+    public abstract long bytes();
+
+    /** W[row] · x[xOff .. xOff+cols). */
+    public abstract float dot(int row, float[] x, int xOff);
+
+    /** dst[dstOff + j] = W[row][col0 + j], j < len. */
+    public abstract void dequantizeRow(int row, int col0, int len, float[] dst, int dstOff);
+
+    /** out[outOff + r] = W[r] · x[xOff ..] for every row. */
+    public void matvec(float[] x, int xOff, float[] out, int outOff) {
+        for (int r = 0; r < rows; r++) out[outOff + r] = dot(r, x, xOff);
+    }
+
+    /** out[t*rows + r] = W[r] · x[t*cols ..] for t < n: a batch of tokens through one weight. */
+    public void matmul(float[] x, int n, float[] out) {
+        if (n < GEMM_MIN_TOKENS) {
+            for (int t = 0; t < n; t++) matvec(x, t * cols, out, t * rows);
+        } else {
+            Gemm.multiply(this, x, n, out);
+        }
+    }
+
+    /** This weight re-quantised to Q8_0 (blocks of 32 along a row); cols must be a multiple of 32. */
+    public Q8Matrix toQ8_0() {
+        return Q8Matrix.quantize(this);
+    }
+}

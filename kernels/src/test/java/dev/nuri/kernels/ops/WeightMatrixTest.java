@@ -1,0 +1,109 @@
+package dev.nuri.kernels.ops;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.nuri.kernels.weights.DType;
+import dev.nuri.kernels.weights.Fp8E4m3;
+import dev.nuri.kernels.weights.Tensor;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.SplittableRandom;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/** Every weight type's GEMV and GEMM against a double-precision product of the same (dequantised) values. */
+class WeightMatrixTest {
+    static final SplittableRandom RANDOM = new SplittableRandom(7);
+
+    static WeightMatrix matrix(DType type, int rows, int cols, float[] exact) {
+        Arena arena = Arena.ofAuto();
+        MemorySegment s = arena.allocate((long) rows * cols * Math.max(1, type.bytes()), 64);
+        Tensor scale = null;
+        for (int i = 0; i < rows * cols; i++) {
+            float v = (float) RANDOM.nextGaussian();
+            switch (type) {
+                case F32 -> s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, v);
+                case BF16 -> {
+                    short b = (short) (Float.floatToRawIntBits(v) >>> 16);
+                    s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, b);
+                    v = Float.intBitsToFloat(b << 16);
+                }
+                case F16 -> {
+                    short h = Float.floatToFloat16(v);
+                    s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, h);
+                    v = Float.float16ToFloat(h);
+                }
+                case F8_E4M3 -> {
+                    byte q = Fp8E4m3.fromFloat(v * 100);
+                    s.set(ValueLayout.JAVA_BYTE, i, q);
+                    v = Fp8E4m3.toFloat(q);
+                }
+                default -> throw new IllegalArgumentException();
+            }
+            exact[i] = v;
+        }
+        if (type == DType.F8_E4M3) {
+            int br = (rows + 127) / 128, bc = (cols + 127) / 128;
+            MemorySegment sc = arena.allocate(br * bc * 4L, 64);
+            for (int i = 0; i < br * bc; i++) sc.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, 0.01f * (i + 1));
+            scale = new Tensor("w_scale_inv", DType.F32, new long[] {br, bc}, sc);
+            for (int r = 0; r < rows; r++) {
+                for (int c = 0; c < cols; c++) exact[r * cols + c] *= 0.01f * ((r / 128) * bc + c / 128 + 1);
+            }
+        }
+        return WeightMatrix.of(new Tensor("w", type, new long[] {rows, cols}, s), scale);
+    }
+
+    @ParameterizedTest(name = "{0} {1}x{2}")
+    @CsvSource({"F32, 67, 300", "BF16, 130, 256", "F16, 33, 96", "F8_E4M3, 260, 384", "F32, 9, 2100", "BF16, 4, 1030"})
+    void gemvAndGemmMatchAReferenceProduct(DType type, int rows, int cols) {
+        float[] w = new float[rows * cols];
+        WeightMatrix m = matrix(type, rows, cols, w);
+        int n = 7;
+        float[] x = new float[n * cols];
+        for (int i = 0; i < x.length; i++) x[i] = (float) RANDOM.nextGaussian();
+        float[] gemm = new float[n * rows];
+        m.matmul(x, n, gemm);
+        float[] gemv = new float[rows];
+        m.matvec(x, 0, gemv, 0);
+        for (int t = 0; t < n; t++) {
+            for (int r = 0; r < rows; r++) {
+                double ref = 0, mag = 0;
+                for (int c = 0; c < cols; c++) {
+                    ref += (double) w[r * cols + c] * x[t * cols + c];
+                    mag += Math.abs((double) w[r * cols + c] * x[t * cols + c]);
+                }
+                assertThat((double) gemm[t * rows + r]).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-5 * mag + 1e-6));
+                if (t == 0) assertThat((double) gemv[r]).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-5 * mag + 1e-6));
+            }
+        }
+    }
+
+    @ParameterizedTest(name = "Q8_0 from {0}")
+    @CsvSource({"F32", "BF16"})
+    void q8RequantisationStaysWithinHalfAStep(DType type) {
+        int rows = 20, cols = 256;
+        float[] w = new float[rows * cols];
+        Q8Matrix q = matrix(type, rows, cols, w).toQ8_0();
+        assertThat(q.dtype()).isEqualTo(DType.Q8_0);
+        float[] x = new float[cols];
+        for (int i = 0; i < cols; i++) x[i] = (float) RANDOM.nextGaussian();
+        float[] row = new float[cols];
+        for (int r = 0; r < rows; r++) {
+            q.dequantizeRow(r, 0, cols, row, 0);
+            double ref = 0, bound = 0;
+            for (int b = 0; b < cols / 32; b++) {
+                float amax = 0;
+                for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(w[r * cols + b * 32 + j]));
+                for (int j = 0; j < 32; j++) {
+                    int c = b * 32 + j;
+                    assertThat(Math.abs(row[c] - w[r * cols + c])).isLessThanOrEqualTo(amax / 127 / 2 * 1.001f);
+                    ref += (double) row[c] * x[c];
+                    bound += Math.abs(row[c] * x[c]);
+                }
+            }
+            assertThat((double) q.dot(r, x, 0)).isCloseTo(ref, org.assertj.core.data.Offset.offset(1e-5 * bound));
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package dev.nuri.kernels.sampling;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class SamplerTest {
+    final float[] logits = {1f, 3f, 2.5f, -1f, 0f};
+
+    @Test
+    void greedyTakesTheLargestLogit() {
+        assertThat(Sampler.sample(logits, SamplingParams.GREEDY, new SplittableRandom(1))).isEqualTo(1);
+    }
+
+    @Test
+    void topKOneIsGreedyAndTopKLimitsTheSupport() {
+        SplittableRandom r = new SplittableRandom(3);
+        for (int i = 0; i < 200; i++) {
+            assertThat(Sampler.sample(logits, new SamplingParams(5f, 1, 1f), r)).isEqualTo(1);
+            assertThat(Sampler.sample(logits, new SamplingParams(5f, 2, 1f), r)).isIn(1, 2);
+        }
+    }
+
+    @Test
+    void topPKeepsTheSmallestNucleus() {
+        // p(1) ≈ 0.53, p(2) ≈ 0.32: top_p 0.5 keeps only token 1, 0.8 keeps 1 and 2
+        SplittableRandom r = new SplittableRandom(5);
+        for (int i = 0; i < 200; i++) {
+            assertThat(Sampler.sample(logits, new SamplingParams(1f, 0, 0.5f), r)).isEqualTo(1);
+            assertThat(Sampler.sample(logits, new SamplingParams(1f, 0, 0.8f), r)).isIn(1, 2);
+        }
+    }
+
+    @Test
+    void seededSamplingIsReproducibleAndFollowsTheDistribution() {
+        SamplingParams p = new SamplingParams(1f, 0, 1f);
+        int[] counts = new int[logits.length];
+        SplittableRandom a = new SplittableRandom(42), b = new SplittableRandom(42);
+        for (int i = 0; i < 20000; i++) {
+            int x = Sampler.sample(logits, p, a);
+            assertThat(Sampler.sample(logits, p, b)).isEqualTo(x);
+            counts[x]++;
+        }
+        float[] lp = Sampler.logSoftmax(logits);
+        for (int i = 0; i < logits.length; i++) {
+            assertThat(counts[i] / 20000.0).isCloseTo(Math.exp(lp[i]), org.assertj.core.data.Offset.offset(0.015));
+        }
+    }
+
+    @Test
+    void logprobsAreNormalisedAndTopLogprobsSorted() {
+        float[] lp = Sampler.logSoftmax(logits);
+        double sum = 0;
+        for (float v : lp) sum += Math.exp(v);
+        assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-6));
+        var top = Sampler.topLogprobs(logits, 3);
+        assertThat(top).extracting(Sampler.TokenLogprob::token).containsExactly(1, 2, 0);
+        assertThat(top[0].logprob()).isEqualTo(lp[1]);
+    }
+}
