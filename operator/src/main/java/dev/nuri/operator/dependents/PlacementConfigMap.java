@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -38,7 +39,9 @@ public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMa
         Set<String> inUse = shared.getMandatory(REVISIONS_IN_USE, Set.class);
 
         Map<String, String> data = new TreeMap<>();
-        getSecondaryResource(md, context).map(ConfigMap::getData).ifPresent(existing -> existing.forEach((key, file) -> {
+        // Read the current ConfigMap by name: getSecondaryResource() would call desired() again.
+        eventSource().flatMap(es -> es.get(new ResourceID(ShardNames.placement(md), md.getMetadata().getNamespace())))
+                .map(ConfigMap::getData).ifPresent(existing -> existing.forEach((key, file) -> {
             if (inUse.stream().anyMatch(r -> key.equals(fileName(r)))) {
                 data.put(key, file); // an old revision's layout stays as it was
             }
