@@ -27,10 +27,6 @@ public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMa
         OwnedObjects.watchOnlyManaged(this, ConfigMap.class);
     }
 
-    public static String fileName(String revision) {
-        return "placement-" + revision + ".json";
-    }
-
     @Override
     @SuppressWarnings("unchecked")
     protected ConfigMap desired(ModelDeployment md, Context<ModelDeployment> context) {
@@ -42,11 +38,11 @@ public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMa
         // Read the current ConfigMap by name: getSecondaryResource() would call desired() again.
         eventSource().flatMap(es -> es.get(new ResourceID(ShardNames.placement(md), md.getMetadata().getNamespace())))
                 .map(ConfigMap::getData).ifPresent(existing -> existing.forEach((key, file) -> {
-            if (inUse.stream().anyMatch(r -> key.equals(fileName(r)))) {
+            if (inUse.stream().anyMatch(r -> key.equals(ShardNames.placementFile(r)))) {
                 data.put(key, file); // an old revision's layout stays as it was
             }
         }));
-        data.put(fileName(updateRevision), ExpertPlacement.of(md.getSpec().experts).toJson(md.getMetadata().getGeneration()));
+        data.put(ShardNames.placementFile(updateRevision), ExpertPlacement.of(md.getSpec().experts).toJson(md.getMetadata().getGeneration()));
         return new ConfigMapBuilder()
                 .withMetadata(OwnedObjects.metadata(md, ShardNames.placement(md)))
                 .withData(data)

@@ -40,7 +40,8 @@ public record ExpertPlacement(int numExperts, int[][] slots) {
         }
         int[] copies = new int[total];
         for (int e = 0; e < total; e++) {
-            int shard = roundRobin ? e % shards : firstWithRoom(bins, perShard);
+            // originals spread evenly first (contiguous blocks, or dealt round-robin); copies fill the rest
+            int shard = roundRobin ? e % shards : (int) ((long) e * shards / total);
             bins.get(shard).add(e);
             copies[e]++;
         }
@@ -64,15 +65,6 @@ public record ExpertPlacement(int numExperts, int[][] slots) {
             slots[s] = bins.get(s).stream().mapToInt(Integer::intValue).toArray();
         }
         return new ExpertPlacement(total, slots);
-    }
-
-    private static int firstWithRoom(List<List<Integer>> bins, int perShard) {
-        for (int s = 0; s < bins.size(); s++) {
-            if (bins.get(s).size() < perShard) {
-                return s;
-            }
-        }
-        throw new IllegalStateException("no shard has room");
     }
 
     public int shards() {

@@ -84,7 +84,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         shardsService.reconcile(md, context);
         apiService.reconcile(md, context);
         groups.reconcile(md, context);
-        restartChosenGroups(md, context, plan, observed, revision);
+        drainChosenGroups(md, context, plan);
         disruptionBudget.reconcile(md, context);
         networkPolicy.reconcile(md, context);
 
@@ -150,22 +150,21 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         shared.put(GroupStatefulSets.WORKER_IMAGE, workerImage);
     }
 
-    /** Replaces every pod of a chosen group at once, so no group ever runs two revisions together. */
-    private static void restartChosenGroups(ModelDeployment md, Context<ModelDeployment> context, GroupRollout.Plan plan,
-                                            Map<Integer, GroupObservation> observed, String revision) {
-        for (int group : GroupRollout.groupsToRestart(plan, observed, revision)) {
-            List<Pod> stale = context.getSecondaryResources(Pod.class).stream()
-                    .filter(p -> md.getMetadata().getName().equals(p.getMetadata().getLabels().get(ShardLabels.DEPLOYMENT)))
-                    .filter(p -> Integer.toString(group).equals(p.getMetadata().getLabels().get(ShardLabels.GROUP)))
-                    .filter(p -> !revision.equals(p.getMetadata().getLabels().get(ShardLabels.REVISION)))
-                    .filter(p -> p.getMetadata().getDeletionTimestamp() == null)
-                    .toList();
-            if (!stale.isEmpty()) {
-                LOG.info("{}/{}: restarting group {} ({} pods) at revision {}", md.getMetadata().getNamespace(),
-                        md.getMetadata().getName(), group, stale.size(), revision);
-                context.getClient().resourceList(stale).delete();
-            }
-        }
+    /** Scales chosen groups that still run another revision to zero; they start again at the new one. */
+    private static void drainChosenGroups(ModelDeployment md, Context<ModelDeployment> context, GroupRollout.Plan plan) {
+        plan.actions().forEach((group, action) -> {
+            if (action != GroupRollout.Action.DRAIN) return;
+            context.getSecondaryResources(StatefulSet.class).stream()
+                    .filter(s -> s.getMetadata().getName().equals(ShardNames.group(md, group)))
+                    .filter(s -> s.getSpec().getReplicas() != 0)
+                    .findFirst()
+                    .ifPresent(s -> {
+                        LOG.info("{}/{}: draining group {} before moving it to a new revision",
+                                md.getMetadata().getNamespace(), md.getMetadata().getName(), group);
+                        context.getClient().apps().statefulSets().inNamespace(md.getMetadata().getNamespace())
+                                .withName(s.getMetadata().getName()).scale(0);
+                    });
+        });
     }
 
     private UpdateControl<ModelDeployment> reportStatus(ModelDeployment md, Context<ModelDeployment> context, String revision,

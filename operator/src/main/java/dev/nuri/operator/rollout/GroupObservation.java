@@ -10,9 +10,11 @@ import java.util.Optional;
  * @param shards         pods the group should have
  * @param readyShards    pods Ready (serving-ready), not terminating, at the group's revision
  * @param staleShards    pods still running another revision than the StatefulSet's
+ * @param pods           pods that exist, terminating ones included
  * @param failure        why the group cannot start (crash loop, image pull, unschedulable), if it cannot
  */
-public record GroupObservation(String revision, int shards, int readyShards, int staleShards, Optional<GroupFailure> failure) {
+public record GroupObservation(String revision, int shards, int readyShards, int staleShards, int pods,
+                               Optional<GroupFailure> failure) {
 
     public boolean ready() {
         return shards > 0 && readyShards == shards && staleShards == 0;

@@ -1,7 +1,6 @@
 package dev.nuri.operator.rollout;
 
 import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -9,8 +8,8 @@ import java.util.TreeSet;
 
 /**
  * Decides, from what exists, which groups run which revision. A group changes revision only as a
- * whole: its StatefulSet uses OnDelete, and the operator restarts all of the group's pods together
- * once the group is chosen. Groups are chosen while at least {@code replicas - maxUnavailable}
+ * whole: once chosen it is drained to zero pods, and only then started at the new revision, so no
+ * pod of the new revision ever runs beside one of the old in the same group. Groups are chosen while at least {@code replicas - maxUnavailable}
  * groups stay serving-ready; {@code maxSurge} extra groups at the new revision are added first when
  * asked, and removed when every group runs the new revision and is ready. A group that fails at the
  * new revision stops the rollout.
@@ -19,8 +18,10 @@ public final class GroupRollout {
 
     /** What to do with one group index. */
     public enum Action {
-        /** Create or update the group's StatefulSet to the new revision and restart stale pods. */
+        /** Create or update the group's StatefulSet at the new revision, all shards. */
         UPDATE,
+        /** Chosen, but pods of another revision still exist: scale the group to zero first. */
+        DRAIN,
         /** Leave the group's StatefulSet as it is (old revision, not chosen yet). */
         KEEP
     }
@@ -34,7 +35,7 @@ public final class GroupRollout {
     public record Plan(Map<Integer, Action> actions, int surgeGroups, Optional<Integer> stalledBy, boolean capacityHeld) {
 
         public boolean updating(int group) {
-            return actions.get(group) == Action.UPDATE;
+            return actions.get(group) == Action.UPDATE || actions.get(group) == Action.DRAIN;
         }
     }
 
@@ -57,7 +58,8 @@ public final class GroupRollout {
         int target = replicas + surge;
         old.removeIf(i -> i >= target);
 
-        Optional<Integer> stalledBy = existing.entrySet().stream()
+        // Only a rollout can stall: a failing first start is reported as the failure itself.
+        Optional<Integer> stalledBy = old.isEmpty() ? Optional.empty() : existing.entrySet().stream()
                 .filter(e -> e.getKey() < target && e.getValue().revision().equals(updateRevision)
                         && e.getValue().failure().isPresent())
                 .map(Map.Entry::getKey).findFirst();
@@ -87,18 +89,12 @@ public final class GroupRollout {
                 }
             }
         }
-        return new Plan(actions, surge, stalledBy, capacityHeld);
-    }
-
-    /** Groups the plan moves to the new revision that still run pods of an older one. */
-    public static List<Integer> groupsToRestart(Plan plan, Map<Integer, GroupObservation> existing, String updateRevision) {
-        List<Integer> restart = new ArrayList<>();
-        plan.actions().forEach((i, action) -> {
+        // A group moves only from zero pods: drain first while any pod of another revision exists.
+        actions.replaceAll((i, action) -> {
             GroupObservation g = existing.get(i);
-            if (action == Action.UPDATE && g != null && (!g.revision().equals(updateRevision) || g.staleShards() > 0)) {
-                restart.add(i);
-            }
+            boolean mixed = g != null && (!g.revision().equals(updateRevision) || g.staleShards() > 0) && g.pods() > 0;
+            return action == Action.UPDATE && mixed ? Action.DRAIN : action;
         });
-        return restart;
+        return new Plan(actions, surge, stalledBy, capacityHeld);
     }
 }

@@ -35,6 +35,11 @@ public final class ShardNames {
         return md.getMetadata().getName() + "-placement";
     }
 
+    /** Key of a revision's placement file in the placement ConfigMap (one per pod template revision in use). */
+    public static String placementFile(String revision) {
+        return "placement-" + revision + ".json";
+    }
+
     /** Stable DNS name of shard s of group g, through the headless Service. */
     public static String shardHost(ModelDeployment md, int group, int shard) {
         return group(md, group) + "-" + shard + "." + shardsService(md) + "." + md.getMetadata().getNamespace() + ".svc";

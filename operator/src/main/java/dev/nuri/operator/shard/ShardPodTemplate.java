@@ -127,26 +127,22 @@ public final class ShardPodTemplate {
         env.add(plain(ShardEnv.GROUP_INDEX, Integer.toString(group)));
         env.add(plain(ShardEnv.SHARDS, Integer.toString(shards)));
         env.add(plain(ShardEnv.PEERS, String.join(",", peers)));
-        env.add(plain(ShardEnv.PLACEMENT_FILE, PLACEMENT_DIR + "/placement.json"));
+        env.add(plain(ShardEnv.PLACEMENT_FILE, PLACEMENT_DIR + "/" + ShardNames.placementFile(revision)));
         env.add(plain(ShardEnv.MODEL, modelLocation));
         env.add(plain(ShardEnv.SERVED_MODEL_NAME, spec.model.name));
-        env.add(plain(ShardEnv.QUANTIZATION, spec.model.quantization == null ? "bf16"
-                : spec.model.quantization.name().toLowerCase()));
         env.add(plain(ShardEnv.PORT, Integer.toString(port(spec.serving))));
         env.add(plain(ShardEnv.PEER_PORT, Integer.toString(peerPort(spec.serving))));
-        env.add(plain(ShardEnv.REVISION, revision));
+        env.add(plain(ShardEnv.BIND_HOST, "0.0.0.0"));
+        env.add(plain(ShardEnv.DRAIN_SECONDS, Long.toString(TERMINATION_GRACE_SECONDS - 15)));
         ServingSpec serving = spec.serving;
-        if (serving != null) {
-            if (serving.maxBatchedTokens != null) env.add(plain(ShardEnv.MAX_BATCHED_TOKENS, serving.maxBatchedTokens.toString()));
-            if (serving.maxSequences != null) env.add(plain(ShardEnv.MAX_SEQUENCES, serving.maxSequences.toString()));
-            if (serving.contextLength != null) env.add(plain(ShardEnv.CONTEXT_LENGTH, serving.contextLength.toString()));
-            if (serving.apiKeySecret != null) {
-                env.add(new EnvVarBuilder().withName(ShardEnv.API_KEY).withNewValueFrom().withNewSecretKeyRef()
-                        .withName(serving.apiKeySecret.name)
-                        .withKey(serving.apiKeySecret.key == null ? "api-key" : serving.apiKeySecret.key)
-                        .endSecretKeyRef().endValueFrom().build());
-            }
+        if (serving != null && serving.maxSequences != null) {
+            env.add(plain(ShardEnv.MAX_BATCH, serving.maxSequences.toString()));
         }
+        if (serving != null && serving.maxBatchedTokens != null) {
+            env.add(plain(ShardEnv.PREFILL_TOKENS_PER_STEP, serving.maxBatchedTokens.toString()));
+        }
+        // The tokenizer's native library unpacks itself; the root filesystem is read-only.
+        env.add(plain("DJL_CACHE_DIR", "/tmp/djl"));
         // The JVM sizes its heap from the container limit; the weights live off-heap (mmap).
         env.add(plain("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError"));
         return env;

@@ -20,7 +20,8 @@ final class LocalControlPlane extends TestCluster {
     }
 
     static LocalControlPlane start() {
-        Path state = REPO.resolve("operator/target/cluster");
+        // one state folder per JVM, so concurrent test runs never stop each other's plane
+        Path state = REPO.resolve("operator/target/cluster-" + ProcessHandle.current().pid());
         Result up = run(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "up",
                 "--owner-pid", Long.toString(ProcessHandle.current().pid())), REPO);
         if (up.exitCode() != 0) {
@@ -54,9 +55,9 @@ final class LocalControlPlane extends TestCluster {
         return true;
     }
 
-    /** The apiserver's audit log: one line per write request. */
-    public Path auditLog() {
-        return state.resolve("logs/audit.log");
+    @Override
+    public java.util.Optional<Path> auditLog() {
+        return java.util.Optional.of(state.resolve("logs/audit.log"));
     }
 
     @Override

@@ -43,6 +43,11 @@ public abstract class TestCluster implements AutoCloseable {
 
     public abstract String describe();
 
+    /** The API server's audit log (one JSON line per write request), where the tests can read it. */
+    public java.util.Optional<Path> auditLog() {
+        return java.util.Optional.empty();
+    }
+
     static List<String> withZone(List<String> cmd, String zone) {
         List<String> all = new ArrayList<>(cmd);
         if (zone != null) {

@@ -1,0 +1,389 @@
+package dev.nuri.operator.reconciler;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nuri.operator.api.v1alpha1.AcceleratorProfile;
+import dev.nuri.operator.api.v1alpha1.AcceleratorSpec;
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.shard.ShardLabels;
+import dev.nuri.operator.testing.KubernetesClusterExtension;
+import dev.nuri.operator.testing.TestCluster;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * The operator against a real control plane with KWOK NPU nodes: every owned object, readiness,
+ * scaling, group-by-group rollouts, degraded reporting, deletion, restarts and quiet resyncs.
+ */
+@ExtendWith(KubernetesClusterExtension.class)
+class ModelDeploymentOperatorTest {
+
+    static final String TINY = "op-tiny", AXK1 = "op-axk1", ROLL = "op-roll", SCARCE = "op-scarce", DELETE = "op-delete",
+            RESTART = "op-restart";
+    static final List<String> NAMESPACES = List.of(TINY, AXK1, ROLL, SCARCE, DELETE, RESTART);
+    static final Duration TIMEOUT = Duration.ofSeconds(120);
+
+    static TestCluster cluster;
+    static KubernetesClient client;
+    static OperatorHarness operator;
+
+    @BeforeAll
+    static void start(TestCluster c) {
+        Assumptions.assumeTrue(c.canSimulateNodes(), "needs KWOK to simulate NPU nodes");
+        cluster = c;
+        client = c.client();
+        c.kubectl("apply", "-f", TestCluster.REPO.resolve("crds").toString()).assertSuccess();
+        c.addNodes("cpu", 6, "op-cpu", "zone-a");
+        c.addNodes("rebellions-rebel", 4, "op-rebel", "zone-b");
+        NAMESPACES.forEach(ns -> OperatorHarness.restrictedNamespace(c, ns));
+        operator = OperatorHarness.start(c, NAMESPACES);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (operator != null) operator.close();
+    }
+
+    @Test
+    void tinyExampleBecomesReadyWithEveryOwnedObject() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", TINY);
+        client.resource(md).create();
+
+        awaitReady(TINY, "tiny", 1);
+        assertThat(client.configMaps().inNamespace(TINY).withName("tiny-placement").get().getData())
+                .hasSize(1).allSatisfy((key, json) -> {
+                    assertThat(key).startsWith("placement-").endsWith(".json");
+                    JsonNode placement = readJson(json);
+                    assertThat(placement.get("numExperts").asInt()).isEqualTo(16);
+                    assertThat(placement.at("/default/shards")).hasSize(4);
+                });
+        var shards = client.services().inNamespace(TINY).withName("tiny-shards").get();
+        assertThat(shards.getSpec().getClusterIP()).isEqualTo("None");
+        assertThat(shards.getSpec().getPublishNotReadyAddresses()).isTrue();
+        assertThat(client.services().inNamespace(TINY).withName("tiny").get().getSpec().getPorts().getFirst().getPort())
+                .isEqualTo(8000);
+        assertThat(client.policy().v1().podDisruptionBudget().inNamespace(TINY).withName("tiny").get()
+                .getSpec().getMaxUnavailable().getIntVal()).isEqualTo(4);
+        assertThat(client.network().v1().networkPolicies().inNamespace(TINY).withName("tiny-peers").get()).isNotNull();
+        StatefulSet group = client.apps().statefulSets().inNamespace(TINY).withName("tiny-g0").get();
+        assertThat(group.getSpec().getReplicas()).isEqualTo(4);
+        assertThat(group.getSpec().getPodManagementPolicy()).isEqualTo("Parallel");
+        assertThat(group.getMetadata().getOwnerReferences()).singleElement()
+                .satisfies(o -> assertThat(o.getKind()).isEqualTo("ModelDeployment"));
+
+        // Pods were admitted under Pod Security "restricted" (the namespace enforces it) and run.
+        List<Pod> pods = shardPods(TINY, "tiny");
+        assertThat(pods).hasSize(4).allSatisfy(p -> assertThat(p.getStatus().getPhase()).isEqualTo("Running"));
+        assertThat(pods).extracting(p -> env(p, "NURI_PEERS"))
+                .allSatisfy(peers -> assertThat(peers).contains("tiny-g0-3.tiny-shards.op-tiny.svc:9000"));
+
+        ModelDeployment ready = get(TINY, "tiny");
+        assertThat(ready.getStatus().observedGeneration).isEqualTo(ready.getMetadata().getGeneration());
+        assertThat(ready.getStatus().endpoint).isEqualTo("http://tiny.op-tiny.svc:8000/v1");
+        assertThat(ready.getStatus().selector).isEqualTo("serving.nuri.dev/deployment=tiny");
+        assertThat(cluster.kubectl("get", "md", "-n", TINY).assertSuccess().stdout()).contains("1/1").contains("True");
+    }
+
+    @Test
+    void kubectlScaleAddsAndRemovesWholeGroups() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", TINY);
+        md.getMetadata().setName("scaled");
+        client.resource(md).create();
+        awaitReady(TINY, "scaled", 1);
+
+        cluster.kubectl("scale", "md/scaled", "-n", TINY, "--replicas=3").assertSuccess();
+        awaitReady(TINY, "scaled", 3);
+        assertThat(shardPods(TINY, "scaled")).hasSize(12);
+
+        cluster.kubectl("scale", "md/scaled", "-n", TINY, "--replicas=1").assertSuccess();
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            assertThat(groupNames(TINY, "scaled")).containsExactly("scaled-g0");
+            assertThat(shardPods(TINY, "scaled")).hasSize(4);
+        });
+        awaitReady(TINY, "scaled", 1);
+    }
+
+    @Test
+    void axk1ExampleRunsSixteenShardsPerGroupOnRebelNodes() {
+        client.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName("axk1-fp8-weights")
+                .endMetadata().withNewSpec().withStorageClassName("manual").addToCapacity("storage", new Quantity("600Gi"))
+                .withAccessModes("ReadOnlyMany").withNewHostPath().withPath("/data/axk1-fp8").endHostPath().endSpec()
+                .build()).serverSideApply();
+        client.persistentVolumeClaims().inNamespace(AXK1).resource(new PersistentVolumeClaimBuilder().withNewMetadata()
+                .withName("axk1-fp8").endMetadata().withNewSpec().withStorageClassName("manual").withVolumeName("axk1-fp8-weights")
+                .withAccessModes("ReadOnlyMany").withNewResources().addToRequests("storage", new Quantity("520Gi"))
+                .endResources().endSpec().build()).serverSideApply();
+        client.resource(OperatorHarness.example("axk1-rebellions-rebel.yaml", AXK1)).create();
+
+        awaitReady(AXK1, "axk1", 2);
+        List<Pod> pods = shardPods(AXK1, "axk1");
+        assertThat(pods).hasSize(32).allSatisfy(p -> {
+            assertThat(p.getSpec().getContainers().getFirst().getResources().getLimits())
+                    .containsEntry("rebellions.ai/REBEL", new Quantity("1"));
+            assertThat(p.getSpec().getNodeName()).startsWith("op-rebel-");
+        });
+        ModelDeployment md = get(AXK1, "axk1");
+        assertThat(md.getStatus().placement.slotsPerShard).isEqualTo(12);
+        assertThat(md.getStatus().capacity.fits).isTrue();
+    }
+
+    @Test
+    void templateChangeRollsGroupByGroupWithoutMixingRevisions() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", ROLL);
+        md.getSpec().replicas = 3;
+        client.resource(md).create();
+        awaitReady(ROLL, "tiny", 3);
+        String before = get(ROLL, "tiny").getStatus().updateRevision;
+
+        try (RevisionWatch watch = new RevisionWatch(client, ROLL, "tiny", 4)) {
+            client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny")
+                    .edit(m -> { m.getSpec().resources.getRequests().put("cpu", new Quantity("300m")); return m; });
+            String after = awaitRevisionChange(ROLL, "tiny", before);
+            awaitReady(ROLL, "tiny", 3);
+            assertThat(shardPods(ROLL, "tiny")).allSatisfy(p ->
+                    assertThat(p.getMetadata().getLabels()).containsEntry(ShardLabels.REVISION, after));
+            assertThat(watch.mixedGroups).as("groups seen serving two revisions at once").isEmpty();
+            assertThat(watch.maxGroupsDown).as("groups out of service at once (maxUnavailableGroups=1)").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void tooFewNpusIsDegradedWithTheSchedulersReasonAndRecoversWhenNodesArrive() {
+        cluster.addNodes("rebellions-atom", 1, "op-atom-a", "zone-a");
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", SCARCE);
+        md.getSpec().accelerator = new AcceleratorSpec();
+        md.getSpec().accelerator.profile = AcceleratorProfile.REBELLIONS_ATOM;
+        md.getSpec().accelerator.perShard = 4; // 4 shards x 4 devices: one 8-device node holds half a group
+        md.getSpec().scheduling.groupTopologyKey = "";
+        client.resource(md).create();
+
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            Condition degraded = condition(get(SCARCE, "tiny"), "Degraded");
+            assertThat(degraded.getStatus()).isEqualTo("True");
+            assertThat(degraded.getReason()).isEqualTo("Unschedulable");
+            assertThat(degraded.getMessage()).contains("Insufficient rebellions.ai/ATOM");
+            assertThat(condition(get(SCARCE, "tiny"), "Ready").getStatus()).isEqualTo("False");
+        });
+        assertThat(client.v1().events().inNamespace(SCARCE).list().getItems())
+                .anyMatch(e -> "Unschedulable".equals(e.getReason()) && "Warning".equals(e.getType()));
+
+        cluster.addNodes("rebellions-atom", 1, "op-atom-b", "zone-a");
+        awaitReady(SCARCE, "tiny", 1);
+        assertThat(condition(get(SCARCE, "tiny"), "Degraded").getStatus()).isEqualTo("False");
+    }
+
+    @Test
+    void deletingTheModelDeploymentRemovesEverything() {
+        client.resource(OperatorHarness.example("tiny-cpu.yaml", DELETE)).create();
+        awaitReady(DELETE, "tiny", 1);
+        client.resources(ModelDeployment.class).inNamespace(DELETE).withName("tiny").delete();
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            assertThat(client.apps().statefulSets().inNamespace(DELETE).list().getItems()).isEmpty();
+            assertThat(client.services().inNamespace(DELETE).list().getItems()).isEmpty();
+            assertThat(client.configMaps().inNamespace(DELETE).withLabel(ShardLabels.DEPLOYMENT).list().getItems()).isEmpty();
+            assertThat(client.policy().v1().podDisruptionBudget().inNamespace(DELETE).list().getItems()).isEmpty();
+            assertThat(client.network().v1().networkPolicies().inNamespace(DELETE).list().getItems()).isEmpty();
+            assertThat(client.pods().inNamespace(DELETE).list().getItems()).isEmpty();
+        });
+    }
+
+    /** Killed mid-rollout, a new operator finishes the rollout from what it finds, still group by group. */
+    @Test
+    void operatorRestartedMidRolloutConverges() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", RESTART);
+        md.getSpec().replicas = 3;
+        client.resource(md).create();
+        awaitReady(RESTART, "tiny", 3);
+        String before = get(RESTART, "tiny").getStatus().updateRevision;
+
+        try (RevisionWatch watch = new RevisionWatch(client, RESTART, "tiny", 4)) {
+            client.resources(ModelDeployment.class).inNamespace(RESTART).withName("tiny")
+                    .edit(m -> { m.getSpec().resources.getRequests().put("cpu", new Quantity("310m")); return m; });
+            // stop the operator as soon as the first group has moved
+            await().atMost(TIMEOUT).until(() -> shardPods(RESTART, "tiny").stream()
+                    .anyMatch(p -> !before.equals(p.getMetadata().getLabels().get(ShardLabels.REVISION))));
+            operator.close();
+            operator = OperatorHarness.start(cluster, NAMESPACES);
+
+            String after = awaitRevisionChange(RESTART, "tiny", before);
+            awaitReady(RESTART, "tiny", 3);
+            assertThat(shardPods(RESTART, "tiny")).allSatisfy(p ->
+                    assertThat(p.getMetadata().getLabels()).containsEntry(ShardLabels.REVISION, after));
+            assertThat(watch.mixedGroups).isEmpty();
+        }
+    }
+
+    /** A restarted operator reconciles every ModelDeployment again; with nothing changed it must write nothing. */
+    @Test
+    void steadyStateResyncWritesNothing() throws Exception {
+        Path audit = cluster.auditLog().orElse(null);
+        Assumptions.assumeTrue(audit != null, "needs the API server's audit log");
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", TINY);
+        md.getMetadata().setName("quiet");
+        client.resource(md).create();
+        awaitReady(TINY, "quiet", 1);
+        await().atMost(TIMEOUT).until(() -> get(TINY, "quiet").getStatus().conditions.stream()
+                .allMatch(c -> !"Progressing".equals(c.getType()) || "False".equals(c.getStatus())));
+
+        operator.close();
+        long linesBefore = Files.readAllLines(audit).size();
+        operator = OperatorHarness.start(cluster, NAMESPACES);
+        // every deployment of the watched namespaces reconciled once by the new operator
+        List<ModelDeployment> all = NAMESPACES.stream()
+                .flatMap(ns -> client.resources(ModelDeployment.class).inNamespace(ns).list().getItems().stream()).toList();
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            String metrics = scrape(operator.httpPort());
+            for (ModelDeployment m : all) {
+                assertThat(metrics).containsPattern("operator_sdk_reconciliations_success_total\\{[^}]*name=\""
+                        + m.getMetadata().getName() + "\",namespace=\"" + m.getMetadata().getNamespace() + "\"");
+            }
+        });
+        List<String> writes = Files.readAllLines(audit).stream().skip(linesBefore)
+                .filter(l -> l.contains("\"userAgent\":\"" + OperatorHarness.USER_AGENT + "\""))
+                .filter(l -> !l.contains("\"resource\":\"leases\""))
+                .toList();
+        assertThat(writes).as("API writes by the restarted operator in steady state").isEmpty();
+    }
+
+    // --- helpers ---------------------------------------------------------------------------------
+
+    /** Watches shard pods and checks, after every change, that no group serves two revisions at once. */
+    static final class RevisionWatch implements AutoCloseable {
+        final Map<String, Pod> pods = new ConcurrentHashMap<>();
+        final List<String> mixedGroups = new CopyOnWriteArrayList<>();
+        volatile int maxGroupsDown;
+        private final Watch watch;
+        private final int shards;
+
+        RevisionWatch(KubernetesClient client, String ns, String name, int shards) {
+            this.shards = shards;
+            client.pods().inNamespace(ns).withLabel(ShardLabels.DEPLOYMENT, name).list().getItems()
+                    .forEach(p -> pods.put(p.getMetadata().getName(), p));
+            watch = client.pods().inNamespace(ns).withLabel(ShardLabels.DEPLOYMENT, name).watch(new Watcher<>() {
+                @Override
+                public void eventReceived(Action action, Pod pod) {
+                    if (action == Action.DELETED) pods.remove(pod.getMetadata().getName());
+                    else pods.put(pod.getMetadata().getName(), pod);
+                    check();
+                }
+
+                @Override
+                public void onClose(WatcherException cause) {}
+            });
+        }
+
+        private synchronized void check() {
+            Map<String, List<Pod>> byGroup = pods.values().stream()
+                    .collect(Collectors.groupingBy(p -> p.getMetadata().getLabels().get(ShardLabels.GROUP)));
+            int down = 0;
+            for (var e : byGroup.entrySet()) {
+                List<Pod> serving = e.getValue().stream()
+                        .filter(p -> p.getMetadata().getDeletionTimestamp() == null && isReady(p)).toList();
+                Set<String> revisions = serving.stream().map(p -> p.getMetadata().getLabels().get(ShardLabels.REVISION))
+                        .collect(Collectors.toSet());
+                if (revisions.size() > 1) mixedGroups.add("group " + e.getKey() + ": " + revisions);
+                if (serving.size() < shards) down++;
+            }
+            maxGroupsDown = Math.max(maxGroupsDown, down);
+        }
+
+        @Override
+        public void close() {
+            watch.close();
+        }
+    }
+
+    static boolean isReady(Pod p) {
+        return p.getStatus() != null && p.getStatus().getConditions() != null && p.getStatus().getConditions().stream()
+                .anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+    }
+
+    static void awaitReady(String ns, String name, int groups) {
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            ModelDeployment md = get(ns, name);
+            assertThat(md.getStatus()).as("status of %s/%s", ns, name).isNotNull();
+            assertThat(md.getStatus().observedGeneration).isEqualTo(md.getMetadata().getGeneration());
+            assertThat(condition(md, "Ready").getStatus()).as("Ready of %s/%s: %s; Degraded: %s", ns, name,
+                    condition(md, "Ready").getMessage(), condition(md, "Degraded").getMessage()).isEqualTo("True");
+            assertThat(md.getStatus().readyReplicas).isEqualTo(groups);
+            assertThat(md.getStatus().readyGroups).isEqualTo(groups + "/" + groups);
+            assertThat(groupNames(ns, name)).hasSize(groups);
+        });
+    }
+
+    static String awaitRevisionChange(String ns, String name, String before) {
+        await().atMost(TIMEOUT).until(() -> !before.equals(get(ns, name).getStatus().updateRevision));
+        return get(ns, name).getStatus().updateRevision;
+    }
+
+    static ModelDeployment get(String ns, String name) {
+        return client.resources(ModelDeployment.class).inNamespace(ns).withName(name).get();
+    }
+
+    static Condition condition(ModelDeployment md, String type) {
+        assertThat(md.getStatus()).as("status of %s", md.getMetadata().getName()).isNotNull();
+        return md.getStatus().conditions.stream().filter(c -> type.equals(c.getType())).findFirst().orElseThrow();
+    }
+
+    static List<Pod> shardPods(String ns, String name) {
+        return client.pods().inNamespace(ns).withLabel(ShardLabels.DEPLOYMENT, name).list().getItems().stream()
+                .filter(p -> p.getMetadata().getDeletionTimestamp() == null).toList();
+    }
+
+    static List<String> groupNames(String ns, String name) {
+        return client.apps().statefulSets().inNamespace(ns).withLabel(ShardLabels.DEPLOYMENT, name).list().getItems()
+                .stream().map(s -> s.getMetadata().getName()).sorted().toList();
+    }
+
+    static String env(Pod pod, String name) {
+        return pod.getSpec().getContainers().getFirst().getEnv().stream().filter(e -> name.equals(e.getName()))
+                .findFirst().orElseThrow().getValue();
+    }
+
+    static JsonNode readJson(String json) {
+        try {
+            return new ObjectMapper().readTree(json);
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static String scrape(int port) throws Exception {
+        try (HttpClient http = HttpClient.newHttpClient()) {
+            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+        }
+    }
+}

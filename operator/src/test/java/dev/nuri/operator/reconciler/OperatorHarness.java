@@ -1,0 +1,89 @@
+package dev.nuri.operator.reconciler;
+
+import dev.nuri.operator.OperatorConfig;
+import dev.nuri.operator.OperatorMain;
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.testing.TestCluster;
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.TolerationBuilder;
+import io.fabric8.kubernetes.client.Config;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/** Runs the operator in this JVM against a test cluster, under a user agent of its own (for the audit log). */
+final class OperatorHarness implements AutoCloseable {
+
+    static final String USER_AGENT = "nuri-operator-under-test";
+    private static final KubernetesSerialization YAML = new KubernetesSerialization();
+
+    private final KubernetesClient client;
+    private final OperatorMain operator;
+
+    private OperatorHarness(KubernetesClient client, OperatorMain operator) {
+        this.client = client;
+        this.operator = operator;
+    }
+
+    static OperatorHarness start(TestCluster cluster, List<String> namespaces) {
+        try {
+            Config config = new ConfigBuilder(Config.fromKubeconfig(Files.readString(cluster.kubeconfig())))
+                    .withUserAgent(USER_AGENT).build();
+            KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+            OperatorMain main = new OperatorMain(new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0,
+                    Optional.empty()), client).start();
+            return new OperatorHarness(client, main);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    int httpPort() {
+        return operator.httpPort();
+    }
+
+    @Override
+    public void close() {
+        operator.close();
+        client.close();
+    }
+
+    /** A namespace whose pods must pass the Pod Security "restricted" profile. */
+    static void restrictedNamespace(TestCluster cluster, String name) {
+        cluster.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(name)
+                .addToLabels("pod-security.kubernetes.io/enforce", "restricted")
+                .addToLabels("pod-security.kubernetes.io/enforce-version", "latest")
+                .endMetadata().build()).serverSideApply();
+    }
+
+    /** An example manifest, made to tolerate the fake (KWOK) nodes' taint. */
+    static ModelDeployment example(String file, String namespace) {
+        try {
+            ModelDeployment md = YAML.unmarshal(Files.readString(TestCluster.REPO.resolve("examples").resolve(file)),
+                    ModelDeployment.class);
+            md.getMetadata().setNamespace(namespace);
+            return tolerateFakeNodes(md);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static ModelDeployment tolerateFakeNodes(ModelDeployment md) {
+        if (md.getSpec().scheduling == null) {
+            md.getSpec().scheduling = new dev.nuri.operator.api.v1alpha1.SchedulingSpec();
+        }
+        if (md.getSpec().scheduling.tolerations == null) {
+            md.getSpec().scheduling.tolerations = new ArrayList<>();
+        }
+        md.getSpec().scheduling.tolerations.add(new TolerationBuilder().withKey("kwok.x-k8s.io/node")
+                .withOperator("Exists").withEffect("NoSchedule").build());
+        return md;
+    }
+}

@@ -1,0 +1,114 @@
+package dev.nuri.operator.shard;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+
+/** The shard pod that the operator asks for, from the examples users apply. */
+class ShardPodTemplateTest {
+
+    static final Path REPO = Path.of(System.getProperty("basedir", ".")).toAbsolutePath().getParent();
+
+    static ModelDeployment example(String file) throws IOException {
+        ModelDeployment md = new KubernetesSerialization().unmarshal(Files.readString(REPO.resolve("examples").resolve(file)),
+                ModelDeployment.class);
+        md.getMetadata().setNamespace("prod");
+        return md;
+    }
+
+    static Container worker(PodTemplateSpec t) {
+        return t.getSpec().getContainers().getFirst();
+    }
+
+    static String env(PodTemplateSpec t, String name) {
+        return worker(t).getEnv().stream().filter(e -> e.getName().equals(name)).findFirst().map(EnvVar::getValue).orElse(null);
+    }
+
+    @Test
+    void rebelShardRequestsItsDevicesAndLandsOnRebelNodes() throws IOException {
+        PodTemplateSpec t = ShardPodTemplate.build(example("axk1-rebellions-rebel.yaml"), 1, "img", "rev1");
+        assertThat(worker(t).getResources().getRequests()).containsEntry("rebellions.ai/REBEL", new Quantity("1"))
+                .containsEntry("cpu", new Quantity("6"));
+        assertThat(worker(t).getResources().getLimits()).containsEntry("rebellions.ai/REBEL", new Quantity("1"));
+        assertThat(t.getSpec().getNodeSelector()).containsEntry("rebellions.ai/npu.family", "rebel");
+        assertThat(t.getSpec().getTolerations()).anyMatch(tol -> tol.getKey().equals("rebellions.ai/REBEL"));
+        // shards of group 1 pack into one zone; other groups are avoided per host
+        var affinity = t.getSpec().getAffinity();
+        assertThat(affinity.getPodAffinity().getRequiredDuringSchedulingIgnoredDuringExecution().getFirst().getTopologyKey())
+                .isEqualTo("topology.kubernetes.io/zone");
+        assertThat(affinity.getPodAffinity().getRequiredDuringSchedulingIgnoredDuringExecution().getFirst()
+                .getLabelSelector().getMatchLabels()).containsEntry(ShardLabels.GROUP, "1");
+        assertThat(affinity.getPodAntiAffinity().getPreferredDuringSchedulingIgnoredDuringExecution().getFirst()
+                .getPodAffinityTerm().getTopologyKey()).isEqualTo("kubernetes.io/hostname");
+    }
+
+    @Test
+    void shardKnowsItsGroupPeersAndPlacementOfItsRevision() throws IOException {
+        PodTemplateSpec t = ShardPodTemplate.build(example("axk1-rebellions-rebel.yaml"), 1, "img", "rev1");
+        List<String> peers = List.of(env(t, ShardEnv.PEERS).split(","));
+        assertThat(peers).hasSize(16).first().isEqualTo("axk1-g1-0.axk1-shards.prod.svc:9000");
+        assertThat(peers).last().isEqualTo("axk1-g1-15.axk1-shards.prod.svc:9000");
+        assertThat(env(t, ShardEnv.GROUP_INDEX)).isEqualTo("1");
+        assertThat(env(t, ShardEnv.SHARDS)).isEqualTo("16");
+        assertThat(env(t, ShardEnv.PLACEMENT_FILE)).isEqualTo("/etc/nuri/placement/placement-rev1.json");
+        assertThat(env(t, ShardEnv.MODEL)).isEqualTo("/models/models/A.X-K1-FP8");
+        assertThat(worker(t).getEnv()).filteredOn(e -> e.getName().equals(ShardEnv.SHARD_INDEX)).singleElement()
+                .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).contains(ShardLabels.POD_INDEX));
+        assertThat(t.getMetadata().getLabels()).containsEntry(ShardLabels.REVISION, "rev1");
+    }
+
+    @Test
+    void podPassesTheRestrictedProfileShape() throws IOException {
+        PodTemplateSpec t = ShardPodTemplate.build(example("tiny-cpu.yaml"), 0, "img", "r");
+        var pod = t.getSpec().getSecurityContext();
+        assertThat(pod.getRunAsNonRoot()).isTrue();
+        assertThat(pod.getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
+        var c = worker(t).getSecurityContext();
+        assertThat(c.getAllowPrivilegeEscalation()).isFalse();
+        assertThat(c.getCapabilities().getDrop()).containsExactly("ALL");
+        assertThat(c.getReadOnlyRootFilesystem()).isTrue();
+        assertThat(t.getSpec().getVolumes()).noneMatch(v -> v.getHostPath() != null);
+        assertThat(worker(t).getReadinessProbe().getHttpGet().getPath()).isEqualTo("/health/ready");
+        assertThat(t.getSpec().getTerminationGracePeriodSeconds()).isGreaterThan(Long.parseLong(env(t, ShardEnv.DRAIN_SECONDS)));
+    }
+
+    @Test
+    void httpSourceIsFetchedAndVerifiedBeforeTheWorkerStarts() throws IOException {
+        ModelDeployment md = example("tiny-cpu.yaml");
+        md.getSpec().model.source.builtin = null;
+        md.getSpec().model.source.http = new dev.nuri.operator.api.v1alpha1.ModelSource.HttpSource();
+        md.getSpec().model.source.http.url = "https://models.example.com/m.tar";
+        md.getSpec().model.source.http.sha256 = "ab".repeat(32);
+        PodTemplateSpec t = ShardPodTemplate.build(md, 0, "img", "r");
+        Container fetch = t.getSpec().getInitContainers().getFirst();
+        assertThat(String.join(" ", fetch.getCommand())).contains("sha256sum -c");
+        assertThat(fetch.getEnv()).anyMatch(e -> e.getName().equals("SHA256") && e.getValue().equals("ab".repeat(32)));
+        assertThat(env(t, ShardEnv.MODEL)).isEqualTo("/models");
+    }
+
+    /** Every variable the operator sets is one the worker documents (runtime-image/PLACEMENT.md). */
+    @Test
+    void everyWorkerVariableIsPartOfTheWorkersContract() throws IOException {
+        String contract = Files.readString(REPO.resolve("runtime-image/PLACEMENT.md"));
+        Matcher m = Pattern.compile("`(NURI_[A-Z_]+)`").matcher(contract);
+        List<String> documented = m.results().map(r -> r.group(1)).distinct().toList();
+        ModelDeployment md = example("axk1-rebellions-rebel.yaml");
+        List<String> set = worker(ShardPodTemplate.build(md, 0, "img", "r")).getEnv().stream().map(EnvVar::getName)
+                .filter(n -> n.startsWith("NURI_")).collect(Collectors.toList());
+        assertThat(set).isNotEmpty();
+        assertThat(documented).containsAll(set);
+    }
+}
