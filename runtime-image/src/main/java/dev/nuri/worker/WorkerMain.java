@@ -1,11 +1,101 @@
 package dev.nuri.worker;
 
-/** Entry point of the shard worker that runs in each pod. */
+import dev.nuri.worker.group.LocalGroup;
+import dev.nuri.worker.shard.Shard;
+import dev.nuri.worker.shard.ShardSettings;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.Map;
+
+/**
+ * {@code shard}: one shard process (what runs in a pod; settings from NURI_* variables or flags).
+ * {@code serve}: a whole expert-parallel group of shard processes on this machine, for trying Nuri out.
+ * {@code bench}: the end-to-end throughput driver (see runtime-image/bench/run.sh).
+ */
 public final class WorkerMain {
     private WorkerMain() {}
 
-    public static void main(String[] args) {
-        System.err.println("nuri-worker: not implemented yet");
+    public static void main(String[] args) throws Exception {
+        if (System.getProperty("java.util.logging.SimpleFormatter.format") == null) {
+            System.setProperty("java.util.logging.SimpleFormatter.format", "%1$tT %4$s %5$s%6$s%n");
+        }
+        if (args.length == 0) usage();
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "shard" -> shard(rest);
+            case "serve" -> serve(rest);
+            case "bench" -> dev.nuri.worker.bench.BenchMain.main(rest);
+            default -> usage();
+        }
+    }
+
+    private static void usage() {
+        System.err.println("""
+                usage:
+                  nuri-worker shard [--model builtin:tiny-axk1|<dir>] [--port 8000] [--shards N --shard-index i --peers h:p,...]
+                                    (every flag also reads NURI_<FLAG> from the environment; see runtime-image/PLACEMENT.md)
+                  nuri-worker serve --shards 4 [--model builtin:tiny-axk1] [--port 8000] [--peer-port 9100] [--heap 1g]
+                  nuri-worker bench [--shards 1,2,4] [--concurrency 1,8,64] ...""");
         System.exit(2);
+    }
+
+    private static void shard(String[] args) throws InterruptedException {
+        ShardSettings settings = ShardSettings.parse(args, System.getenv());
+        if (settings.bool("exit-with-parent")) {
+            // a launcher that dies without cleaning up (kill -9) must not leave shards behind
+            ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> Runtime.getRuntime().halt(0)));
+        }
+        Shard shard;
+        try {
+            shard = Shard.start(settings);
+        } catch (IllegalArgumentException | IllegalStateException e) {
+            System.err.println("nuri-worker: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        Duration grace = Duration.ofSeconds(settings.integer("drain-seconds", 30));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> shard.drainAndClose(grace), "nuri-shutdown"));
+        Thread.currentThread().join();
+    }
+
+    private static void serve(String[] args) throws Exception {
+        ShardSettings flags = ShardSettings.parse(args, Map.of());
+        int shards = flags.integer("shards", 4);
+        int port = flags.integer("port", 8000);
+        String model = flags.string("model", "builtin:tiny-axk1");
+        String jar = Path.of(WorkerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        Map<String, String> extra = new java.util.HashMap<>();
+        for (String name : new String[] {"wire-dtype", "placement-file", "kv-cache-tokens", "max-batch", "served-model-name"}) {
+            String v = flags.string(name, null);
+            if (v != null) extra.put(ShardSettings.envName(name), v);
+        }
+        System.out.println("nuri: starting " + shards + " shard process(es) of " + model + " on 127.0.0.1 (HTTP ports "
+                + port + ".." + (port + shards - 1) + ")");
+        LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, port, flags.integer("peer-port", 9100), jar,
+                flags.string("heap", "1g"), extra, null));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            System.out.println("nuri: stopping the shard processes");
+            group.close();
+        }, "nuri-serve-shutdown"));
+        long t0 = System.nanoTime();
+        group.awaitReady(Duration.ofMinutes(10));
+        String name = model.startsWith("builtin:") ? model.substring(8) : Path.of(model).getFileName().toString();
+        System.out.printf("""
+
+                nuri: the group is ready after %.1f s. Every shard accepts requests, e.g. shard 0:
+
+                  curl -s http://127.0.0.1:%d/v1/models
+                  curl -s http://127.0.0.1:%d/v1/completions -H 'Content-Type: application/json' \\
+                       -d '{"model": "%s", "prompt": "Hello", "max_tokens": 16, "temperature": 0}'
+                  curl -sN http://127.0.0.1:%d/v1/chat/completions -H 'Content-Type: application/json' \\
+                       -d '{"model": "%s", "messages": [{"role": "user", "content": "안녕하세요"}], "max_tokens": 32, "stream": true}'
+                  curl -s http://127.0.0.1:%d/metrics | grep nuri_
+
+                The builtin model has random weights: expect fluent nonsense. Ctrl-C stops every shard.
+                %n""", (System.nanoTime() - t0) / 1e9, port, port, name, port, name, port);
+        for (int s = 0; s < shards; s++) group.process(s).onExit().join();
+        System.out.println("nuri: all shards exited");
     }
 }

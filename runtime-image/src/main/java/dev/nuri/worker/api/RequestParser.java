@@ -1,0 +1,270 @@
+package dev.nuri.worker.api;
+
+import dev.nuri.worker.engine.SamplingParams;
+import dev.nuri.worker.tokenizer.ChatTemplate;
+import dev.nuri.worker.tokenizer.ModelTokenizer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/** Validates request bodies and turns them into token prompts and sampling parameters. */
+final class RequestParser {
+    static final int MAX_N = 16;
+    static final int MAX_STOP = 16;
+    private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
+
+    private final ModelTokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
+    private final String modelName;
+    private final int contextLength;
+    private final int defaultChatMaxTokens;
+
+    RequestParser(ModelTokenizer tokenizer, ChatTemplate chatTemplate, String modelName, int contextLength, int defaultChatMaxTokens) {
+        this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
+        this.modelName = modelName;
+        this.contextLength = contextLength;
+        this.defaultChatMaxTokens = defaultChatMaxTokens;
+    }
+
+    void checkModel(RequestFields f) {
+        String model = f.string("model");
+        if (model != null && !model.equals(modelName)) {
+            throw new ApiException(404, "invalid_request_error", "model", "model_not_found",
+                    "The model '" + model + "' does not exist; this server serves '" + modelName + "'", null);
+        }
+    }
+
+    ParsedRequest completion(JsonObject body) {
+        RequestFields f = new RequestFields(body);
+        checkModel(f);
+        rejectUnsupported(f);
+        if (f.has("suffix")) throw ApiException.unsupported("suffix", "'suffix' is not supported");
+        Object prompt = f.raw("prompt");
+        if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' is required");
+        List<int[]> prompts = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        if (prompt instanceof String s) {
+            addText(prompts, texts, s);
+        } else if (prompt instanceof JsonArray a && !a.isEmpty()) {
+            if (a.getValue(0) instanceof Number) {
+                prompts.add(tokenIds(a, "prompt"));
+                texts.add(null);
+            } else {
+                for (Object item : a) {
+                    if (item instanceof String s) addText(prompts, texts, s);
+                    else if (item instanceof JsonArray ids) {
+                        prompts.add(tokenIds(ids, "prompt"));
+                        texts.add(null);
+                    } else throw ApiException.badRequest("prompt", "'prompt' must be a string, an array of strings, or token ids");
+                }
+            }
+        } else {
+            throw ApiException.badRequest("prompt", "'prompt' must be a non-empty string, an array of strings, or token ids");
+        }
+        for (int[] p : prompts) {
+            if (p.length == 0) throw ApiException.badRequest("prompt", "the prompt is empty");
+        }
+        Integer logprobs = f.integer("logprobs", 0, SamplingParams.MAX_LOGPROBS);
+        Boolean echo = f.bool("echo");
+        int maxTokens = maxTokens(f, prompts, 16, "max_tokens");
+        SamplingParams params = sampling(f, maxTokens, logprobs == null ? -1 : logprobs);
+        boolean stream = Boolean.TRUE.equals(f.bool("stream"));
+        List<String> echoTexts = Boolean.TRUE.equals(echo) ? echoTexts(prompts, texts) : null;
+        return new ParsedRequest(false, prompts, echoTexts, n(f), params, stream, includeUsage(f, stream));
+    }
+
+    ParsedRequest chat(JsonObject body) {
+        RequestFields f = new RequestFields(body);
+        checkModel(f);
+        rejectUnsupported(f);
+        if (chatTemplate == null) {
+            throw ApiException.badRequest("messages", "this model's tokenizer_config.json has no chat_template; use /v1/completions");
+        }
+        JsonArray messages = f.array("messages");
+        if (messages == null || messages.isEmpty()) throw ApiException.badRequest("messages", "'messages' must be a non-empty array");
+        List<Map<String, Object>> rendered = messages(messages);
+        Boolean addGenerationPrompt = f.bool("add_generation_prompt");
+        String text;
+        try {
+            text = chatTemplate.render(rendered, addGenerationPrompt == null || addGenerationPrompt);
+        } catch (ChatTemplate.ChatTemplateException e) {
+            throw ApiException.badRequest("messages", "the chat template rejected the messages: " + e.getMessage());
+        }
+        int[] prompt = tokenizer.encode(text, false);
+        List<int[]> prompts = List.of(prompt);
+        Boolean logprobs = f.bool("logprobs");
+        Integer top = f.integer("top_logprobs", 0, SamplingParams.MAX_LOGPROBS);
+        if (top != null && !Boolean.TRUE.equals(logprobs)) {
+            throw ApiException.badRequest("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+        }
+        int maxTokens = f.has("max_completion_tokens") ? maxTokens(f, prompts, -1, "max_completion_tokens")
+                : maxTokens(f, prompts, -1, "max_tokens");
+        SamplingParams params = sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1);
+        boolean stream = Boolean.TRUE.equals(f.bool("stream"));
+        return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream));
+    }
+
+    List<Map<String, Object>> messages(JsonArray messages) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (int i = 0; i < messages.size(); i++) {
+            String where = "messages[" + i + "]";
+            if (!(messages.getValue(i) instanceof JsonObject m)) throw ApiException.badRequest(where, where + " must be an object");
+            if (!(m.getValue("role") instanceof String role) || !ROLES.contains(role)) {
+                throw ApiException.badRequest(where + ".role", where + ".role must be one of " + ROLES);
+            }
+            Map<String, Object> msg = new HashMap<>();
+            msg.put("role", role);
+            msg.put("content", content(m.getValue("content"), where + ".content"));
+            if (m.getValue("name") instanceof String name) msg.put("name", name);
+            if (m.containsKey("tool_calls") || m.containsKey("tool_call_id")) {
+                throw ApiException.unsupported(where, "tool calls are not supported by this server");
+            }
+            out.add(msg);
+        }
+        return out;
+    }
+
+    private static String content(Object content, String where) {
+        if (content == null) return "";
+        if (content instanceof String s) return s;
+        if (content instanceof JsonArray parts) { // [{"type": "text", "text": "..."}]
+            StringBuilder sb = new StringBuilder();
+            for (Object p : parts) {
+                if (!(p instanceof JsonObject part) || !"text".equals(part.getString("type")) || !(part.getValue("text") instanceof String t)) {
+                    throw ApiException.unsupported(where, where + ": only text content parts are supported");
+                }
+                sb.append(t);
+            }
+            return sb.toString();
+        }
+        throw ApiException.badRequest(where, where + " must be a string or an array of text parts");
+    }
+
+    private void addText(List<int[]> prompts, List<String> texts, String s) {
+        prompts.add(tokenizer.encode(s, true));
+        texts.add(s);
+    }
+
+    private int[] tokenIds(JsonArray a, String param) {
+        int[] ids = new int[a.size()];
+        for (int i = 0; i < a.size(); i++) {
+            if (!(a.getValue(i) instanceof Number n) || !tokenizer.isValidId(n.intValue()) || n.doubleValue() != n.intValue()) {
+                throw ApiException.badRequest(param, "token " + a.getValue(i) + " at " + param + "[" + i + "] is not a token id of this model (0.." + (tokenizer.size() - 1) + ")");
+            }
+            ids[i] = n.intValue();
+        }
+        return ids;
+    }
+
+    private List<String> echoTexts(List<int[]> prompts, List<String> texts) {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            out.add(texts.get(i) != null ? texts.get(i) : tokenizer.decode(prompts.get(i), false));
+        }
+        return out;
+    }
+
+    private int maxTokens(RequestFields f, List<int[]> prompts, int dflt, String param) {
+        Integer requested = f.integer(param, 1, Integer.MAX_VALUE);
+        int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
+        if (longest >= contextLength) {
+            throw new ApiException(400, "invalid_request_error", prompts.size() == 1 && f.has("messages") ? "messages" : "prompt",
+                    "context_length_exceeded", "This model's maximum context length is " + contextLength
+                    + " tokens, but the prompt has " + longest + " tokens; shorten the prompt", null);
+        }
+        if (requested == null) {
+            int left = contextLength - longest;
+            return dflt > 0 ? Math.min(dflt, left) : Math.min(defaultChatMaxTokens, left);
+        }
+        if (longest + requested > contextLength) {
+            throw new ApiException(400, "invalid_request_error", param, "context_length_exceeded",
+                    "This model's maximum context length is " + contextLength + " tokens, but you requested "
+                    + (longest + requested) + " tokens (" + longest + " in the prompt, " + requested
+                    + " for the completion); lower " + param + " or shorten the prompt", null);
+        }
+        return requested;
+    }
+
+    private SamplingParams sampling(RequestFields f, int maxTokens, int logprobs) {
+        Double temperature = f.number("temperature", 0, 2);
+        Double topP = f.number("top_p", 1e-9, 1);
+        Integer topK = f.integer("top_k", -1, Integer.MAX_VALUE);
+        Long seed = f.longValue("seed");
+        Boolean ignoreEos = f.bool("ignore_eos");
+        Boolean skipSpecial = f.bool("skip_special_tokens");
+        List<String> stop = stop(f);
+        int[] stopIds = new int[0];
+        JsonArray ids = f.array("stop_token_ids");
+        if (ids != null) stopIds = tokenIds(ids, "stop_token_ids");
+        return new SamplingParams(temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP,
+                topK == null || topK < 0 ? 0 : topK, seed, maxTokens, stop, stopIds, Boolean.TRUE.equals(ignoreEos), logprobs,
+                skipSpecial == null || skipSpecial);
+    }
+
+    private static List<String> stop(RequestFields f) {
+        Object stop = f.raw("stop");
+        if (stop == null) return List.of();
+        if (stop instanceof String s) return s.isEmpty() ? List.of() : List.of(s);
+        if (stop instanceof JsonArray a) {
+            if (a.size() > MAX_STOP) throw ApiException.badRequest("stop", "'stop' may hold at most " + MAX_STOP + " strings");
+            List<String> out = new ArrayList<>();
+            for (Object o : a) {
+                if (!(o instanceof String s)) throw ApiException.badRequest("stop", "'stop' must be a string or an array of strings");
+                if (!s.isEmpty()) out.add(s);
+            }
+            return out;
+        }
+        throw ApiException.badRequest("stop", "'stop' must be a string or an array of strings, got " + RequestFields.describe(stop));
+    }
+
+    private static int n(RequestFields f) {
+        Integer n = f.integer("n", 1, MAX_N);
+        Integer bestOf = f.integer("best_of", 1, MAX_N);
+        if (bestOf != null && bestOf != (n == null ? 1 : n)) {
+            throw ApiException.unsupported("best_of", "'best_of' other than n is not supported");
+        }
+        return n == null ? 1 : n;
+    }
+
+    private static boolean includeUsage(RequestFields f, boolean stream) {
+        JsonObject options = f.object("stream_options");
+        if (options == null) return false;
+        if (!stream) throw ApiException.badRequest("stream_options", "'stream_options' is only allowed with 'stream': true");
+        Object v = options.getValue("include_usage");
+        if (v != null && !(v instanceof Boolean)) {
+            throw ApiException.badRequest("stream_options.include_usage", "'stream_options.include_usage' must be a boolean");
+        }
+        return Boolean.TRUE.equals(v);
+    }
+
+    /** Parameters a user may reasonably send that this server does not implement: refuse them rather than ignore them. */
+    private static void rejectUnsupported(RequestFields f) {
+        JsonArray tools = f.has("tools") ? f.array("tools") : null;
+        if (tools != null && !tools.isEmpty()) throw ApiException.unsupported("tools", "tool calling is not supported by this server");
+        if (f.has("functions")) throw ApiException.unsupported("functions", "function calling is not supported by this server");
+        Object toolChoice = f.raw("tool_choice");
+        if (toolChoice != null && !"none".equals(toolChoice) && !"auto".equals(toolChoice)) {
+            throw ApiException.unsupported("tool_choice", "tool calling is not supported by this server");
+        }
+        JsonObject format = f.object("response_format");
+        if (format != null && !"text".equals(format.getString("type"))) {
+            throw ApiException.unsupported("response_format", "only response_format {\"type\": \"text\"} is supported");
+        }
+        JsonObject bias = f.object("logit_bias");
+        if (bias != null && !bias.isEmpty()) throw ApiException.unsupported("logit_bias", "'logit_bias' is not supported");
+        for (String penalty : List.of("frequency_penalty", "presence_penalty")) {
+            Double v = f.number(penalty, -2, 2);
+            if (v != null && v != 0) throw ApiException.unsupported(penalty, "'" + penalty + "' other than 0 is not supported");
+        }
+        Double repetition = f.number("repetition_penalty", 0, 10);
+        if (repetition != null && repetition != 1) {
+            throw ApiException.unsupported("repetition_penalty", "'repetition_penalty' other than 1 is not supported");
+        }
+    }
+}

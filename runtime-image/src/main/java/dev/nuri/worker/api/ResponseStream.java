@@ -1,0 +1,205 @@
+package dev.nuri.worker.api;
+
+import dev.nuri.worker.engine.EngineFailure;
+import dev.nuri.worker.engine.GenerationListener;
+import dev.nuri.worker.engine.SequenceOutput;
+import dev.nuri.worker.engine.TokenLogprob;
+import dev.nuri.worker.tokenizer.ModelTokenizer;
+import io.vertx.core.Context;
+import io.vertx.core.http.HttpServerResponse;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+/**
+ * Turns one request's engine outputs into an OpenAI response: SSE chunks ending in {@code data: [DONE]}, or one JSON
+ * body when every choice has finished. Engine callbacks hop onto the request's Vert.x context; nothing here blocks.
+ */
+final class ResponseStream implements GenerationListener {
+    private final Context context;
+    private final HttpServerResponse response;
+    private final ParsedRequest request;
+    private final ModelTokenizer tokenizer;
+    private final String id;
+    private final String model;
+    private final long created = System.currentTimeMillis() / 1000;
+    private final Choice[] choices;
+    private final int promptTokens;
+    private int unfinished;
+    private boolean headersSent;
+    private boolean done;
+
+    private static final class Choice {
+        final StringBuilder text = new StringBuilder();
+        final JsonArray logprobs = new JsonArray();
+        final JsonArray tokens = new JsonArray();
+        final JsonArray tokenLogprobs = new JsonArray();
+        final JsonArray topLogprobs = new JsonArray();
+        final JsonArray textOffset = new JsonArray();
+        int completionTokens;
+        String finishReason;
+        boolean started;
+    }
+
+    ResponseStream(Context context, HttpServerResponse response, ParsedRequest request, ModelTokenizer tokenizer, String id, String model) {
+        this.context = context;
+        this.response = response;
+        this.request = request;
+        this.tokenizer = tokenizer;
+        this.id = id;
+        this.model = model;
+        int count = request.prompts().size() * request.n();
+        this.choices = new Choice[count];
+        for (int i = 0; i < count; i++) choices[i] = new Choice();
+        this.unfinished = count;
+        this.promptTokens = request.prompts().stream().mapToInt(p -> p.length).sum();
+        if (request.echoTexts() != null) {
+            for (int i = 0; i < count; i++) choices[i].text.append(request.echoTexts().get(i / request.n()));
+        }
+    }
+
+    @Override
+    public void onOutput(SequenceOutput output) {
+        context.runOnContext(v -> handle(output));
+    }
+
+    @Override
+    public void onFailure(EngineFailure failure) {
+        context.runOnContext(v -> fail(Errors.of(failure)));
+    }
+
+    /** The client went away: stop generating. */
+    void clientClosed() {
+        done = true;
+    }
+
+    private void handle(SequenceOutput o) {
+        if (done) return;
+        Choice c = choices[o.choice()];
+        c.completionTokens = o.completionTokens();
+        if (o.finished()) {
+            c.finishReason = o.finishReason();
+            unfinished--;
+        }
+        if (request.stream()) {
+            streamChunk(o, c);
+        } else {
+            int offset = c.text.length();
+            c.text.append(o.text());
+            for (TokenLogprob lp : o.logprobs()) addLogprob(c, lp, offset);
+        }
+        if (unfinished == 0) finish();
+    }
+
+    private void streamChunk(SequenceOutput o, Choice c) {
+        boolean first = !c.started;
+        String text = first && request.echoTexts() != null ? c.text + o.text() : o.text();
+        int offset = c.text.length();
+        c.text.append(o.text());
+        if (text.isEmpty() && o.logprobs().isEmpty() && !o.finished() && !(first && request.chat())) return;
+        c.started = true;
+        Choice logs = new Choice();
+        for (TokenLogprob lp : o.logprobs()) addLogprob(logs, lp, offset);
+        JsonObject choice = new JsonObject().put("index", o.choice());
+        if (request.chat()) {
+            JsonObject delta = new JsonObject();
+            if (first) delta.put("role", "assistant");
+            if (!text.isEmpty() || first) delta.put("content", text);
+            choice.put("delta", delta).put("logprobs", o.logprobs().isEmpty() ? null : new JsonObject().put("content", logs.logprobs));
+        } else {
+            choice.put("text", text).put("logprobs", o.logprobs().isEmpty() ? null : completionLogprobs(logs));
+        }
+        choice.put("finish_reason", o.finishReason());
+        JsonObject chunk = envelope(request.chat() ? "chat.completion.chunk" : "text_completion").put("choices", new JsonArray().add(choice));
+        if (request.includeUsage()) chunk.putNull("usage");
+        writeEvent(chunk.encode());
+    }
+
+    private void addLogprob(Choice c, TokenLogprob lp, int textOffset) {
+        String token = tokenizer.tokenString(lp.token());
+        if (request.chat()) {
+            JsonArray top = new JsonArray();
+            for (int i = 0; i < lp.topTokens().length; i++) {
+                top.add(new JsonObject().put("token", tokenizer.tokenString(lp.topTokens()[i])).put("logprob", lp.topLogprobs()[i])
+                        .put("bytes", bytes(lp.topTokens()[i])));
+            }
+            c.logprobs.add(new JsonObject().put("token", token).put("logprob", lp.logprob()).put("bytes", bytes(lp.token()))
+                    .put("top_logprobs", top));
+        } else {
+            c.tokens.add(token);
+            c.tokenLogprobs.add(lp.logprob());
+            JsonObject top = new JsonObject();
+            for (int i = 0; i < lp.topTokens().length; i++) top.put(tokenizer.tokenString(lp.topTokens()[i]), lp.topLogprobs()[i]);
+            c.topLogprobs.add(top);
+            c.textOffset.add(textOffset);
+        }
+    }
+
+    private JsonArray bytes(int token) {
+        JsonArray a = new JsonArray();
+        for (byte b : tokenizer.bytes(token)) a.add(b & 0xff);
+        return a;
+    }
+
+    private static JsonObject completionLogprobs(Choice c) {
+        return new JsonObject().put("tokens", c.tokens).put("token_logprobs", c.tokenLogprobs).put("top_logprobs", c.topLogprobs)
+                .put("text_offset", c.textOffset);
+    }
+
+    private JsonObject envelope(String object) {
+        return new JsonObject().put("id", id).put("object", object).put("created", created).put("model", model);
+    }
+
+    private JsonObject usage() {
+        int completion = 0;
+        for (Choice c : choices) completion += c.completionTokens;
+        return new JsonObject().put("prompt_tokens", promptTokens).put("completion_tokens", completion)
+                .put("total_tokens", promptTokens + completion);
+    }
+
+    private void finish() {
+        done = true;
+        if (request.stream()) {
+            if (request.includeUsage()) {
+                writeEvent(envelope(request.chat() ? "chat.completion.chunk" : "text_completion")
+                        .put("choices", new JsonArray()).put("usage", usage()).encode());
+            }
+            writeEvent("[DONE]");
+            response.end();
+            return;
+        }
+        JsonArray out = new JsonArray();
+        for (int i = 0; i < choices.length; i++) {
+            Choice c = choices[i];
+            JsonObject choice = new JsonObject().put("index", i);
+            if (request.chat()) {
+                choice.put("message", new JsonObject().put("role", "assistant").put("content", c.text.toString()))
+                        .put("logprobs", request.params().wantsLogprobs() ? new JsonObject().put("content", c.logprobs) : null);
+            } else {
+                choice.put("text", c.text.toString()).put("logprobs", request.params().wantsLogprobs() ? completionLogprobs(c) : null);
+            }
+            out.add(choice.put("finish_reason", c.finishReason));
+        }
+        JsonObject body = envelope(request.chat() ? "chat.completion" : "text_completion").put("choices", out).put("usage", usage());
+        response.putHeader("Content-Type", "application/json").end(body.encode());
+    }
+
+    private void writeEvent(String data) {
+        if (!headersSent) {
+            headersSent = true;
+            response.setChunked(true).putHeader("Content-Type", "text/event-stream").putHeader("Cache-Control", "no-cache");
+        }
+        response.write("data: " + data + "\n\n");
+    }
+
+    private void fail(ApiException error) {
+        if (done || response.ended() || response.closed()) return;
+        done = true;
+        if (headersSent) { // the status line is gone: report in-band, as vLLM does
+            writeEvent(error.toJson().encode());
+            writeEvent("[DONE]");
+            response.end();
+        } else {
+            Errors.send(response, error);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.nuri.worker.engine;
+
+import dev.nuri.kernels.attention.KvCache;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/** An admitted or waiting request inside the engine: its sequences, listener and cancellation flag. */
+public final class Generation {
+    final GenerationSpec spec;
+    final GenerationListener listener;
+    final List<Sequence> sequences = new ArrayList<>();
+    final int reservedTokens;
+    volatile boolean cancelled;
+    long admittedNanos;
+    long firstTokenNanos;
+    int unfinished;
+    boolean failed;
+    String lastFinishReason;
+
+    Generation(GenerationSpec spec, GenerationListener listener, int reservedTokens) {
+        this.spec = spec;
+        this.listener = listener;
+        this.reservedTokens = reservedTokens;
+    }
+
+    /** Asks the engine to stop generating; takes effect before its next step. */
+    public void cancel() {
+        cancelled = true;
+    }
+
+    public String requestId() {
+        return spec.requestId();
+    }
+
+    /** One choice: a prompt and what has been generated after it. */
+    static final class Sequence {
+        final Generation generation;
+        final int choice;
+        final int[] prompt;
+        final SplittableRandom random;
+        final TextOutput text;
+        final TokenSampler sampler;
+        final int maxTokens;
+        KvCache cache;
+        int generated;
+        int lastToken;
+        long lastTokenNanos;
+        boolean finished;
+
+        Sequence(Generation generation, int choice, int[] prompt, SplittableRandom random, TextOutput text, int maxTokens) {
+            this.generation = generation;
+            this.choice = choice;
+            this.prompt = prompt;
+            this.random = random;
+            this.text = text;
+            this.sampler = new TokenSampler(generation.spec.params());
+            this.maxTokens = maxTokens;
+        }
+    }
+}

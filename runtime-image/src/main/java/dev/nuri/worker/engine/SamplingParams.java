@@ -1,0 +1,24 @@
+package dev.nuri.worker.engine;
+
+import java.util.List;
+
+/**
+ * How one request samples and when its sequences stop.
+ *
+ * @param temperature 0 means greedy
+ * @param topK 0 means no limit
+ * @param seed null means a fresh random seed; choice i of a request uses seed + i
+ * @param logprobs -1: none; otherwise the chosen token's logprob plus this many alternatives (0..20)
+ */
+public record SamplingParams(double temperature, double topP, int topK, Long seed, int maxTokens, List<String> stop,
+                             int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens) {
+    public static final int MAX_LOGPROBS = 20;
+
+    public static SamplingParams greedy(int maxTokens) {
+        return new SamplingParams(0, 1, 0, null, maxTokens, List.of(), new int[0], false, -1, true);
+    }
+
+    public boolean wantsLogprobs() {
+        return logprobs >= 0;
+    }
+}

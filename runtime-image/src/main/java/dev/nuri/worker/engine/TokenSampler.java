@@ -1,0 +1,32 @@
+package dev.nuri.worker.engine;
+
+import dev.nuri.kernels.sampling.Sampler;
+
+import java.util.random.RandomGenerator;
+
+/** Adapts a request's sampling parameters to the kernels' {@link Sampler}. */
+final class TokenSampler {
+    private final dev.nuri.kernels.sampling.SamplingParams params;
+
+    TokenSampler(SamplingParams p) {
+        this.params = new dev.nuri.kernels.sampling.SamplingParams(p.temperature() <= 0 ? 0f : (float) p.temperature(),
+                p.topK(), (float) p.topP());
+    }
+
+    int sample(float[] logits, RandomGenerator random) {
+        return Sampler.sample(logits, params, random);
+    }
+
+    /** Logprobs under the model's own distribution (before temperature), as a teacher hands them out. */
+    static TokenLogprob logprobs(float[] logits, int chosen, int top) {
+        float[] lp = Sampler.logSoftmax(logits);
+        Sampler.TokenLogprob[] best = top == 0 ? new Sampler.TokenLogprob[0] : Sampler.topLogprobs(logits, top);
+        int[] ids = new int[best.length];
+        float[] lps = new float[best.length];
+        for (int i = 0; i < best.length; i++) {
+            ids[i] = best[i].token();
+            lps[i] = best[i].logprob();
+        }
+        return new TokenLogprob(chosen, lp[chosen], ids, lps);
+    }
+}

@@ -1,0 +1,181 @@
+package dev.nuri.worker.group;
+
+import dev.nuri.worker.shard.ShardSettings;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.PrintStream;
+import java.io.UncheckedIOException;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An expert-parallel group of shard processes on loopback: child JVMs running {@code WorkerMain shard}, wired
+ * through the same environment variables the operator sets in a pod. Used by {@code serve}, the tests and the
+ * benchmark.
+ */
+public final class LocalGroup implements AutoCloseable {
+    /**
+     * @param classpath the classpath of the child JVMs (the shaded jar, or the test classpath)
+     * @param extraEnv more NURI_* settings for every shard
+     * @param logs where child output goes: null inherits this process's stdout with a "[shard i]" prefix
+     */
+    public record Spec(int shards, String model, int basePort, int basePeerPort, String classpath, String heap,
+                       Map<String, String> extraEnv, Path logs) {}
+
+    private final Spec spec;
+    private final int[] httpPorts;
+    private final int[] peerPorts;
+    private final Process[] processes;
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    private LocalGroup(Spec spec) {
+        this.spec = spec;
+        this.httpPorts = new int[spec.shards()];
+        this.peerPorts = new int[spec.shards()];
+        this.processes = new Process[spec.shards()];
+        for (int s = 0; s < spec.shards(); s++) {
+            httpPorts[s] = spec.basePort() > 0 ? spec.basePort() + s : freePort();
+            peerPorts[s] = spec.basePeerPort() > 0 ? spec.basePeerPort() + s : freePort();
+        }
+    }
+
+    public static LocalGroup start(Spec spec) {
+        LocalGroup group = new LocalGroup(spec);
+        for (int s = 0; s < spec.shards(); s++) group.startShard(s);
+        return group;
+    }
+
+    private static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    public Map<String, String> environment(int shard) {
+        List<String> peers = new ArrayList<>();
+        for (int p : peerPorts) peers.add("127.0.0.1:" + p);
+        Map<String, String> env = new LinkedHashMap<>();
+        env.put(ShardSettings.envName("group-index"), "0");
+        env.put(ShardSettings.envName("shard-index"), Integer.toString(shard));
+        env.put(ShardSettings.envName("shards"), Integer.toString(spec.shards()));
+        env.put(ShardSettings.envName("peers"), String.join(",", peers));
+        env.put(ShardSettings.envName("model"), spec.model());
+        env.put(ShardSettings.envName("port"), Integer.toString(httpPorts[shard]));
+        env.put(ShardSettings.envName("peer-port"), Integer.toString(peerPorts[shard]));
+        env.put(ShardSettings.envName("bind-host"), "127.0.0.1");
+        env.putAll(spec.extraEnv());
+        return env;
+    }
+
+    /** Starts (or restarts) one shard process. */
+    public synchronized void startShard(int shard) {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> command = new ArrayList<>(List.of(java, "-Xmx" + spec.heap(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=4",
+                "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
+                "-Djava.util.logging.SimpleFormatter.format=%1$tT %4$s %5$s%6$s%n",
+                "-cp", spec.classpath(), "dev.nuri.worker.WorkerMain", "shard", "--exit-with-parent"));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().keySet().removeIf(k -> k.startsWith("NURI_"));
+        pb.environment().putAll(environment(shard));
+        if (spec.logs() != null) {
+            pb.redirectOutput(ProcessBuilder.Redirect.appendTo(spec.logs().resolve("shard-" + shard + ".log").toFile()));
+        }
+        try {
+            processes[shard] = pb.start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot start shard " + shard, e);
+        }
+        if (spec.logs() == null) pipe(processes[shard], "[shard " + shard + "] ", System.out);
+    }
+
+    private static void pipe(Process p, String prefix, PrintStream out) {
+        Thread.ofPlatform().daemon(true).name("nuri-log-" + p.pid()).start(() -> {
+            try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                for (String line; (line = r.readLine()) != null; ) out.println(prefix + line);
+            } catch (IOException ignored) {
+                // the child is gone
+            }
+        });
+    }
+
+    /** SIGKILL: the shard disappears without draining, as a crashed pod would. */
+    public void kill(int shard) throws InterruptedException {
+        Process p = processes[shard];
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    public int httpPort(int shard) {
+        return httpPorts[shard];
+    }
+
+    public int shards() {
+        return spec.shards();
+    }
+
+    public Process process(int shard) {
+        return processes[shard];
+    }
+
+    public boolean ready(int shard) {
+        try {
+            HttpResponse<Void> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + httpPorts[shard] + "/health/ready"))
+                    .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.discarding());
+            return r.statusCode() == 200;
+        } catch (IOException e) {
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    public boolean allReady() {
+        for (int s = 0; s < spec.shards(); s++) if (!ready(s)) return false;
+        return true;
+    }
+
+    /** Polls readiness until every shard is ready; fails early when a shard process exits. */
+    public void awaitReady(Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!allReady()) {
+            for (int s = 0; s < spec.shards(); s++) {
+                if (!processes[s].isAlive()) {
+                    throw new IllegalStateException("shard " + s + " exited with status " + processes[s].exitValue());
+                }
+            }
+            if (System.nanoTime() > deadline) throw new IllegalStateException("the group was not ready within " + timeout);
+            Thread.sleep(100); // polling interval between readiness probes
+        }
+    }
+
+    /** SIGTERM to every shard (they drain), then SIGKILL what is left after the grace period. */
+    @Override
+    public void close() {
+        for (Process p : processes) if (p != null) p.destroy();
+        for (Process p : processes) {
+            if (p == null) continue;
+            try {
+                if (!p.waitFor(15, TimeUnit.SECONDS)) p.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+package dev.nuri.worker.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.DistributionSummary;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+
+/**
+ * The worker's Prometheus metrics: vLLM's serving set under a {@code nuri_} prefix (same names, same meaning) plus
+ * the expert-parallel ones. Every series carries {@code model_name} and {@code shard}.
+ */
+public final class WorkerMetrics {
+    private static final Duration[] LATENCY_BUCKETS = seconds(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
+            0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0);
+    private static final Duration[] FAST_BUCKETS = seconds(0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0);
+    private static final double[] TOKEN_BUCKETS = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000};
+
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final Map<String, Counter> successByReason = new ConcurrentHashMap<>();
+    private final Map<Integer, Counter> expertTokens = new ConcurrentHashMap<>();
+
+    public final Counter promptTokens;
+    public final Counter generationTokens;
+    public final Counter preemptions;
+    public final Timer timeToFirstToken;
+    public final Timer interTokenLatency;
+    public final Timer e2eLatency;
+    public final Timer queueTime;
+    public final DistributionSummary requestPromptTokens;
+    public final DistributionSummary requestGenerationTokens;
+    public final Timer dispatch;
+    public final Timer combine;
+    /** expert compute for this shard's own tokens */
+    public final Timer expertCompute;
+    /** expert compute this shard did for its peers (inside their combine wait) */
+    public final Timer expertComputeForPeers;
+    public final Timer decodeStep;
+    public final Timer prefill;
+    public final DistributionSummary batchSize;
+
+    public WorkerMetrics(String modelName, int shardIndex) {
+        registry.config().commonTags(Tags.of("model_name", modelName, "shard", Integer.toString(shardIndex)));
+        promptTokens = Counter.builder("nuri.prompt_tokens").description("Prefill tokens processed").register(registry);
+        generationTokens = Counter.builder("nuri.generation_tokens").description("Generated tokens").register(registry);
+        preemptions = Counter.builder("nuri.num_preemptions").description("Sequences preempted (always 0: KV is reserved at admission)").register(registry);
+        timeToFirstToken = latency("nuri.time_to_first_token", "Time from arrival to the first generated token", LATENCY_BUCKETS);
+        interTokenLatency = latency("nuri.inter_token_latency", "Time between consecutive generated tokens", LATENCY_BUCKETS);
+        e2eLatency = latency("nuri.e2e_request_latency", "Time from arrival to the last token", LATENCY_BUCKETS);
+        queueTime = latency("nuri.request_queue_time", "Time spent waiting for admission", LATENCY_BUCKETS);
+        requestPromptTokens = tokens("nuri.request_prompt_tokens", "Prompt tokens per request");
+        requestGenerationTokens = tokens("nuri.request_generation_tokens", "Generated tokens per request");
+        dispatch = latency("nuri.moe_dispatch", "Per MoE layer: routing, encoding and sending hidden vectors to peer shards", FAST_BUCKETS);
+        combine = latency("nuri.moe_combine", "Per MoE layer: waiting for and adding the peers' partial sums", FAST_BUCKETS);
+        decodeStep = latency("nuri.engine_decode_step", "One decode step of the whole batch (all layers, MoE included)", FAST_BUCKETS);
+        prefill = latency("nuri.engine_prefill", "Prefill of one sequence's prompt", LATENCY_BUCKETS);
+        batchSize = DistributionSummary.builder("nuri.engine_batch_size").description("Sequences per decode step")
+                .serviceLevelObjectives(TOKEN_BUCKETS).register(registry);
+        expertCompute = Timer.builder("nuri.moe_expert_compute").description("Per call: routed-expert compute on this shard")
+                .tag("tokens_from", "self").serviceLevelObjectives(FAST_BUCKETS).register(registry);
+        expertComputeForPeers = Timer.builder("nuri.moe_expert_compute").description("Per call: routed-expert compute on this shard")
+                .tag("tokens_from", "peer").serviceLevelObjectives(FAST_BUCKETS).register(registry);
+    }
+
+    private Timer latency(String name, String description, Duration[] buckets) {
+        return Timer.builder(name).description(description).serviceLevelObjectives(buckets).register(registry);
+    }
+
+    private DistributionSummary tokens(String name, String description) {
+        return DistributionSummary.builder(name).description(description).serviceLevelObjectives(TOKEN_BUCKETS).register(registry);
+    }
+
+    private static Duration[] seconds(double... s) {
+        Duration[] d = new Duration[s.length];
+        for (int i = 0; i < s.length; i++) d[i] = Duration.ofNanos((long) (s[i] * 1e9));
+        return d;
+    }
+
+    public void requestFinished(String finishReason) {
+        successByReason.computeIfAbsent(finishReason, r -> Counter.builder("nuri.request_success")
+                .description("Finished requests by finish reason").tag("finished_reason", r).register(registry)).increment();
+    }
+
+    public void gauge(String name, String description, Supplier<Number> value) {
+        Gauge.builder(name, value).description(description).register(registry);
+    }
+
+    /** Tokens routed to each expert, summed over the MoE layers (counted on the shard that owns the token). */
+    public void expertTokens(int expert, long tokens) {
+        expertTokens.computeIfAbsent(expert, e -> Counter.builder("nuri.moe_expert_tokens")
+                .description("Tokens routed to each expert, summed over MoE layers").tag("expert", Integer.toString(e))
+                .register(registry)).increment(tokens);
+    }
+
+    public String scrape() {
+        return registry.scrape();
+    }
+
+    public PrometheusMeterRegistry registry() {
+        return registry;
+    }
+}

@@ -1,0 +1,248 @@
+package dev.nuri.worker.shard;
+
+import dev.nuri.kernels.model.CausalLm;
+import dev.nuri.kernels.model.ModelConfig;
+import dev.nuri.worker.api.ApiServer;
+import dev.nuri.worker.engine.Engine;
+import dev.nuri.worker.engine.EngineSettings;
+import dev.nuri.worker.metrics.WorkerMetrics;
+import dev.nuri.worker.moe.ExpertDispatcher;
+import dev.nuri.worker.moe.ExpertHost;
+import dev.nuri.worker.moe.MoeLoad;
+import dev.nuri.worker.placement.ExpertPlacement;
+import dev.nuri.worker.placement.InvalidPlacementException;
+import dev.nuri.worker.placement.PlacementWatcher;
+import dev.nuri.worker.tokenizer.ModelTokenizer;
+import dev.nuri.worker.transport.ExpertServer;
+import dev.nuri.worker.transport.PeerLink;
+import dev.nuri.worker.transport.WireDType;
+import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
+import io.vertx.core.net.NetClient;
+import io.vertx.core.net.NetClientOptions;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Logger;
+
+/**
+ * One shard process: loads the model and its experts, connects to the other shards of its group, and serves the
+ * OpenAI API. Serving-ready once loaded and connected to every peer.
+ */
+public final class Shard implements AutoCloseable {
+    private static final Logger LOG = Logger.getLogger(Shard.class.getName());
+
+    private final ShardSettings settings;
+    private final Vertx vertx;
+    private final int shardIndex;
+    private final int shards;
+    private final String modelName;
+    private final WorkerMetrics metrics;
+    private final ApiServer api;
+    private final AtomicReference<ExpertPlacement> placement = new AtomicReference<>();
+    private final List<PeerLink> links = new ArrayList<>();
+    private volatile String loadingState = "starting";
+    private volatile boolean loaded;
+    private volatile boolean draining;
+    private volatile Engine engine;
+    private volatile ExpertServer expertServer;
+    private volatile PlacementWatcher watcher;
+    private volatile NetClient netClient;
+    private volatile MoeLoad moeLoad;
+
+    private Shard(ShardSettings settings) {
+        this.settings = settings;
+        this.shardIndex = settings.shardIndex();
+        this.shards = settings.shards();
+        String model = settings.model();
+        this.modelName = settings.string("served-model-name",
+                model.startsWith("builtin:") ? model.substring("builtin:".length()) : Path.of(model).getFileName().toString());
+        this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(2));
+        this.metrics = new WorkerMetrics(modelName, shardIndex);
+        this.api = new ApiServer(vertx, metrics, this::notReadyReason, settings.integer("max-body-bytes", 4 << 20), this::beforeScrape);
+    }
+
+    /** Starts the HTTP server at once (liveness, readiness, metrics), then loads the model in the background. */
+    public static Shard start(ShardSettings settings) {
+        settings.validate();
+        Shard shard = new Shard(settings);
+        await(shard.api.listen(settings.bindHost(), settings.port()).toCompletionStage().toCompletableFuture());
+        LOG.info("shard " + shard.shardIndex + "/" + shard.shards + " of group " + settings.groupIndex() + ": HTTP on "
+                + settings.bindHost() + ":" + shard.api.actualPort() + ", loading " + settings.model());
+        Thread.ofPlatform().name("nuri-loader").start(() -> {
+            try {
+                shard.load();
+            } catch (RuntimeException e) {
+                shard.loadingState = "failed to load: " + e.getMessage();
+                LOG.severe("shard " + shard.shardIndex + " " + shard.loadingState);
+            }
+        });
+        return shard;
+    }
+
+    private void load() {
+        long t0 = System.nanoTime();
+        String model = settings.model();
+        loadingState = "loading model " + model;
+        long ticker = vertx.setPeriodic(5000, id -> LOG.info(String.format("shard %d: still loading %s (%.0f s)", shardIndex, model,
+                (System.nanoTime() - t0) / 1e9)));
+        CausalLm lm;
+        ModelTokenizer tokenizer;
+        if (model.startsWith("builtin:")) {
+            String name = model.substring("builtin:".length());
+            lm = CausalLm.builtin(name);
+            tokenizer = ModelTokenizer.builtin(settings.string("tokenizer", name));
+        } else {
+            Path dir = Path.of(model);
+            lm = CausalLm.load(dir);
+            tokenizer = ModelTokenizer.load(Path.of(settings.string("tokenizer", dir.toString())));
+        }
+        vertx.cancelTimer(ticker);
+        ModelConfig config = lm.config();
+        LOG.info(String.format("shard %d: model %s loaded in %.1f s (%s, %d layers, %d experts top-%d, vocab %d, context %d)",
+                shardIndex, modelName, (System.nanoTime() - t0) / 1e9, config.modelType(), config.numLayers(),
+                config.numExperts(), config.topK(), config.vocabSize(), config.maxPositionEmbeddings()));
+
+        loadingState = "placing experts";
+        Path placementFile = settings.placementFile();
+        String placementText = null;
+        if (placementFile != null) {
+            try {
+                placementText = Files.readString(placementFile);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read placement file " + placementFile, e);
+            }
+            placement.set(check(ExpertPlacement.parse(placementText), config));
+        } else {
+            placement.set(ExpertPlacement.roundRobin(config.numExperts(), shards));
+        }
+        ExpertHost host = new ExpertHost(lm, shardIndex, placement.get());
+        metrics.gauge("nuri.placement_generation", "Generation of the expert placement in force", () -> placement.get().generation());
+        MoeLoad load = new MoeLoad(config.numExperts(), shards, config.numLayers(), metrics);
+        moeLoad = load;
+        PeerLink[] peerLinks = new PeerLink[shards];
+        if (shards > 1) {
+            expertServer = new ExpertServer(vertx, host, shardIndex, settings.groupIndex(), metrics.expertComputeForPeers);
+            await(expertServer.listen(settings.bindHost(), settings.peerPort()).toCompletionStage().toCompletableFuture());
+            netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(2000).setTcpKeepAlive(true));
+            List<String> peers = settings.peers();
+            for (int s = 0; s < shards; s++) {
+                if (s == shardIndex) continue;
+                peerLinks[s] = new PeerLink(vertx, netClient, shardIndex, settings.groupIndex(), s, peers.get(s), () -> {});
+                links.add(peerLinks[s]);
+            }
+            links.forEach(PeerLink::start);
+            LOG.info("shard " + shardIndex + ": expert server on " + settings.bindHost() + ":" + expertServer.actualPort()
+                    + ", connecting to peers " + peers);
+        }
+        ExpertDispatcher dispatcher = new ExpertDispatcher(shardIndex, placement::get, host, peerLinks,
+                WireDType.parse(settings.string("wire-dtype", "bf16")),
+                Duration.ofSeconds(settings.integer("peer-timeout-seconds", 30)), metrics, load);
+        int kvTokens = settings.integer("kv-cache-tokens", Math.max(4 * config.maxPositionEmbeddings(), 65536));
+        engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(kvTokens, settings.integer("max-batch", 256),
+                settings.integer("max-waiting", 1024), settings.integer("prefill-tokens-per-step", 2048)), metrics);
+        api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer("default-max-tokens", 1024)));
+        if (placementFile != null) {
+            watcher = new PlacementWatcher(vertx, placementFile, placementText, 1000, next -> {
+                try {
+                    check(next, config);
+                    host.reload(next);
+                    placement.set(next);
+                } catch (InvalidPlacementException e) {
+                    LOG.warning("ignoring new placement: " + e.getMessage());
+                }
+            });
+        }
+        loaded = true;
+        loadingState = "loaded";
+        LOG.info(String.format("shard %d: ready to serve once all peers are connected (%.1f s since start)", shardIndex,
+                (System.nanoTime() - t0) / 1e9));
+    }
+
+    private ExpertPlacement check(ExpertPlacement p, ModelConfig config) {
+        if (p.numExperts() != config.numExperts()) {
+            throw new InvalidPlacementException("placement is for " + p.numExperts() + " experts, the model has " + config.numExperts());
+        }
+        if (p.shards() != shards) {
+            throw new InvalidPlacementException("placement is for " + p.shards() + " shards, this group has " + shards);
+        }
+        for (int layer : config.moeLayers()) p.owners(layer);
+        return p;
+    }
+
+    /** Null when serving-ready; otherwise the reason, as /health/ready reports it. */
+    public String notReadyReason() {
+        if (draining) return "draining before shutdown";
+        if (!loaded) return loadingState;
+        List<String> missing = new ArrayList<>();
+        for (PeerLink l : links) {
+            if (!l.connected()) missing.add("shard " + l.peerShard() + " at " + l.address() + " (" + l.lastError() + ")");
+        }
+        return missing.isEmpty() ? null : "waiting for peer " + String.join(", ", missing);
+    }
+
+    private void beforeScrape() {
+        // per-expert counters are folded in at scrape time rather than on the hot path
+        MoeLoad l = moeLoad;
+        if (l != null) l.flush();
+    }
+
+    public int httpPort() {
+        return api.actualPort();
+    }
+
+    public Engine engine() {
+        return engine;
+    }
+
+    /** Graceful stop: refuse new requests, let admitted ones finish (up to the grace period), then close. */
+    public void drainAndClose(Duration grace) {
+        draining = true;
+        Engine e = engine;
+        if (e != null) {
+            shutdownLog("draining (" + e.runningCount() + " running, " + e.waitingCount() + " waiting, grace " + grace + ")");
+            try {
+                shutdownLog(e.drain(grace) ? "drained" : "drain grace of " + grace + " elapsed with requests still running");
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        close();
+    }
+
+    @Override
+    public void close() {
+        draining = true;
+        shutdownLog("stopping");
+        if (watcher != null) watcher.close();
+        if (engine != null) engine.close();
+        links.forEach(PeerLink::close);
+        if (expertServer != null) expertServer.close();
+        try {
+            vertx.close().toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            LOG.warning("vert.x did not close cleanly: " + e);
+        }
+    }
+
+    /** JUL resets its handlers in its own shutdown hook, so messages written while draining go to stderr directly. */
+    private void shutdownLog(String message) {
+        System.err.printf("%tT INFO shard %d: %s%n", System.currentTimeMillis(), shardIndex, message);
+    }
+
+    private static <T> T await(CompletableFuture<T> f) {
+        try {
+            return f.get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException("startup step failed: " + (e.getCause() != null ? e.getCause().getMessage() : e), e);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package dev.nuri.worker.shard;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * One shard's configuration: each setting comes from a flag {@code --kebab-name value} or else from the environment
+ * variable {@code NURI_UPPER_SNAKE_NAME} (what the operator sets), else a default. The list is in
+ * runtime-image/PLACEMENT.md.
+ */
+public final class ShardSettings {
+    private final Map<String, String> flags;
+    private final Map<String, String> env;
+
+    private ShardSettings(Map<String, String> flags, Map<String, String> env) {
+        this.flags = flags;
+        this.env = env;
+    }
+
+    public static ShardSettings parse(String[] args, Map<String, String> env) {
+        Map<String, String> flags = new HashMap<>();
+        for (int i = 0; i < args.length; i++) {
+            String a = args[i];
+            if (!a.startsWith("--")) throw new IllegalArgumentException("unexpected argument '" + a + "'; flags look like --name value");
+            String name = a.substring(2);
+            int eq = name.indexOf('=');
+            if (eq >= 0) {
+                flags.put(name.substring(0, eq), name.substring(eq + 1));
+            } else if (i + 1 < args.length && !args[i + 1].startsWith("--")) {
+                flags.put(name, args[++i]);
+            } else {
+                flags.put(name, "true");
+            }
+        }
+        return new ShardSettings(flags, env);
+    }
+
+    public static String envName(String flag) {
+        return "NURI_" + flag.replace('-', '_').toUpperCase(Locale.ROOT);
+    }
+
+    public String string(String name, String dflt) {
+        String v = flags.get(name);
+        if (v == null) v = env.get(envName(name));
+        return v == null || v.isBlank() ? dflt : v.trim();
+    }
+
+    public int integer(String name, int dflt) {
+        String v = string(name, null);
+        if (v == null) return dflt;
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--" + name + " / " + envName(name) + " must be an integer, got '" + v + "'");
+        }
+    }
+
+    public boolean bool(String name) {
+        return Boolean.parseBoolean(string(name, "false"));
+    }
+
+    public int groupIndex() { return integer("group-index", 0); }
+
+    public int shardIndex() { return integer("shard-index", 0); }
+
+    public int shards() { return integer("shards", 1); }
+
+    /** Every shard of the group, in shard order, as host:port of its peer port (this shard's own entry is skipped). */
+    public List<String> peers() {
+        String v = string("peers", "");
+        List<String> out = new ArrayList<>();
+        for (String p : v.split(",")) if (!p.isBlank()) out.add(p.trim());
+        return out;
+    }
+
+    public String model() { return string("model", "builtin:tiny-axk1"); }
+
+    public Path placementFile() {
+        String v = string("placement-file", null);
+        return v == null ? null : Path.of(v);
+    }
+
+    public String bindHost() { return string("bind-host", "127.0.0.1"); }
+
+    public int port() { return integer("port", 8000); }
+
+    public int peerPort() { return integer("peer-port", 9100); }
+
+    public void validate() {
+        int shards = shards();
+        if (shards < 1) throw new IllegalArgumentException("--shards must be at least 1");
+        if (shardIndex() < 0 || shardIndex() >= shards) {
+            throw new IllegalArgumentException("--shard-index " + shardIndex() + " is outside 0.." + (shards - 1));
+        }
+        if (shards > 1 && peers().size() != shards) {
+            throw new IllegalArgumentException("--peers / NURI_PEERS must list all " + shards
+                    + " shards of the group as host:port in shard order (this shard's own entry included), got " + peers());
+        }
+    }
+}

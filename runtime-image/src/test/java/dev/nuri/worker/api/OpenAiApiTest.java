@@ -1,0 +1,260 @@
+package dev.nuri.worker.api;
+
+import dev.nuri.worker.support.Http;
+import dev.nuri.worker.support.InProcessShard;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The OpenAI-compatible surface of one shard running the real kernels on the builtin model. */
+class OpenAiApiTest {
+    static InProcessShard shard;
+    static Http http;
+
+    @BeforeAll
+    static void start() {
+        shard = InProcessShard.start("--max-body-bytes", "65536");
+        http = shard.http;
+    }
+
+    @AfterAll
+    static void stop() {
+        shard.close();
+    }
+
+    static JsonObject completion(String prompt, int maxTokens) {
+        return new JsonObject().put("model", "tiny-axk1").put("prompt", prompt).put("max_tokens", maxTokens).put("temperature", 0);
+    }
+
+    static JsonObject chat(String content, int maxTokens) {
+        return new JsonObject().put("model", "tiny-axk1").put("max_tokens", maxTokens).put("temperature", 0)
+                .put("messages", new JsonArray().add(new JsonObject().put("role", "user").put("content", content)));
+    }
+
+    @Test
+    void listsTheServedModel() {
+        JsonObject models = http.get("/v1/models").json();
+        assertThat(models.getJsonArray("data").getJsonObject(0).getString("id")).isEqualTo("tiny-axk1");
+        assertThat(models.getJsonArray("data").getJsonObject(0).getInteger("max_model_len")).isEqualTo(1024);
+    }
+
+    @Test
+    void greedyCompletionIsDeterministicAndCountsUsage() {
+        Http.Response a = http.post("/v1/completions", completion("Hello, world", 12));
+        Http.Response b = http.post("/v1/completions", completion("Hello, world", 12));
+        assertThat(a.status()).isEqualTo(200);
+        JsonObject choice = a.json().getJsonArray("choices").getJsonObject(0);
+        assertThat(choice.getString("text")).isEqualTo(b.json().getJsonArray("choices").getJsonObject(0).getString("text"));
+        int promptTokens = http.post("/tokenize", new JsonObject().put("prompt", "Hello, world")).json().getInteger("count");
+        JsonObject usage = a.json().getJsonObject("usage");
+        assertThat(usage.getInteger("prompt_tokens")).isEqualTo(promptTokens);
+        int completionTokens = usage.getInteger("completion_tokens");
+        assertThat(completionTokens).isBetween(1, 12);
+        assertThat(usage.getInteger("total_tokens")).isEqualTo(promptTokens + completionTokens);
+        if (completionTokens == 12) assertThat(choice.getString("finish_reason")).isEqualTo("length");
+        else assertThat(choice.getString("finish_reason")).isEqualTo("stop");
+    }
+
+    @Test
+    void seededSamplingIsReproducible() {
+        JsonObject req = completion("서울의 날씨", 16).put("temperature", 1.0).put("top_p", 0.9).put("top_k", 50).put("seed", 42);
+        String first = http.post("/v1/completions", req).json().getJsonArray("choices").getJsonObject(0).getString("text");
+        String again = http.post("/v1/completions", req).json().getJsonArray("choices").getJsonObject(0).getString("text");
+        String other = http.post("/v1/completions", req.copy().put("seed", 7)).json().getJsonArray("choices").getJsonObject(0).getString("text");
+        assertThat(again).isEqualTo(first);
+        assertThat(other).isNotEqualTo(first);
+    }
+
+    @Test
+    void streamingCompletionMatchesTheNonStreamedTextAndEndsWithDone() {
+        String whole = http.post("/v1/completions", completion("The quick brown fox", 20)).json()
+                .getJsonArray("choices").getJsonObject(0).getString("text");
+        Http.Response r = http.post("/v1/completions", completion("The quick brown fox", 20).put("stream", true)
+                .put("stream_options", new JsonObject().put("include_usage", true)));
+        assertThat(r.status()).isEqualTo(200);
+        assertThat(r.headers().firstValue("Content-Type")).hasValue("text/event-stream");
+        List<String> events = r.events();
+        assertThat(events.getLast()).isEqualTo("[DONE]");
+        JsonObject usageChunk = new JsonObject(events.get(events.size() - 2));
+        assertThat(usageChunk.getJsonArray("choices")).isEmpty();
+        assertThat(usageChunk.getJsonObject("usage").getInteger("completion_tokens")).isPositive();
+        StringBuilder text = new StringBuilder();
+        for (String e : events.subList(0, events.size() - 2)) {
+            JsonObject chunk = new JsonObject(e);
+            assertThat(chunk.getString("object")).isEqualTo("text_completion");
+            assertThat(chunk.containsKey("usage")).isTrue();
+            text.append(chunk.getJsonArray("choices").getJsonObject(0).getString("text"));
+        }
+        assertThat(text.toString()).isEqualTo(whole);
+    }
+
+    @Test
+    void chatStreamsDeltasStartingWithTheAssistantRole() {
+        JsonObject whole = http.post("/v1/chat/completions", chat("안녕하세요! 오늘 어때요?", 16)).json();
+        assertThat(whole.getString("object")).isEqualTo("chat.completion");
+        JsonObject message = whole.getJsonArray("choices").getJsonObject(0).getJsonObject("message");
+        assertThat(message.getString("role")).isEqualTo("assistant");
+
+        List<String> events = http.post("/v1/chat/completions", chat("안녕하세요! 오늘 어때요?", 16).put("stream", true)).events();
+        assertThat(events.getLast()).isEqualTo("[DONE]");
+        JsonObject first = new JsonObject(events.getFirst()).getJsonArray("choices").getJsonObject(0);
+        assertThat(first.getJsonObject("delta").getString("role")).isEqualTo("assistant");
+        StringBuilder text = new StringBuilder();
+        String finish = null;
+        for (String e : events.subList(0, events.size() - 1)) {
+            JsonObject c = new JsonObject(e).getJsonArray("choices").getJsonObject(0);
+            text.append(c.getJsonObject("delta").getString("content", ""));
+            if (c.getString("finish_reason") != null) finish = c.getString("finish_reason");
+        }
+        assertThat(text.toString()).isEqualTo(message.getString("content"));
+        assertThat(finish).isEqualTo(whole.getJsonArray("choices").getJsonObject(0).getString("finish_reason"));
+    }
+
+    @Test
+    void chatLogprobsReturnTwentyAlternativesSortedForTheTeacherRole() {
+        JsonObject r = http.post("/v1/chat/completions", chat("Explain experts.", 4).put("logprobs", true).put("top_logprobs", 20)).json();
+        JsonArray content = r.getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs").getJsonArray("content");
+        assertThat(content.size()).isEqualTo(r.getJsonObject("usage").getInteger("completion_tokens"));
+        for (Object o : content) {
+            JsonObject entry = (JsonObject) o;
+            JsonArray top = entry.getJsonArray("top_logprobs");
+            assertThat(top).hasSize(20);
+            double previous = 0;
+            for (Object t : top) {
+                double lp = ((JsonObject) t).getDouble("logprob");
+                assertThat(lp).isLessThanOrEqualTo(previous);
+                previous = lp;
+            }
+            // greedy: the chosen token is the most likely one
+            assertThat(entry.getDouble("logprob")).isEqualTo(top.getJsonObject(0).getDouble("logprob"));
+            assertThat(entry.getJsonArray("bytes")).isNotEmpty();
+        }
+    }
+
+    @Test
+    void completionLogprobsUseTheLegacyShape() {
+        JsonObject lp = http.post("/v1/completions", completion("Hi", 3).put("logprobs", 5)).json()
+                .getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs");
+        assertThat(lp.getJsonArray("tokens")).hasSize(3);
+        assertThat(lp.getJsonArray("token_logprobs")).hasSize(3);
+        assertThat(lp.getJsonArray("top_logprobs").getJsonObject(0).size()).isBetween(1, 5);
+        assertThat(lp.getJsonArray("text_offset").getInteger(0)).isZero();
+    }
+
+    @Test
+    void tooManyTopLogprobsIsRejected() {
+        Http.Response r = http.post("/v1/chat/completions", chat("x", 2).put("logprobs", true).put("top_logprobs", 21));
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().getJsonObject("error").getString("param")).isEqualTo("top_logprobs");
+    }
+
+    @Test
+    void stopStringCutsTheTextBeforeIt() {
+        String text = http.post("/v1/completions", completion("Once upon a time", 40)).json()
+                .getJsonArray("choices").getJsonObject(0).getString("text");
+        String stop = text.substring(10, 13);
+        int at = text.indexOf(stop);
+        JsonObject choice = http.post("/v1/completions", completion("Once upon a time", 40).put("stop", new JsonArray().add(stop))).json()
+                .getJsonArray("choices").getJsonObject(0);
+        assertThat(choice.getString("text")).isEqualTo(text.substring(0, at));
+        assertThat(choice.getString("finish_reason")).isEqualTo("stop");
+    }
+
+    @Test
+    void nChoicesAreIndexed() {
+        JsonArray choices = http.post("/v1/completions", completion("Hello", 5).put("n", 3).put("temperature", 1.0).put("seed", 1)).json()
+                .getJsonArray("choices");
+        assertThat(choices).hasSize(3);
+        for (int i = 0; i < 3; i++) assertThat(choices.getJsonObject(i).getInteger("index")).isEqualTo(i);
+    }
+
+    @Test
+    void tokenizeAndDetokenizeRoundTripKorean() {
+        String text = "안녕하세요, 세계! Hello.";
+        JsonObject t = http.post("/tokenize", new JsonObject().put("prompt", text)).json();
+        assertThat(t.getInteger("count")).isEqualTo(t.getJsonArray("tokens").size());
+        JsonObject d = http.post("/detokenize", new JsonObject().put("tokens", t.getJsonArray("tokens"))).json();
+        assertThat(d.getString("prompt")).isEqualTo(text);
+    }
+
+    @Test
+    void requestIdIsEchoedAndNamesTheCompletion() {
+        Http.Response r = http.post("/v1/completions", completion("x", 1).encode(), "X-Request-Id", "req-123");
+        assertThat(r.headers().firstValue("X-Request-Id")).hasValue("req-123");
+        assertThat(r.json().getString("id")).isEqualTo("cmpl-req-123");
+        assertThat(http.get("/v1/models").headers().firstValue("X-Request-Id")).isPresent();
+    }
+
+    @Test
+    void malformedJsonIs400() {
+        Http.Response r = http.post("/v1/completions", "{\"prompt\": ");
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().getJsonObject("error").getString("type")).isEqualTo("invalid_request_error");
+        assertThat(r.json().getJsonObject("error").getString("message")).contains("not valid JSON");
+    }
+
+    @Test
+    void fieldOfTheWrongTypeIs400NamingIt() {
+        Http.Response r = http.post("/v1/completions", completion("x", 1).put("max_tokens", "ten"));
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().getJsonObject("error").getString("param")).isEqualTo("max_tokens");
+        Http.Response t = http.post("/v1/chat/completions", chat("x", 1).put("temperature", "hot"));
+        assertThat(t.json().getJsonObject("error").getString("param")).isEqualTo("temperature");
+    }
+
+    @Test
+    void promptLongerThanTheContextIs400() {
+        Http.Response r = http.post("/v1/completions", completion("가".repeat(1200), 1));
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().getJsonObject("error").getString("code")).isEqualTo("context_length_exceeded");
+        Http.Response tooMany = http.post("/v1/completions", completion("x", 5000));
+        assertThat(tooMany.status()).isEqualTo(400);
+        assertThat(tooMany.json().getJsonObject("error").getString("param")).isEqualTo("max_tokens");
+    }
+
+    @Test
+    void overLargeBodyIs413() {
+        Http.Response r = http.post("/v1/completions", completion("a".repeat(100_000), 1));
+        assertThat(r.status()).isEqualTo(413);
+        assertThat(r.json().getJsonObject("error").getString("code")).isEqualTo("request_too_large");
+    }
+
+    @Test
+    void unsupportedParametersAreRefused() {
+        JsonArray tools = new JsonArray().add(new JsonObject().put("type", "function").put("function", new JsonObject().put("name", "f")));
+        Http.Response r = http.post("/v1/chat/completions", chat("x", 1).put("tools", tools));
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.json().getJsonObject("error").getString("code")).isEqualTo("unsupported_parameter");
+        assertThat(r.json().getJsonObject("error").getString("param")).isEqualTo("tools");
+        assertThat(http.post("/v1/completions", completion("x", 1).put("logit_bias", new JsonObject().put("5", 10))).status()).isEqualTo(400);
+    }
+
+    @Test
+    void unknownModelIs404() {
+        Http.Response r = http.post("/v1/completions", completion("x", 1).put("model", "gpt-4"));
+        assertThat(r.status()).isEqualTo(404);
+        assertThat(r.json().getJsonObject("error").getString("code")).isEqualTo("model_not_found");
+        assertThat(http.get("/v2/nothing").json().getJsonObject("error").getString("code")).isEqualTo("not_found");
+    }
+
+    @Test
+    void healthAndMetricsUseTheVllmNamesWithANuriPrefix() {
+        assertThat(http.get("/health/live").status()).isEqualTo(200);
+        assertThat(http.get("/health/ready").status()).isEqualTo(200);
+        http.post("/v1/completions", completion("metrics", 3));
+        String metrics = http.get("/metrics").body();
+        assertThat(metrics).contains("nuri_prompt_tokens_total", "nuri_generation_tokens_total", "nuri_num_requests_running",
+                "nuri_num_requests_waiting", "nuri_kv_cache_usage_perc", "nuri_time_to_first_token_seconds_bucket",
+                "nuri_inter_token_latency_seconds_bucket", "nuri_e2e_request_latency_seconds_bucket",
+                "nuri_request_queue_time_seconds_bucket", "nuri_request_prompt_tokens_bucket",
+                "nuri_request_generation_tokens_bucket", "nuri_request_success_total{", "nuri_num_preemptions_total",
+                "nuri_moe_expert_compute_seconds_bucket", "nuri_moe_expert_tokens_total{", "nuri_moe_balancedness");
+        assertThat(http.metric("nuri_generation_tokens_total")).isGreaterThanOrEqualTo(3);
+    }
+}

@@ -1,0 +1,153 @@
+package dev.nuri.worker.group;
+
+import dev.nuri.worker.placement.ExpertPlacement;
+import dev.nuri.worker.support.Http;
+import dev.nuri.worker.support.InProcessShard;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Two shard processes on loopback, each holding half of the experts (F32 on the wire, so that results are exactly
+ * those of one process holding all experts), compared against a one-shard reference in this JVM.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class ExpertParallelGroupTest {
+    static final List<String> PROMPTS = List.of("Hello, world", "안녕하세요, 오늘 날씨가", "Expert parallelism sends");
+    static InProcessShard reference;
+    static GroupFixture group;
+    static Path placementFile;
+
+    @BeforeAll
+    static void start() throws Exception {
+        reference = InProcessShard.start();
+        placementFile = Files.createTempFile("placement", ".json");
+        Files.writeString(placementFile, ExpertPlacement.roundRobin(16, 2).toJson().encode());
+        group = new GroupFixture(2, Map.of("NURI_WIRE_DTYPE", "f32", "NURI_PLACEMENT_FILE", placementFile.toString()));
+    }
+
+    @AfterAll
+    static void stop() {
+        if (group != null) group.close();
+        if (reference != null) reference.close();
+    }
+
+    @Test
+    @Order(1)
+    void shardedOutputEqualsOneProcessHoldingAllExperts() {
+        for (String prompt : PROMPTS) {
+            String expected = GroupFixture.tokensAndText(reference.http.post("/v1/completions", GroupFixture.greedy(prompt, 40)));
+            for (int s = 0; s < 2; s++) {
+                assertThat(GroupFixture.tokensAndText(group.http(s).post("/v1/completions", GroupFixture.greedy(prompt, 40))))
+                        .as("shard %d, prompt %s", s, prompt).isEqualTo(expected);
+            }
+        }
+        assertThat(group.http(0).metric("nuri_moe_dispatch_seconds_count")).isPositive();
+    }
+
+    @Test
+    @Order(2)
+    void streamsThroughTheGroup() {
+        List<String> events = group.http(1).post("/v1/chat/completions", new JsonObject().put("max_tokens", 12).put("stream", true)
+                .put("messages", new io.vertx.core.json.JsonArray().add(new JsonObject().put("role", "user").put("content", "안녕")))).events();
+        assertThat(events.getLast()).isEqualTo("[DONE]");
+        assertThat(events.size()).isGreaterThan(2);
+    }
+
+    @Test
+    @Order(3)
+    void concurrentRequestsOnBothShardsAllComplete() {
+        List<CompletableFuture<Http.Response>> calls = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            Http http = group.http(i % 2);
+            JsonObject body = new JsonObject().put("prompt", "request " + i).put("max_tokens", 24).put("temperature", 0.8).put("seed", i);
+            calls.add(CompletableFuture.supplyAsync(() -> http.post("/v1/completions", body)));
+        }
+        for (CompletableFuture<Http.Response> c : calls) {
+            Http.Response r = c.join();
+            assertThat(r.status()).isEqualTo(200);
+            assertThat(r.json().getJsonObject("usage").getInteger("completion_tokens")).isPositive();
+        }
+    }
+
+    @Test
+    @Order(4)
+    void placementFileChangesApplyWithoutRestart() throws Exception {
+        String expected = GroupFixture.tokensAndText(reference.http.post("/v1/completions", GroupFixture.greedy(PROMPTS.get(1), 24)));
+        // experts move between shards and 0..3 get a second copy on the other shard
+        Files.writeString(placementFile, """
+                {"schemaVersion": 1, "generation": 2, "numExperts": 16, "shards": 2,
+                 "default": {"shards": [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [0, 1, 2, 3, 10, 11, 12, 13, 14, 15]]}}""");
+        for (int s = 0; s < 2; s++) {
+            Http http = group.http(s);
+            await().atMost(Duration.ofSeconds(20)).until(() -> http.metric("nuri_placement_generation") == 2.0);
+        }
+        for (int s = 0; s < 2; s++) {
+            assertThat(GroupFixture.tokensAndText(group.http(s).post("/v1/completions", GroupFixture.greedy(PROMPTS.get(1), 24))))
+                    .isEqualTo(expected);
+        }
+    }
+
+    @Test
+    @Order(5)
+    void closingTheStreamCancelsTheGeneration() {
+        Http http = group.http(0);
+        HttpResponse<Stream<String>> stream = http.stream("/v1/completions", new JsonObject().put("prompt", "never ending")
+                .put("max_tokens", 900).put("ignore_eos", true).put("stream", true));
+        double abortsBefore = http.metricWhere("nuri_request_success_total", "finished_reason=\"abort\"");
+        Iterator<String> lines = stream.body().iterator();
+        assertThat(lines.next()).startsWith("data: ");
+        stream.body().close();
+        await().atMost(Duration.ofSeconds(20))
+                .until(() -> http.metricWhere("nuri_request_success_total", "finished_reason=\"abort\"") > abortsBefore);
+        assertThat(http.metric("nuri_num_requests_running")).isZero();
+    }
+
+    @Test
+    @Order(6)
+    void aKilledShardFailsInFlightRequestsWith503AndTheGroupRecoversWhenItReturns() throws Exception {
+        Http http = group.http(0);
+        HttpResponse<Stream<String>> stream = http.stream("/v1/completions", new JsonObject().put("prompt", "long")
+                .put("max_tokens", 900).put("ignore_eos", true).put("stream", true));
+        Iterator<String> lines = stream.body().iterator();
+        assertThat(lines.next()).startsWith("data: ");
+
+        group.group.kill(1);
+        List<String> rest = new ArrayList<>();
+        lines.forEachRemaining(rest::add);
+        List<String> data = rest.stream().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+        assertThat(data.getLast()).isEqualTo("[DONE]");
+        JsonObject error = new JsonObject(data.get(data.size() - 2)).getJsonObject("error");
+        assertThat(error.getString("code")).isEqualTo("service_unavailable");
+        assertThat(error.getString("message")).contains("peer shard 1");
+
+        Http.Response refused = http.post("/v1/completions", GroupFixture.greedy("x", 2));
+        assertThat(refused.status()).isEqualTo(503);
+        assertThat(refused.headers().firstValue("Retry-After")).isPresent();
+        assertThat(refused.json().getJsonObject("error").getString("message")).contains("shard 1");
+        assertThat(http.get("/health/ready").status()).isEqualTo(503);
+
+        group.group.startShard(1);
+        await().atMost(Duration.ofSeconds(90)).until(() -> group.group.allReady());
+        String expected = GroupFixture.tokensAndText(reference.http.post("/v1/completions", GroupFixture.greedy(PROMPTS.get(0), 16)));
+        assertThat(GroupFixture.tokensAndText(http.post("/v1/completions", GroupFixture.greedy(PROMPTS.get(0), 16)))).isEqualTo(expected);
+    }
+}

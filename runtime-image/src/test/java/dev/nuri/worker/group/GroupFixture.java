@@ -1,0 +1,58 @@
+package dev.nuri.worker.group;
+
+import dev.nuri.worker.support.Http;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+/** Starts a group of real shard JVMs from the test classpath and talks to them over HTTP. */
+final class GroupFixture implements AutoCloseable {
+    final LocalGroup group;
+    final Path logs;
+
+    GroupFixture(int shards, Map<String, String> env) {
+        try {
+            logs = Files.createDirectories(Path.of("target", "group-logs", shards + "-shards-" + System.nanoTime()));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        group = LocalGroup.start(new LocalGroup.Spec(shards, "builtin:tiny-axk1", 0, 0, System.getProperty("java.class.path"),
+                "256m", env, logs));
+        try {
+            group.awaitReady(Duration.ofSeconds(120));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        } catch (IllegalStateException e) {
+            throw new IllegalStateException(e.getMessage() + "; logs in " + logs.toAbsolutePath(), e);
+        }
+    }
+
+    Http http(int shard) {
+        return new Http(group.httpPort(shard));
+    }
+
+    static JsonObject greedy(String prompt, int maxTokens) {
+        return new JsonObject().put("model", "tiny-axk1").put("prompt", prompt).put("max_tokens", maxTokens)
+                .put("temperature", 0).put("ignore_eos", true).put("logprobs", 0);
+    }
+
+    /** The generated tokens (as the strings of their logprob entries) and the text. */
+    static String tokensAndText(Http.Response r) {
+        if (r.status() != 200) throw new AssertionError("status " + r.status() + ": " + r.body());
+        JsonObject choice = r.json().getJsonArray("choices").getJsonObject(0);
+        JsonArray tokens = choice.getJsonObject("logprobs").getJsonArray("tokens");
+        return tokens.encode() + " | " + choice.getString("text");
+    }
+
+    @Override
+    public void close() {
+        group.close();
+    }
+}

@@ -1,0 +1,35 @@
+package dev.nuri.worker.support;
+
+import dev.nuri.worker.shard.Shard;
+import dev.nuri.worker.shard.ShardSettings;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.awaitility.Awaitility.await;
+
+/** A single-shard worker with the real kernels and the builtin model, in the test JVM, on a free port. */
+public final class InProcessShard implements AutoCloseable {
+    public final Shard shard;
+    public final Http http;
+
+    private InProcessShard(Shard shard) {
+        this.shard = shard;
+        this.http = new Http(shard.httpPort());
+    }
+
+    public static InProcessShard start(String... extraFlags) {
+        List<String> args = new ArrayList<>(List.of("--model", "builtin:tiny-axk1", "--port", "0"));
+        args.addAll(List.of(extraFlags));
+        Shard shard = Shard.start(ShardSettings.parse(args.toArray(String[]::new), Map.of()));
+        await().atMost(Duration.ofSeconds(60)).until(() -> shard.notReadyReason() == null);
+        return new InProcessShard(shard);
+    }
+
+    @Override
+    public void close() {
+        shard.close();
+    }
+}
