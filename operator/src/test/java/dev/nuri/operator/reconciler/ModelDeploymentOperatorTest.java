@@ -51,8 +51,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class ModelDeploymentOperatorTest {
 
     static final String TINY = "op-tiny", AXK1 = "op-axk1", ROLL = "op-roll", SCARCE = "op-scarce", DELETE = "op-delete",
-            RESTART = "op-restart";
-    static final List<String> NAMESPACES = List.of(TINY, AXK1, ROLL, SCARCE, DELETE, RESTART);
+            RESTART = "op-restart", HPA = "op-hpa", CAPACITY = "op-capacity";
+    static final List<String> NAMESPACES = List.of(TINY, AXK1, ROLL, SCARCE, DELETE, RESTART, HPA, CAPACITY);
     static final Duration TIMEOUT = Duration.ofSeconds(120);
 
     static TestCluster cluster;
@@ -275,6 +275,55 @@ class ModelDeploymentOperatorTest {
                 .filter(l -> !l.contains("\"resource\":\"leases\""))
                 .toList();
         assertThat(writes).as("API writes by the restarted operator in steady state").isEmpty();
+    }
+
+    /**
+     * The HPA controller reads and writes groups through the scale subresource. Without a metrics
+     * server it still enforces minReplicas, which is enough to see it drive whole groups.
+     */
+    @Test
+    void horizontalPodAutoscalerScalesGroupsThroughTheScaleSubresource() {
+        client.resource(OperatorHarness.example("tiny-cpu.yaml", HPA)).create();
+        awaitReady(HPA, "tiny", 1);
+        client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(HPA).resource(
+                new io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscalerBuilder()
+                        .withNewMetadata().withName("tiny").endMetadata()
+                        .withNewSpec()
+                        .withNewScaleTargetRef().withApiVersion("serving.nuri.dev/v1alpha1").withKind("ModelDeployment")
+                            .withName("tiny").endScaleTargetRef()
+                        .withMinReplicas(2).withMaxReplicas(3)
+                        .addNewMetric().withType("Resource").withNewResource().withName("cpu").withNewTarget()
+                            .withType("Utilization").withAverageUtilization(80).endTarget().endResource().endMetric()
+                        .endSpec().build()).create();
+        await().atMost(TIMEOUT).until(() -> get(HPA, "tiny").getSpec().replicas == 2);
+        awaitReady(HPA, "tiny", 2);
+        // the HPA reads the current group count back from status.replicas
+        await().atMost(TIMEOUT).until(() -> client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(HPA)
+                .withName("tiny").get().getStatus().getCurrentReplicas() == 2);
+    }
+
+    /** A model that cannot fit its shards' devices is reported before any pod is created. */
+    @Test
+    void modelTooLargeForTheDevicesIsDegradedBeforeAnyPodExists() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", CAPACITY);
+        md.getSpec().model.source.builtin = null;
+        md.getSpec().model.source.hostPath = new dev.nuri.operator.api.v1alpha1.ModelSource.HostPathSource();
+        md.getSpec().model.source.hostPath.path = "/models/axk1";
+        md.getSpec().model.weightsSize = new Quantity("1040Gi"); // A.X K1 in BF16
+        md.getSpec().experts.total = 192;
+        md.getSpec().experts.parallelism = 16;
+        md.getSpec().accelerator = new AcceleratorSpec();
+        md.getSpec().accelerator.profile = AcceleratorProfile.REBELLIONS_ATOM; // 16 GiB per device
+        client.resource(md).create();
+
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            Condition degraded = condition(get(CAPACITY, "tiny"), "Degraded");
+            assertThat(degraded.getReason()).isEqualTo("InsufficientDeviceMemory");
+            assertThat(degraded.getMessage()).contains("of device memory").contains("experts.parallelism");
+            assertThat(get(CAPACITY, "tiny").getStatus().capacity.fits).isFalse();
+        });
+        assertThat(client.apps().statefulSets().inNamespace(CAPACITY).list().getItems()).isEmpty();
+        assertThat(client.pods().inNamespace(CAPACITY).list().getItems()).isEmpty();
     }
 
     // --- helpers ---------------------------------------------------------------------------------
