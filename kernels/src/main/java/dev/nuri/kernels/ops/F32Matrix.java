@@ -49,6 +49,126 @@ public final class F32Matrix extends WeightMatrix {
         return s;
     }
 
+    /**
+     * Four rows per pass: four sequential streams keep more cache-line fills in flight than one, and each
+     * x vector is loaded once for four rows. Two column halves per iteration make eight FMA chains.
+     */
+    @Override
+    public void matvec(float[] x, int xOff, float[] out, int outOff) {
+        int r = 0;
+        for (; r + 4 <= rows; r += 4) dotRows4(r, x, xOff, out, outOff + r);
+        for (; r < rows; r++) out[outOff + r] = dot(r, x, xOff);
+    }
+
+    private void dotRows4(int row, float[] x, int xOff, float[] out, int outAt) {
+        long r0 = (long) row * cols * 4, r1 = r0 + cols * 4L, r2 = r1 + cols * 4L, r3 = r2 + cols * 4L;
+        int step = F.length();
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int i = 0;
+        for (; i + 2 * step <= cols; i += 2 * step) {
+            long o = (long) i * 4;
+            FloatVector v = FloatVector.fromArray(F, x, xOff + i);
+            FloatVector w0 = FloatVector.fromMemorySegment(F, data, r0 + o, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w1 = FloatVector.fromMemorySegment(F, data, r1 + o, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w2 = FloatVector.fromMemorySegment(F, data, r2 + o, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w3 = FloatVector.fromMemorySegment(F, data, r3 + o, ByteOrder.LITTLE_ENDIAN);
+            a0 = w0.fma(v, a0); a1 = w1.fma(v, a1); a2 = w2.fma(v, a2); a3 = w3.fma(v, a3);
+            o += (long) step * 4;
+            v = FloatVector.fromArray(F, x, xOff + i + step);
+            w0 = FloatVector.fromMemorySegment(F, data, r0 + o, ByteOrder.LITTLE_ENDIAN);
+            w1 = FloatVector.fromMemorySegment(F, data, r1 + o, ByteOrder.LITTLE_ENDIAN);
+            w2 = FloatVector.fromMemorySegment(F, data, r2 + o, ByteOrder.LITTLE_ENDIAN);
+            w3 = FloatVector.fromMemorySegment(F, data, r3 + o, ByteOrder.LITTLE_ENDIAN);
+            b0 = w0.fma(v, b0); b1 = w1.fma(v, b1); b2 = w2.fma(v, b2); b3 = w3.fma(v, b3);
+        }
+        float[] s = {a0.add(b0).reduceLanes(VectorOperators.ADD), a1.add(b1).reduceLanes(VectorOperators.ADD),
+                a2.add(b2).reduceLanes(VectorOperators.ADD), a3.add(b3).reduceLanes(VectorOperators.ADD)};
+        for (int k = 0; k < 4; k++) {
+            float t = s[k];
+            for (int j = i; j < cols; j++) t += data.get(LE, r0 + (long) k * cols * 4 + (long) j * 4) * x[xOff + j];
+            out[outAt + k] = t;
+        }
+    }
+
+    @Override
+    boolean hasDot4() {
+        return true;
+    }
+
+    @Override
+    void dot4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        long base = (long) row * cols * 4;
+        int step = F.length();
+        // two column halves per iteration: eight independent FMA chains hide the FMA latency
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+        int i = 0;
+        for (; i + 2 * step <= cols; i += 2 * step) {
+            FloatVector w = FloatVector.fromMemorySegment(F, data, base + (long) i * 4, ByteOrder.LITTLE_ENDIAN);
+            a0 = w.fma(FloatVector.fromArray(F, x, x0 + i), a0);
+            a1 = w.fma(FloatVector.fromArray(F, x, x1 + i), a1);
+            a2 = w.fma(FloatVector.fromArray(F, x, x2 + i), a2);
+            a3 = w.fma(FloatVector.fromArray(F, x, x3 + i), a3);
+            w = FloatVector.fromMemorySegment(F, data, base + (long) (i + step) * 4, ByteOrder.LITTLE_ENDIAN);
+            b0 = w.fma(FloatVector.fromArray(F, x, x0 + i + step), b0);
+            b1 = w.fma(FloatVector.fromArray(F, x, x1 + i + step), b1);
+            b2 = w.fma(FloatVector.fromArray(F, x, x2 + i + step), b2);
+            b3 = w.fma(FloatVector.fromArray(F, x, x3 + i + step), b3);
+        }
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
+        for (; i < cols; i++) {
+            float v = data.get(LE, base + (long) i * 4);
+            s0 += v * x[x0 + i];
+            s1 += v * x[x1 + i];
+            s2 += v * x[x2 + i];
+            s3 += v * x[x3 + i];
+        }
+        res[0] = s0;
+        res[1] = s1;
+        res[2] = s2;
+        res[3] = s3;
+    }
+
+    /** res[4 * i + j] = W[row + i] · x[xo_j ..], i, j < 4: four rows share each token load. */
+    @Override
+    void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        long r0 = (long) row * cols * 4, r1 = r0 + cols * 4L, r2 = r1 + cols * 4L, r3 = r2 + cols * 4L;
+        int step = F.length();
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        int i = 0;
+        for (; i + step <= cols; i += step) {
+            long o = (long) i * 4;
+            FloatVector w0 = FloatVector.fromMemorySegment(F, data, r0 + o, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w1 = FloatVector.fromMemorySegment(F, data, r1 + o, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w2 = FloatVector.fromMemorySegment(F, data, r2 + o, ByteOrder.LITTLE_ENDIAN);
+            FloatVector w3 = FloatVector.fromMemorySegment(F, data, r3 + o, ByteOrder.LITTLE_ENDIAN);
+            FloatVector v = FloatVector.fromArray(F, x, x0 + i);
+            c00 = w0.fma(v, c00); c10 = w1.fma(v, c10); c20 = w2.fma(v, c20); c30 = w3.fma(v, c30);
+            v = FloatVector.fromArray(F, x, x1 + i);
+            c01 = w0.fma(v, c01); c11 = w1.fma(v, c11); c21 = w2.fma(v, c21); c31 = w3.fma(v, c31);
+            v = FloatVector.fromArray(F, x, x2 + i);
+            c02 = w0.fma(v, c02); c12 = w1.fma(v, c12); c22 = w2.fma(v, c22); c32 = w3.fma(v, c32);
+            v = FloatVector.fromArray(F, x, x3 + i);
+            c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
+        }
+        store4(res, 0, c00, c01, c02, c03);
+        store4(res, 4, c10, c11, c12, c13);
+        store4(res, 8, c20, c21, c22, c23);
+        store4(res, 12, c30, c31, c32, c33);
+        for (; i < cols; i++) {
+            for (int r = 0; r < 4; r++) {
+                float v = data.get(LE, r0 + (long) r * cols * 4 + (long) i * 4);
+                res[4 * r] += v * x[x0 + i];
+                res[4 * r + 1] += v * x[x1 + i];
+                res[4 * r + 2] += v * x[x2 + i];
+                res[4 * r + 3] += v * x[x3 + i];
+            }
+        }
+    }
+
     @Override
     public void dequantizeRow(int row, int col0, int len, float[] dst, int dstOff) {
         MemorySegment.copy(data, LE, ((long) row * cols + col0) * 4, dst, dstOff, len);

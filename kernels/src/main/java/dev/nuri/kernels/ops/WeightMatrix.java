@@ -3,6 +3,8 @@ package dev.nuri.kernels.ops;
 import dev.nuri.kernels.weights.DType;
 import dev.nuri.kernels.weights.Tensor;
 import dev.nuri.kernels.weights.WeightFormatException;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 
 /**
  * A [rows, cols] weight (Hugging Face {@code Linear.weight} layout: out_features × in_features) in one of
@@ -11,8 +13,11 @@ import dev.nuri.kernels.weights.WeightFormatException;
  * amortised over the batch).
  */
 public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matrix, Fp8BlockMatrix, Q8Matrix {
-    /** Below this many tokens a product is a set of GEMVs: dequantising into a tile would not pay off. */
-    static final int GEMM_MIN_TOKENS = 4;
+    /**
+     * From two tokens on a product goes through {@link Gemm}, which streams the weight once for all tokens;
+     * n GEMVs would stream it n times.
+     */
+    static final int GEMM_MIN_TOKENS = 2;
 
     protected final int rows;
     protected final int cols;
@@ -64,6 +69,32 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
 
     /** dst[dstOff + j] = W[row][col0 + j], j < len. */
     public abstract void dequantizeRow(int row, int col0, int len, float[] dst, int dstOff);
+
+    /**
+     * res[j] = W[row] · x[xj ..] for the four offsets, reading the row once and widening each weight
+     * vector once for all four: the few-token GEMM ({@link FewTokensGemm}). Only types with a cheap vector
+     * load override it ({@link #hasDot4()}); the rest go through the dequantised tile of {@link Gemm}.
+     */
+    void dot4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        throw new UnsupportedOperationException(dtype() + " has no fused 4-token dot");
+    }
+
+    /** res[4 * i + j] = W[row + i] · x[xo_j ..] for four rows and four tokens; see {@link #dot4}. */
+    void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        throw new UnsupportedOperationException(dtype() + " has no fused 4-token dot");
+    }
+
+    /** res[o .. o+4) = the lane sums of a, b, c, d. */
+    static void store4(float[] res, int o, FloatVector a, FloatVector b, FloatVector c, FloatVector d) {
+        res[o] = a.reduceLanes(VectorOperators.ADD);
+        res[o + 1] = b.reduceLanes(VectorOperators.ADD);
+        res[o + 2] = c.reduceLanes(VectorOperators.ADD);
+        res[o + 3] = d.reduceLanes(VectorOperators.ADD);
+    }
+
+    boolean hasDot4() {
+        return false;
+    }
 
     /** out[outOff + r] = W[r] · x[xOff ..] for every row. */
     public void matvec(float[] x, int xOff, float[] out, int outOff) {

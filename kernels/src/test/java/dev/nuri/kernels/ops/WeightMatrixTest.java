@@ -60,7 +60,11 @@ class WeightMatrixTest {
     void gemvAndGemmMatchAReferenceProduct(DType type, int rows, int cols) {
         float[] w = new float[rows * cols];
         WeightMatrix m = matrix(type, rows, cols, w);
-        int n = 7;
+        // 7 tokens: the few-token kernels with a short last group; 37: the token-lane kernels with a padded tile
+        for (int n : new int[] {2, 7, 37}) checkProduct(m, w, rows, cols, n);
+    }
+
+    private static void checkProduct(WeightMatrix m, float[] w, int rows, int cols, int n) {
         float[] x = new float[n * cols];
         for (int i = 0; i < x.length; i++) x[i] = (float) RANDOM.nextGaussian();
         float[] gemm = new float[n * rows];

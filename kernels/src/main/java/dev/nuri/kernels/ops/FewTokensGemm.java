@@ -1,0 +1,39 @@
+package dev.nuri.kernels.ops;
+
+/**
+ * The GEMM for a few tokens (2 .. {@link TokenLanesGemm#MIN_TOKENS}), as in an MoE expert at decode time:
+ * memory-bound, so the weight is read straight from its mapping (no tile: no store and reload of
+ * dequantised values), four rows at a time front to back, each weight vector widened once and
+ * multiplied with four tokens, each token vector loaded once for the four rows. Further groups of four
+ * tokens re-read the four rows from L2.
+ */
+final class FewTokensGemm {
+    private static final ThreadLocal<float[]> DOTS = ThreadLocal.withInitial(() -> new float[16]);
+
+    private FewTokensGemm() {}
+
+    static void multiply(WeightMatrix w, float[] x, int n, float[] out) {
+        int rows = w.rows(), cols = w.cols();
+        float[] res = DOTS.get();
+        int last = n - 1;
+        for (int r0 = 0; r0 < rows; r0 += 4) {
+            for (int t0 = 0; t0 < n; t0 += 4) {
+                // a short last group repeats its last token; those results are dropped
+                int x0 = t0 * cols, x1 = Math.min(t0 + 1, last) * cols, x2 = Math.min(t0 + 2, last) * cols;
+                int x3 = Math.min(t0 + 3, last) * cols;
+                int nt = Math.min(4, n - t0);
+                if (r0 + 4 <= rows) {
+                    w.dot4x4(r0, x, x0, x1, x2, x3, res);
+                    for (int i = 0; i < 4; i++) {
+                        for (int j = 0; j < nt; j++) out[(t0 + j) * rows + r0 + i] = res[4 * i + j];
+                    }
+                } else {
+                    for (int r = r0; r < rows; r++) {
+                        w.dot4(r, x, x0, x1, x2, x3, res);
+                        for (int j = 0; j < nt; j++) out[(t0 + j) * rows + r] = res[j];
+                    }
+                }
+            }
+        }
+    }
+}
