@@ -10,7 +10,9 @@ import io.javaoperatorsdk.operator.api.config.LeaderElectionConfigurationBuilder
 import io.javaoperatorsdk.operator.monitoring.micrometer.MicrometerMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.fabric8.kubernetes.client.extended.leaderelection.LeaderCallbacks;
 import java.util.HashSet;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +23,7 @@ public final class OperatorMain implements AutoCloseable {
 
     private final Operator operator;
     private final OperatorHttpServer http;
+    private final AtomicBoolean stopping = new AtomicBoolean();
 
     public OperatorMain(OperatorConfig config, KubernetesClient client) throws java.io.IOException {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
@@ -31,7 +34,9 @@ public final class OperatorMain implements AutoCloseable {
             config.leaseNamespace().ifPresent(ns -> o.withLeaderElectionConfiguration(
                     LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration("nuri-operator-lock")
                             .withLeaseNamespace(ns)
-                            .withExitOnStopLeading(true) // a deposed leader restarts rather than act on stale state
+                            // JOSDK's own exit would run inside our shutdown hook and deadlock it; we exit ourselves
+                            .withExitOnStopLeading(false)
+                            .withLeaderCallbacks(new LeaderCallbacks(() -> {}, this::lostLeadership, leader -> {}))
                             .build()));
         });
         operator.register(new ModelDeploymentReconciler(config.workerImage(), new DeploymentMetrics(registry)),
@@ -50,12 +55,21 @@ public final class OperatorMain implements AutoCloseable {
         return this;
     }
 
+    /** A deposed leader must not act on stale state: it exits and lets Kubernetes restart it. */
+    private void lostLeadership() {
+        if (!stopping.get()) {
+            LOG.error("lost leadership of the nuri-operator lease; exiting so a restart starts clean");
+            new Thread(() -> System.exit(1), "exit-after-lost-lease").start();
+        }
+    }
+
     public int httpPort() {
         return http.port();
     }
 
     @Override
     public void close() {
+        stopping.set(true);
         operator.stop();
         http.close();
     }
@@ -70,7 +84,15 @@ public final class OperatorMain implements AutoCloseable {
             return;
         }
         KubernetesClient client = new KubernetesClientBuilder().build();
-        OperatorMain main = new OperatorMain(config, client).start();
+        OperatorMain main = new OperatorMain(config, client);
+        try {
+            main.start();
+        } catch (RuntimeException e) {
+            // without this, the metrics server would keep a broken process alive and /healthz green
+            LOG.error("nuri-operator failed to start: {}", e.getMessage(), e);
+            main.http.close();
+            System.exit(1);
+        }
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             main.close();
             client.close();
