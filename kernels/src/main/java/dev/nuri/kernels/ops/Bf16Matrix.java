@@ -3,6 +3,10 @@ package dev.nuri.kernels.ops;
 import static dev.nuri.kernels.ops.VectorShapes.F;
 import static dev.nuri.kernels.ops.VectorShapes.I;
 import static dev.nuri.kernels.ops.VectorShapes.S_HALF;
+import static java.nio.ByteOrder.LITTLE_ENDIAN;
+import static jdk.incubator.vector.VectorOperators.ADD;
+import static jdk.incubator.vector.VectorOperators.LSHL;
+import static jdk.incubator.vector.VectorOperators.S2I;
 
 import dev.nuri.kernels.weights.DType;
 import java.lang.foreign.MemorySegment;
@@ -37,12 +41,15 @@ public final class Bf16Matrix extends WeightMatrix {
         return (long) rows * cols * 2;
     }
 
-    private FloatVector load(long byteOffset) {
-        return ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, byteOffset, ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.S2I, I, 0))
-                .lanewise(VectorOperators.LSHL, 16)
-                .reinterpretAsFloats();
-    }
+    /*
+     * The widening load (S_HALF shorts → ints → << 16 → floats) is written out in every kernel on purpose,
+     * not called through a helper: a helper that returns a vector must be inlined or C2 boxes the vector
+     * (a heap allocation per load), and whether C2 inlines a 39-byte helper depends on the call site's
+     * profile and on how many IR nodes the kernel already has (NodeCountInliningCutoff). Measured: after a
+     * batch-1 warm-up in the same JVM, a helper in dot4x4 was left out-of-line and the MoE layer at batch 8
+     * ran 3× slower (137 young GCs in 25 calls against 6). The same holds for reductions: no helper taking
+     * accumulators (the former store4).
+     */
 
     @Override
     public float dot(int row, float[] x, int xOff) {
@@ -52,13 +59,18 @@ public final class Bf16Matrix extends WeightMatrix {
         int i = 0;
         for (; i + 4 * step <= cols; i += 4 * step) {
             long o = base + (long) i * 2;
-            a0 = load(o).fma(FloatVector.fromArray(F, x, xOff + i), a0);
-            a1 = load(o + step * 2L).fma(FloatVector.fromArray(F, x, xOff + i + step), a1);
-            a2 = load(o + step * 4L).fma(FloatVector.fromArray(F, x, xOff + i + 2 * step), a2);
-            a3 = load(o + step * 6L).fma(FloatVector.fromArray(F, x, xOff + i + 3 * step), a3);
+            a0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            a1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o + step * 2L, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + step), a1);
+            a2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o + step * 4L, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + 2 * step), a2);
+            a3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o + step * 6L, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + 3 * step), a3);
         }
         for (; i + step <= cols; i += step) {
-            a0 = load(base + (long) i * 2).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            a0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) i * 2, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), a0);
         }
         float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; i < cols; i++) s += toFloat(data.get(LE, base + (long) i * 2)) * x[xOff + i];
@@ -84,17 +96,25 @@ public final class Bf16Matrix extends WeightMatrix {
         for (; i + 2 * step <= cols; i += 2 * step) {
             long o = (long) i * 2;
             FloatVector v = FloatVector.fromArray(F, x, xOff + i);
-            FloatVector w0 = load(r0 + o);
-            FloatVector w1 = load(r1 + o);
-            FloatVector w2 = load(r2 + o);
-            FloatVector w3 = load(r3 + o);
+            FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            FloatVector w2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            FloatVector w3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
             a0 = w0.fma(v, a0); a1 = w1.fma(v, a1); a2 = w2.fma(v, a2); a3 = w3.fma(v, a3);
             o += (long) step * 2;
             v = FloatVector.fromArray(F, x, xOff + i + step);
-            w0 = load(r0 + o);
-            w1 = load(r1 + o);
-            w2 = load(r2 + o);
-            w3 = load(r3 + o);
+            w0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            w1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            w2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            w3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
             b0 = w0.fma(v, b0); b1 = w1.fma(v, b1); b2 = w2.fma(v, b2); b3 = w3.fma(v, b3);
         }
         float[] s = {a0.add(b0).reduceLanes(VectorOperators.ADD), a1.add(b1).reduceLanes(VectorOperators.ADD),
@@ -119,12 +139,14 @@ public final class Bf16Matrix extends WeightMatrix {
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
         int i = 0;
         for (; i + 2 * step <= cols; i += 2 * step) {
-            FloatVector w = load(base + (long) i * 2);
+            FloatVector w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) i * 2, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
             a0 = w.fma(FloatVector.fromArray(F, x, x0 + i), a0);
             a1 = w.fma(FloatVector.fromArray(F, x, x1 + i), a1);
             a2 = w.fma(FloatVector.fromArray(F, x, x2 + i), a2);
             a3 = w.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-            w = load(base + (long) (i + step) * 2);
+            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) (i + step) * 2, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
             b0 = w.fma(FloatVector.fromArray(F, x, x0 + i + step), b0);
             b1 = w.fma(FloatVector.fromArray(F, x, x1 + i + step), b1);
             b2 = w.fma(FloatVector.fromArray(F, x, x2 + i + step), b2);
@@ -157,7 +179,14 @@ public final class Bf16Matrix extends WeightMatrix {
         int i = 0;
         for (; i + step <= cols; i += step) {
             long o = (long) i * 2;
-            FloatVector w0 = load(r0 + o), w1 = load(r1 + o), w2 = load(r2 + o), w3 = load(r3 + o);
+            FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            FloatVector w2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            FloatVector w3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
             FloatVector v = FloatVector.fromArray(F, x, x0 + i);
             c00 = w0.fma(v, c00); c10 = w1.fma(v, c10); c20 = w2.fma(v, c20); c30 = w3.fma(v, c30);
             v = FloatVector.fromArray(F, x, x1 + i);
@@ -167,10 +196,10 @@ public final class Bf16Matrix extends WeightMatrix {
             v = FloatVector.fromArray(F, x, x3 + i);
             c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
         }
-        store4(res, 0, c00, c01, c02, c03);
-        store4(res, 4, c10, c11, c12, c13);
-        store4(res, 8, c20, c21, c22, c23);
-        store4(res, 12, c30, c31, c32, c33);
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD); res[3] = c03.reduceLanes(ADD);
+        res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD); res[6] = c12.reduceLanes(ADD); res[7] = c13.reduceLanes(ADD);
+        res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD); res[11] = c23.reduceLanes(ADD);
+        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD); res[15] = c33.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
@@ -187,7 +216,8 @@ public final class Bf16Matrix extends WeightMatrix {
         long base = ((long) row * cols + col0) * 2;
         int step = F.length();
         int j = 0;
-        for (; j + step <= len; j += step) load(base + (long) j * 2).intoArray(dst, dstOff + j);
+        for (; j + step <= len; j += step) ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) j * 2, LITTLE_ENDIAN)
+                .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + j);
         for (; j < len; j++) dst[dstOff + j] = toFloat(data.get(LE, base + (long) j * 2));
     }
 }

@@ -154,10 +154,15 @@ public final class F32Matrix extends WeightMatrix {
             v = FloatVector.fromArray(F, x, x3 + i);
             c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
         }
-        store4(res, 0, c00, c01, c02, c03);
-        store4(res, 4, c10, c11, c12, c13);
-        store4(res, 8, c20, c21, c22, c23);
-        store4(res, 12, c30, c31, c32, c33);
+        // reduced here, not in a helper: a helper left out-of-line (C2's node budget) boxes its vector arguments
+        res[0] = c00.reduceLanes(VectorOperators.ADD); res[1] = c01.reduceLanes(VectorOperators.ADD);
+        res[2] = c02.reduceLanes(VectorOperators.ADD); res[3] = c03.reduceLanes(VectorOperators.ADD);
+        res[4] = c10.reduceLanes(VectorOperators.ADD); res[5] = c11.reduceLanes(VectorOperators.ADD);
+        res[6] = c12.reduceLanes(VectorOperators.ADD); res[7] = c13.reduceLanes(VectorOperators.ADD);
+        res[8] = c20.reduceLanes(VectorOperators.ADD); res[9] = c21.reduceLanes(VectorOperators.ADD);
+        res[10] = c22.reduceLanes(VectorOperators.ADD); res[11] = c23.reduceLanes(VectorOperators.ADD);
+        res[12] = c30.reduceLanes(VectorOperators.ADD); res[13] = c31.reduceLanes(VectorOperators.ADD);
+        res[14] = c32.reduceLanes(VectorOperators.ADD); res[15] = c33.reduceLanes(VectorOperators.ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = data.get(LE, r0 + (long) r * cols * 4 + (long) i * 4);

@@ -3,8 +3,6 @@ package dev.nuri.kernels.ops;
 import dev.nuri.kernels.weights.DType;
 import dev.nuri.kernels.weights.Tensor;
 import dev.nuri.kernels.weights.WeightFormatException;
-import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 
 /**
  * A [rows, cols] weight (Hugging Face {@code Linear.weight} layout: out_features × in_features) in one of
@@ -82,14 +80,6 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
     /** res[4 * i + j] = W[row + i] · x[xo_j ..] for four rows and four tokens; see {@link #dot4}. */
     void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
         throw new UnsupportedOperationException(dtype() + " has no fused 4-token dot");
-    }
-
-    /** res[o .. o+4) = the lane sums of a, b, c, d. */
-    static void store4(float[] res, int o, FloatVector a, FloatVector b, FloatVector c, FloatVector d) {
-        res[o] = a.reduceLanes(VectorOperators.ADD);
-        res[o + 1] = b.reduceLanes(VectorOperators.ADD);
-        res[o + 2] = c.reduceLanes(VectorOperators.ADD);
-        res[o + 3] = d.reduceLanes(VectorOperators.ADD);
     }
 
     boolean hasDot4() {
