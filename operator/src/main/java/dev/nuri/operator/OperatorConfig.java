@@ -13,9 +13,10 @@ import java.util.Optional;
  * @param metricsHost     address of /metrics, /healthz, /readyz
  * @param metricsPort     port of the same (0 picks a free one)
  * @param leaseNamespace  namespace of the leader-election Lease; empty disables leader election
+ * @param identity        this instance's name in the Lease: the pod name (HOSTNAME) in a cluster
  */
 public record OperatorConfig(List<String> namespaces, String workerImage, String metricsHost, int metricsPort,
-                             Optional<String> leaseNamespace) {
+                             Optional<String> leaseNamespace, String identity) {
 
     public static final String DEFAULT_WORKER_IMAGE = "ghcr.io/nuri-dev/nuri-worker:0.1.0";
 
@@ -48,7 +49,9 @@ public record OperatorConfig(List<String> namespaces, String workerImage, String
             throw new IllegalArgumentException("--metrics-port must be a number, got " + port);
         }
         List<String> watched = Arrays.stream(namespaces.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
-        return new OperatorConfig(watched, image, host, metricsPort, lease.isBlank() ? Optional.empty() : Optional.of(lease));
+        String identity = env.getOrDefault("HOSTNAME", "nuri-operator-" + java.util.UUID.randomUUID());
+        return new OperatorConfig(watched, image, host, metricsPort, lease.isBlank() ? Optional.empty() : Optional.of(lease),
+                identity);
     }
 
     private static String require(String flag, String value) {

@@ -34,7 +34,7 @@ public final class OperatorMain implements AutoCloseable {
             config.leaseNamespace().ifPresent(ns -> o.withLeaderElectionConfiguration(
                     LeaderElectionConfigurationBuilder.aLeaderElectionConfiguration("nuri-operator-lock")
                             .withLeaseNamespace(ns)
-                            .withIdentity(System.getenv().getOrDefault("HOSTNAME", "nuri-operator-" + java.util.UUID.randomUUID()))
+                            .withIdentity(config.identity())
                             // JOSDK's own exit would run inside our shutdown hook and deadlock it; we exit ourselves
                             .withExitOnStopLeading(false)
                             .withLeaderCallbacks(new LeaderCallbacks(() -> {}, this::lostLeadership, leader -> {}))

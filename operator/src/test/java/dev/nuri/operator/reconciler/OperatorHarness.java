@@ -33,12 +33,15 @@ final class OperatorHarness implements AutoCloseable {
     }
 
     static OperatorHarness start(TestCluster cluster, List<String> namespaces) {
+        return start(cluster, new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0, Optional.empty(), "test"));
+    }
+
+    static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig) {
         try {
             Config config = new ConfigBuilder(Config.fromKubeconfig(Files.readString(cluster.kubeconfig())))
                     .withUserAgent(USER_AGENT).build();
             KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
-            OperatorMain main = new OperatorMain(new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0,
-                    Optional.empty()), client).start();
+            OperatorMain main = new OperatorMain(operatorConfig, client).start();
             return new OperatorHarness(client, main);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
