@@ -37,4 +37,14 @@ for b in [1, 8, 64, 256]:
     tm = torch[f"moe_{b}"]
     print(f"| MoE layer BF16, 16 experts, top-8 | H 7168, FFN 2048, batch {b} | {ms:.2f} | {flops / (ms / 1e3) / 1e9:.1f} GFLOP/s | "
           f"{tm / ms:.2f}× PyTorch speed | {tm:.2f} |")
+for b in [8, 64]:
+    key = f"moeLayerAfterBatch1_{b}"
+    if key not in r:
+        continue
+    ms = r[key]
+    flops = b * 8 * 3 * 2 * 7168 * 2048
+    tm = torch[f"moe_{b}"]
+    print(f"| MoE layer BF16, same JVM after batch 1 | H 7168, FFN 2048, batch {b} | {ms:.2f} | "
+          f"{flops / (ms / 1e3) / 1e9:.1f} GFLOP/s | {tm / ms:.2f}× PyTorch speed "
+          f"({r[f'moeLayer_{b}'] / ms:.2f}× fresh JVM) | {tm:.2f} |")
 print(f"| decode step, builtin tiny-axk1 | batch 1, 32 tokens context | {r['decodeStepTinyAxk1']:.3f} | — | — | — |")

@@ -67,7 +67,8 @@ public final class WorkerMain {
         String model = flags.string("model", "builtin:tiny-axk1");
         String jar = Path.of(WorkerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
         Map<String, String> extra = new java.util.HashMap<>();
-        for (String name : new String[] {"wire-dtype", "placement-file", "kv-cache-tokens", "max-batch", "served-model-name"}) {
+        for (String name : new String[] {"wire-dtype", "placement-file", "kv-cache-tokens", "max-batch", "served-model-name",
+                "api-key", "context-length", "quantization"}) {
             String v = flags.string(name, null);
             if (v != null) extra.put(ShardSettings.envName(name), v);
         }
@@ -93,8 +94,10 @@ public final class WorkerMain {
                        -d '{"model": "%s", "messages": [{"role": "user", "content": "안녕하세요"}], "max_tokens": 32, "stream": true}'
                   curl -s http://127.0.0.1:%d/metrics | grep nuri_
 
-                The builtin model has random weights: expect fluent nonsense. Ctrl-C stops every shard.
-                %n""", (System.nanoTime() - t0) / 1e9, port, port, name, port, name, port);
+                The builtin model has random weights: expect fluent nonsense. Ctrl-C stops every shard.%s
+                %n""", (System.nanoTime() - t0) / 1e9, port, port, name, port, name, port,
+                flags.string("api-key", null) == null ? ""
+                        : "\n      An API key is set: add -H 'Authorization: Bearer <your key>' to the /v1 requests.");
         for (int s = 0; s < shards; s++) group.process(s).onExit().join();
         System.out.println("nuri: all shards exited");
     }

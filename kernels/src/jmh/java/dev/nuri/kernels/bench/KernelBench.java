@@ -137,47 +137,95 @@ public class KernelBench {
         return s.y[17];
     }
 
+    static final int MOE_H = 7168, MOE_FFN = 2048, MOE_EXPERTS = 16, MOE_K = 8;
+
     /** One MoE layer's routed experts at A.X K1's expert shape (H 7168, FFN 2048, top-8), 16 BF16 experts resident. */
+    static GroupedExperts moeExperts() {
+        FeedForward[] ffn = new FeedForward[MOE_EXPERTS];
+        for (int i = 0; i < MOE_EXPERTS; i++) {
+            ffn[i] = new FeedForward(WeightMatrix.of(random(DType.BF16, MOE_FFN, MOE_H, 10 + 3 * i)),
+                    WeightMatrix.of(random(DType.BF16, MOE_FFN, MOE_H, 11 + 3 * i)),
+                    WeightMatrix.of(random(DType.BF16, MOE_H, MOE_FFN, 12 + 3 * i)));
+        }
+        return new GroupedExperts(new FeedForward[][] {ffn});
+    }
+
+    /** A batch's hidden states and routing (k distinct experts per token, uniform weights). */
+    static final class MoeBatch {
+        final int batch;
+        final float[] hidden, weights, out;
+        final int[] ids;
+
+        MoeBatch(int batch) {
+            this.batch = batch;
+            SplittableRandom r = new SplittableRandom(5);
+            hidden = new float[batch * MOE_H];
+            for (int i = 0; i < hidden.length; i++) hidden[i] = (float) r.nextGaussian();
+            ids = new int[batch * MOE_K];
+            weights = new float[batch * MOE_K];
+            for (int t = 0; t < batch; t++) {
+                int[] perm = r.ints(0, MOE_EXPERTS).distinct().limit(MOE_K).toArray();
+                for (int j = 0; j < MOE_K; j++) {
+                    ids[t * MOE_K + j] = perm[j];
+                    weights[t * MOE_K + j] = 1f / MOE_K;
+                }
+            }
+            out = new float[batch * MOE_H];
+        }
+
+        float run(GroupedExperts experts) {
+            java.util.Arrays.fill(out, 0f);
+            experts.apply(0, batch, MOE_K, hidden, ids, weights, out);
+            return out[3];
+        }
+    }
+
     @State(Scope.Benchmark)
     public static class MoeState {
         @Param({"1", "8", "64", "256"})
         public int batch;
         GroupedExperts experts;
-        float[] hidden, weights, out;
-        int[] ids;
+        MoeBatch b;
 
         @Setup(Level.Trial)
         public void setup() {
-            int h = 7168, inter = 2048, e = 16, k = 8;
-            FeedForward[] ffn = new FeedForward[e];
-            for (int i = 0; i < e; i++) {
-                ffn[i] = new FeedForward(WeightMatrix.of(random(DType.BF16, inter, h, 10 + 3 * i)),
-                        WeightMatrix.of(random(DType.BF16, inter, h, 11 + 3 * i)),
-                        WeightMatrix.of(random(DType.BF16, h, inter, 12 + 3 * i)));
-            }
-            experts = new GroupedExperts(new FeedForward[][] {ffn});
-            SplittableRandom r = new SplittableRandom(5);
-            hidden = new float[batch * h];
-            for (int i = 0; i < hidden.length; i++) hidden[i] = (float) r.nextGaussian();
-            ids = new int[batch * k];
-            weights = new float[batch * k];
-            for (int t = 0; t < batch; t++) {
-                int[] perm = r.ints(0, e).distinct().limit(k).toArray();
-                for (int j = 0; j < k; j++) {
-                    ids[t * k + j] = perm[j];
-                    weights[t * k + j] = 1f / k;
-                }
-            }
-            out = new float[batch * h];
+            experts = moeExperts();
+            b = new MoeBatch(batch);
         }
     }
 
     @Benchmark
     @OutputTimeUnit(TimeUnit.MILLISECONDS)
     public float moeLayer(MoeState s) {
-        java.util.Arrays.fill(s.out, 0f);
-        s.experts.apply(0, s.batch, 8, s.hidden, s.ids, s.weights, s.out);
-        return s.out[3];
+        return s.b.run(s.experts);
+    }
+
+    /**
+     * The worker's case: one JVM serves mixed batch sizes. Batch 1 runs first (until C2 has compiled its
+     * kernels, as a worker's first decode steps would), then the measured batch: the JIT must not have
+     * specialised the shared kernels to batch 1 (it did: batch 8 ran 3× slower than in a fresh JVM).
+     */
+    @State(Scope.Benchmark)
+    public static class MoeAfterBatch1State {
+        @Param({"8", "64"})
+        public int batch;
+        GroupedExperts experts;
+        MoeBatch b;
+
+        @Setup(Level.Trial)
+        public void setup() {
+            experts = moeExperts();
+            MoeBatch one = new MoeBatch(1);
+            long end = System.nanoTime() + 3_000_000_000L;
+            for (int i = 0; i < 40 || System.nanoTime() < end; i++) one.run(experts);
+            b = new MoeBatch(batch);
+        }
+    }
+
+    @Benchmark
+    @OutputTimeUnit(TimeUnit.MILLISECONDS)
+    public float moeLayerAfterBatch1(MoeAfterBatch1State s) {
+        return s.b.run(s.experts);
     }
 
     /** A whole decode step (batch 1, 32 tokens of context) of builtin tiny-axk1, a scaled-down A.X K1. */

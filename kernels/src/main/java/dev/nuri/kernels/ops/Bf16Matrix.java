@@ -60,17 +60,22 @@ public final class Bf16Matrix extends WeightMatrix {
         for (; i + 4 * step <= cols; i += 4 * step) {
             long o = base + (long) i * 2;
             a0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F, x, xOff + i), a0);
             a1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o + step * 2L, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + step), a1);
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F, x, xOff + i + step), a1);
             a2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o + step * 4L, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + 2 * step), a2);
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F, x, xOff + i + 2 * step), a2);
             a3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, o + step * 6L, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + 3 * step), a3);
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F, x, xOff + i + 3 * step), a3);
         }
         for (; i + step <= cols; i += step) {
             a0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) i * 2, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats()
+                    .fma(FloatVector.fromArray(F, x, xOff + i), a0);
         }
         float s = a0.add(a1).add(a2.add(a3)).reduceLanes(VectorOperators.ADD);
         for (; i < cols; i++) s += toFloat(data.get(LE, base + (long) i * 2)) * x[xOff + i];
@@ -196,10 +201,12 @@ public final class Bf16Matrix extends WeightMatrix {
             v = FloatVector.fromArray(F, x, x3 + i);
             c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
         }
-        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD); res[3] = c03.reduceLanes(ADD);
-        res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD); res[6] = c12.reduceLanes(ADD); res[7] = c13.reduceLanes(ADD);
-        res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD); res[11] = c23.reduceLanes(ADD);
-        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD); res[15] = c33.reduceLanes(ADD);
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD);
+        res[3] = c03.reduceLanes(ADD); res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD);
+        res[6] = c12.reduceLanes(ADD); res[7] = c13.reduceLanes(ADD); res[8] = c20.reduceLanes(ADD);
+        res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD); res[11] = c23.reduceLanes(ADD);
+        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD);
+        res[15] = c33.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
@@ -216,8 +223,10 @@ public final class Bf16Matrix extends WeightMatrix {
         long base = ((long) row * cols + col0) * 2;
         int step = F.length();
         int j = 0;
-        for (; j + step <= len; j += step) ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) j * 2, LITTLE_ENDIAN)
-                .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + j);
+        for (; j + step <= len; j += step) {
+            ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) j * 2, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + j);
+        }
         for (; j < len; j++) dst[dstOff + j] = toFloat(data.get(LE, base + (long) j * 2));
     }
 }

@@ -50,14 +50,11 @@ public final class Fp8BlockMatrix extends WeightMatrix {
         return (long) rows * cols + scales.length * 4L;
     }
 
-    /** FP8 bytes → floats scaled by 2^-120 (shift only). */
-    private FloatVector load(long byteOffset) {
-        IntVector v = (IntVector) ByteVector.fromMemorySegment(B_QUARTER, data, byteOffset, java.nio.ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.B2I, I, 0);
-        return v.and(0x80).lanewise(VectorOperators.LSHL, 24)
-                .or(v.and(0x7F).lanewise(VectorOperators.LSHL, 20))
-                .reinterpretAsFloats();
-    }
+    /*
+     * FP8 bytes → floats scaled by 2^-120 (shift only): (v & 0x80) << 24 | (v & 0x7F) << 20 of the bytes
+     * widened to ints. Written out at each use, not in a helper returning a vector: such a helper left
+     * out-of-line by C2 (its node budget, the call site's profile) boxes every vector (see Bf16Matrix).
+     */
 
     @Override
     public float dot(int row, float[] x, int xOff) {
@@ -71,10 +68,24 @@ public final class Fp8BlockMatrix extends WeightMatrix {
             FloatVector a0 = FloatVector.zero(F), a1 = FloatVector.zero(F);
             int i = c0;
             for (; i + 2 * step <= end; i += 2 * step) {
-                a0 = load(base + i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
-                a1 = load(base + i + step).fma(FloatVector.fromArray(F, x, xOff + i + step), a1);
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B_QUARTER, data, base + i, java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                FloatVector w = q.and(0x80).lanewise(VectorOperators.LSHL, 24).or(q.and(0x7F).lanewise(VectorOperators.LSHL, 20))
+                        .reinterpretAsFloats();
+                a0 = w.fma(FloatVector.fromArray(F, x, xOff + i), a0);
+                q = (IntVector) ByteVector.fromMemorySegment(B_QUARTER, data, base + i + step, java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                w = q.and(0x80).lanewise(VectorOperators.LSHL, 24).or(q.and(0x7F).lanewise(VectorOperators.LSHL, 20))
+                        .reinterpretAsFloats();
+                a1 = w.fma(FloatVector.fromArray(F, x, xOff + i + step), a1);
             }
-            for (; i + step <= end; i += step) a0 = load(base + i).fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            for (; i + step <= end; i += step) {
+                IntVector q = (IntVector) ByteVector.fromMemorySegment(B_QUARTER, data, base + i, java.nio.ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2I, I, 0);
+                FloatVector w = q.and(0x80).lanewise(VectorOperators.LSHL, 24).or(q.and(0x7F).lanewise(VectorOperators.LSHL, 20))
+                        .reinterpretAsFloats();
+                a0 = w.fma(FloatVector.fromArray(F, x, xOff + i), a0);
+            }
             float scale = scales[scaleRow + c0 / BLOCK];
             total = a0.add(a1).fma(FloatVector.broadcast(F, scale), total);
             for (; i < end; i++) tail += Fp8E4m3.toFloat(data.get(ValueLayout.JAVA_BYTE, base + i)) * x[xOff + i] * (scale / Fp8E4m3.BIAS_SCALE);
@@ -91,7 +102,11 @@ public final class Fp8BlockMatrix extends WeightMatrix {
         // vector path while a whole vector stays inside one scale block (BLOCK is a multiple of any lane count)
         for (; j + step <= len && (col0 + j) % BLOCK + step <= BLOCK; j += step) {
             int c = col0 + j;
-            load(base + c).mul(scales[scaleRow + c / BLOCK]).intoArray(dst, dstOff + j);
+            IntVector q = (IntVector) ByteVector.fromMemorySegment(B_QUARTER, data, base + c, java.nio.ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2I, I, 0);
+            FloatVector w = q.and(0x80).lanewise(VectorOperators.LSHL, 24).or(q.and(0x7F).lanewise(VectorOperators.LSHL, 20))
+                    .reinterpretAsFloats();
+            w.mul(scales[scaleRow + c / BLOCK]).intoArray(dst, dstOff + j);
         }
         for (; j < len; j++) {
             int c = col0 + j;

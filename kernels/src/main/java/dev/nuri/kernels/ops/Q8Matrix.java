@@ -61,10 +61,8 @@ public final class Q8Matrix extends WeightMatrix {
         return (long) rows * cols + scales.length * 4L;
     }
 
-    private FloatVector load(long byteOffset) {
-        return (FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, byteOffset, ByteOrder.LITTLE_ENDIAN)
-                .convertShape(VectorOperators.B2F, F, 0);
-    }
+    // The widening load is written out at each use, not in a helper returning a vector: such a helper left
+    // out-of-line by C2 (its node budget, the call site's profile) boxes every vector (see Bf16Matrix).
 
     @Override
     public float dot(int row, float[] x, int xOff) {
@@ -79,8 +77,10 @@ public final class Q8Matrix extends WeightMatrix {
                 int c = b * BLOCK;
                 FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
                 for (int j = 0; j < BLOCK; j += step) {
-                    s0 = load(base + c + j).fma(FloatVector.fromArray(F, x, xOff + c + j), s0);
-                    s1 = load(base + c + BLOCK + j).fma(FloatVector.fromArray(F, x, xOff + c + BLOCK + j), s1);
+                    s0 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, base + c + j, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + c + j), s0);
+                    s1 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, base + c + BLOCK + j, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + c + BLOCK + j), s1);
                 }
                 t0 = s0.fma(FloatVector.broadcast(F, scales[sBase + b]), t0);
                 t1 = s1.fma(FloatVector.broadcast(F, scales[sBase + b + 1]), t1);
@@ -88,7 +88,10 @@ public final class Q8Matrix extends WeightMatrix {
             for (; b < nb; b++) {
                 int c = b * BLOCK;
                 FloatVector s0 = FloatVector.zero(F);
-                for (int j = 0; j < BLOCK; j += step) s0 = load(base + c + j).fma(FloatVector.fromArray(F, x, xOff + c + j), s0);
+                for (int j = 0; j < BLOCK; j += step) {
+                    s0 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, base + c + j, ByteOrder.LITTLE_ENDIAN)
+                            .convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + c + j), s0);
+                }
                 t0 = s0.fma(FloatVector.broadcast(F, scales[sBase + b]), t0);
             }
             return t0.add(t1).reduceLanes(VectorOperators.ADD);

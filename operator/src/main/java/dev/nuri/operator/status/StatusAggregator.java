@@ -89,8 +89,8 @@ public final class StatusAggregator {
             } else if (g.ready()) {
                 s.state = "Outdated";
                 s.message = "waiting for its turn to move to revision " + updateRevision;
-            } else if (!g.revision().equals(updateRevision) || g.staleShards() > 0 || plan.updating(i)) {
-                s.state = plan.updating(i) && g.revision().equals(updateRevision) && g.staleShards() == 0 ? "Starting" : "Updating";
+            } else if (plan.actions().get(i) == GroupRollout.Action.DRAIN || !g.revision().equals(updateRevision)) {
+                s.state = "Updating";
             } else {
                 s.state = "Starting";
             }

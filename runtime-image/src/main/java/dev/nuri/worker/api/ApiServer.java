@@ -18,6 +18,10 @@ import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
 
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.Set;
 import java.util.UUID;
 import java.util.function.Supplier;
 import java.util.logging.Level;
@@ -30,6 +34,8 @@ import java.util.logging.Logger;
 public final class ApiServer {
     private static final Logger LOG = Logger.getLogger(ApiServer.class.getName());
     public static final String REQUEST_ID = "X-Request-Id";
+    /** Paths that stay open when an API key is set: probes and Prometheus. */
+    static final Set<String> OPEN_PATHS = Set.of("/health", "/health/live", "/health/ready", "/metrics");
 
     /** What exists once the model is loaded. */
     public record Serving(String modelName, ModelTokenizer tokenizer, Engine engine, int defaultChatMaxTokens) {}
@@ -39,15 +45,20 @@ public final class ApiServer {
     private final Supplier<String> notReadyReason;
     private final long maxBodyBytes;
     private final Runnable beforeScrape;
+    private final byte[] apiKeyDigest;
     private volatile Serving serving;
     private volatile RequestParser parser;
     private HttpServer server;
 
     /**
      * @param notReadyReason null when serving-ready, else why not (loading, a peer missing, draining)
+     * @param apiKey null: the API is open; else every request outside {@link #OPEN_PATHS} must send
+     *               {@code Authorization: Bearer <apiKey>} (only its SHA-256 is kept)
      */
-    public ApiServer(Vertx vertx, WorkerMetrics metrics, Supplier<String> notReadyReason, long maxBodyBytes, Runnable beforeScrape) {
+    public ApiServer(Vertx vertx, WorkerMetrics metrics, Supplier<String> notReadyReason, long maxBodyBytes, Runnable beforeScrape,
+                     String apiKey) {
         this.vertx = vertx;
+        this.apiKeyDigest = apiKey == null ? null : sha256(apiKey);
         this.metrics = metrics;
         this.notReadyReason = notReadyReason;
         this.maxBodyBytes = maxBodyBytes;
@@ -70,6 +81,7 @@ public final class ApiServer {
             ctx.response().putHeader(REQUEST_ID, id);
             ctx.next();
         });
+        if (apiKeyDigest != null) router.route().handler(this::authenticate);
         router.route().handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
         router.get("/health").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
         router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
@@ -96,6 +108,33 @@ public final class ApiServer {
 
     public Future<Void> close() {
         return server == null ? Future.succeededFuture() : server.close();
+    }
+
+    /** Bearer-token check, in constant time (digests of equal length compared with MessageDigest.isEqual). */
+    private void authenticate(RoutingContext ctx) {
+        if (OPEN_PATHS.contains(ctx.normalizedPath())) {
+            ctx.next();
+            return;
+        }
+        String header = ctx.request().getHeader("Authorization");
+        String presented = null;
+        if (header != null && header.length() > 7 && header.regionMatches(true, 0, "Bearer ", 0, 7)) presented = header.substring(7).trim();
+        if (presented != null && MessageDigest.isEqual(sha256(presented), apiKeyDigest)) {
+            ctx.next();
+            return;
+        }
+        ctx.response().putHeader("WWW-Authenticate", "Bearer");
+        throw new ApiException(401, "invalid_request_error", null, "invalid_api_key", presented == null
+                ? "You didn't provide an API key. Send it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY)."
+                : "Incorrect API key provided.", null);
+    }
+
+    private static byte[] sha256(String s) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private void ready(RoutingContext ctx) {

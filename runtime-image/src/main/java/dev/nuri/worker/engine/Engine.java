@@ -53,7 +53,12 @@ public final class Engine implements AutoCloseable {
         this.tokenizer = tokenizer;
         this.settings = settings;
         this.metrics = metrics;
-        this.contextLength = model.config().maxPositionEmbeddings();
+        int max = model.config().maxPositionEmbeddings();
+        if (settings.contextLength() < 1 || settings.contextLength() > max) {
+            throw new IllegalArgumentException("context length " + settings.contextLength() + " is outside 1.." + max
+                    + " (the model's max_position_embeddings)");
+        }
+        this.contextLength = settings.contextLength();
         for (int id : model.config().eosTokenIds()) eos.set(id);
         int eosFromTokenizer = tokenizer.specialId(tokenizer.eosToken());
         if (eosFromTokenizer >= 0) eos.set(eosFromTokenizer);

@@ -41,6 +41,7 @@ public final class Shard implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Shard.class.getName());
 
     private final ShardSettings settings;
+    private final ModelPlan plan;
     private final Vertx vertx;
     private final int shardIndex;
     private final int shards;
@@ -58,8 +59,9 @@ public final class Shard implements AutoCloseable {
     private volatile NetClient netClient;
     private volatile MoeLoad moeLoad;
 
-    private Shard(ShardSettings settings) {
+    private Shard(ShardSettings settings, ModelPlan plan) {
         this.settings = settings;
+        this.plan = plan;
         this.shardIndex = settings.shardIndex();
         this.shards = settings.shards();
         String model = settings.model();
@@ -67,16 +69,25 @@ public final class Shard implements AutoCloseable {
                 model.startsWith("builtin:") ? model.substring("builtin:".length()) : Path.of(model).getFileName().toString());
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(2));
         this.metrics = new WorkerMetrics(modelName, shardIndex);
-        this.api = new ApiServer(vertx, metrics, this::notReadyReason, settings.integer("max-body-bytes", 4 << 20), this::beforeScrape);
+        this.api = new ApiServer(vertx, metrics, this::notReadyReason, settings.integer("max-body-bytes", 4 << 20), this::beforeScrape,
+                settings.apiKey());
     }
 
-    /** Starts the HTTP server at once (liveness, readiness, metrics), then loads the model in the background. */
+    /**
+     * Checks the settings against the model's config.json, starts the HTTP server (liveness, readiness, metrics), then
+     * loads the weights in the background.
+     *
+     * @throws IllegalArgumentException a setting is invalid or contradicts the model (nothing is left running)
+     */
     public static Shard start(ShardSettings settings) {
         settings.validate();
-        Shard shard = new Shard(settings);
+        ModelPlan plan = ModelPlan.resolve(settings);
+        Shard shard = new Shard(settings, plan);
         await(shard.api.listen(settings.bindHost(), settings.port()).toCompletionStage().toCompletableFuture());
         LOG.info("shard " + shard.shardIndex + "/" + shard.shards + " of group " + settings.groupIndex() + ": HTTP on "
-                + settings.bindHost() + ":" + shard.api.actualPort() + ", loading " + settings.model());
+                + settings.bindHost() + ":" + shard.api.actualPort() + ", loading " + settings.model()
+                + (plan.quantization() != null ? " (quantization " + plan.quantization().value() + ")" : "")
+                + (settings.apiKey() != null ? ", API key required" : ""));
         Thread.ofPlatform().name("nuri-loader").start(() -> {
             try {
                 shard.load();
@@ -94,22 +105,16 @@ public final class Shard implements AutoCloseable {
         loadingState = "loading model " + model;
         long ticker = vertx.setPeriodic(5000, id -> LOG.info(String.format("shard %d: still loading %s (%.0f s)", shardIndex, model,
                 (System.nanoTime() - t0) / 1e9)));
-        CausalLm lm;
-        ModelTokenizer tokenizer;
-        if (model.startsWith("builtin:")) {
-            String name = model.substring("builtin:".length());
-            lm = CausalLm.builtin(name);
-            tokenizer = ModelTokenizer.builtin(settings.string("tokenizer", name));
-        } else {
-            Path dir = Path.of(model);
-            lm = CausalLm.load(dir);
-            tokenizer = ModelTokenizer.load(Path.of(settings.string("tokenizer", dir.toString())));
-        }
+        CausalLm lm = plan.load();
+        ModelTokenizer tokenizer = plan.dir() == null
+                ? ModelTokenizer.builtin(settings.string("tokenizer", model.substring("builtin:".length())))
+                : ModelTokenizer.load(Path.of(settings.string("tokenizer", plan.dir().toString())));
         vertx.cancelTimer(ticker);
         ModelConfig config = lm.config();
         LOG.info(String.format("shard %d: model %s loaded in %.1f s (%s, %d layers, %d experts top-%d, vocab %d, context %d)",
                 shardIndex, modelName, (System.nanoTime() - t0) / 1e9, config.modelType(), config.numLayers(),
-                config.numExperts(), config.topK(), config.vocabSize(), config.maxPositionEmbeddings()));
+                config.numExperts(), config.topK(), config.vocabSize(), plan.contextLength())
+                + (plan.contextLength() < config.maxPositionEmbeddings() ? " of " + config.maxPositionEmbeddings() : ""));
 
         loadingState = "placing experts";
         Path placementFile = settings.placementFile();
@@ -146,9 +151,9 @@ public final class Shard implements AutoCloseable {
         ExpertDispatcher dispatcher = new ExpertDispatcher(shardIndex, placement::get, host, peerLinks,
                 WireDType.parse(settings.string("wire-dtype", "bf16")),
                 Duration.ofSeconds(settings.integer("peer-timeout-seconds", 30)), metrics, load);
-        int kvTokens = settings.integer("kv-cache-tokens", Math.max(4 * config.maxPositionEmbeddings(), 65536));
+        int kvTokens = settings.integer("kv-cache-tokens", Math.max(4 * plan.contextLength(), 65536));
         engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(kvTokens, settings.integer("max-batch", 256),
-                settings.integer("max-waiting", 1024), settings.integer("prefill-tokens-per-step", 2048)), metrics);
+                settings.integer("max-waiting", 1024), settings.integer("prefill-tokens-per-step", 2048), plan.contextLength()), metrics);
         api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer("default-max-tokens", 1024)));
         if (placementFile != null) {
             watcher = new PlacementWatcher(vertx, placementFile, placementText, 1000, next -> {

@@ -90,7 +90,20 @@ public final class ShardSettings {
 
     public int peerPort() { return integer("peer-port", 9100); }
 
+    /** The key clients must send as {@code Authorization: Bearer <key>}; null when the API is open. Never log it. */
+    public String apiKey() { return string("api-key", null); }
+
+    /** Cap on prompt + completion tokens; 0 means the model's max_position_embeddings. */
+    public int contextLength() { return integer("context-length", 0); }
+
+    /** Null: the checkpoint's own types. */
+    public Quantization quantization() { return Quantization.parse(string("quantization", null)); }
+
     public void validate() {
+        if (string("context-length", null) != null && contextLength() < 1) {
+            throw new IllegalArgumentException("--context-length / NURI_CONTEXT_LENGTH must be at least 1, got " + contextLength());
+        }
+        quantization();
         int shards = shards();
         if (shards < 1) throw new IllegalArgumentException("--shards must be at least 1");
         if (shardIndex() < 0 || shardIndex() >= shards) {

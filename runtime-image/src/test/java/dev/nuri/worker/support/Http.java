@@ -40,8 +40,10 @@ public final class Http {
         return URI.create("http://127.0.0.1:" + port + path);
     }
 
-    public Response get(String path) {
-        return send(HttpRequest.newBuilder(uri(path)).GET().timeout(Duration.ofSeconds(60)).build());
+    public Response get(String path, String... headers) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).GET().timeout(Duration.ofSeconds(60));
+        if (headers.length > 0) b.headers(headers);
+        return send(b.build());
     }
 
     public Response post(String path, String body, String... headers) {
