@@ -21,6 +21,12 @@ public final class ShardEnv {
     public static final String MAX_BATCH = "NURI_MAX_BATCH";
     /** spec.serving.maxBatchedTokens: prompt tokens prefilled between two decode steps. */
     public static final String PREFILL_TOKENS_PER_STEP = "NURI_PREFILL_TOKENS_PER_STEP";
+    /** spec.model.quantization: q8_0 quantizes at load; bf16/fp8 serve the checkpoint as stored. */
+    public static final String QUANTIZATION = "NURI_QUANTIZATION";
+    /** spec.serving.contextLength: cap on prompt + completion tokens. */
+    public static final String CONTEXT_LENGTH = "NURI_CONTEXT_LENGTH";
+    /** From spec.serving.apiKeySecret: clients must send it as a Bearer token. */
+    public static final String API_KEY = "NURI_API_KEY";
     /** Seconds the worker spends finishing requests after SIGTERM; below the pod's grace period. */
     public static final String DRAIN_SECONDS = "NURI_DRAIN_SECONDS";
 

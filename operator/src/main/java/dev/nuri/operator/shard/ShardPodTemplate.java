@@ -141,6 +141,18 @@ public final class ShardPodTemplate {
         if (serving != null && serving.maxBatchedTokens != null) {
             env.add(plain(ShardEnv.PREFILL_TOKENS_PER_STEP, serving.maxBatchedTokens.toString()));
         }
+        if (spec.model.quantization != null) {
+            env.add(plain(ShardEnv.QUANTIZATION, spec.model.quantization.name().toLowerCase(java.util.Locale.ROOT)));
+        }
+        if (serving != null && serving.contextLength != null) {
+            env.add(plain(ShardEnv.CONTEXT_LENGTH, serving.contextLength.toString()));
+        }
+        if (serving != null && serving.apiKeySecret != null) {
+            env.add(new EnvVarBuilder().withName(ShardEnv.API_KEY).withNewValueFrom().withNewSecretKeyRef()
+                    .withName(serving.apiKeySecret.name)
+                    .withKey(serving.apiKeySecret.key == null ? "api-key" : serving.apiKeySecret.key)
+                    .endSecretKeyRef().endValueFrom().build());
+        }
         // The tokenizer's native library unpacks itself; the root filesystem is read-only.
         env.add(plain("DJL_CACHE_DIR", "/tmp/djl"));
         // The JVM sizes its heap from the container limit; the weights live off-heap (mmap).

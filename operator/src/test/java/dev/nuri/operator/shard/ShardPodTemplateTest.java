@@ -106,9 +106,11 @@ class ShardPodTemplateTest {
         Matcher m = Pattern.compile("`(NURI_[A-Z_]+)`").matcher(contract);
         List<String> documented = m.results().map(r -> r.group(1)).distinct().toList();
         ModelDeployment md = example("axk1-rebellions-rebel.yaml");
+        md.getSpec().serving.apiKeySecret = new dev.nuri.operator.api.v1alpha1.ServingSpec.SecretKeyRef();
+        md.getSpec().serving.apiKeySecret.name = "keys";
         List<String> set = worker(ShardPodTemplate.build(md, 0, "img", "r")).getEnv().stream().map(EnvVar::getName)
                 .filter(n -> n.startsWith("NURI_")).collect(Collectors.toList());
-        assertThat(set).isNotEmpty();
+        assertThat(set).contains(ShardEnv.API_KEY, ShardEnv.CONTEXT_LENGTH, ShardEnv.QUANTIZATION);
         assertThat(documented).containsAll(set);
     }
 }

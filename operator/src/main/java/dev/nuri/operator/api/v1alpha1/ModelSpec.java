@@ -9,6 +9,9 @@ import io.fabric8.generator.annotation.ValidationRule;
 import io.fabric8.kubernetes.api.model.Quantity;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
+@ValidationRule(value = "!has(self.source.builtin) || !has(self.quantization) || self.quantization != 'q8_0'",
+        message = "spec.model.quantization q8_0 needs a checkpoint; builtin models are generated in full precision",
+        fieldPath = ".quantization")
 public class ModelSpec {
 
     @Required
