@@ -59,6 +59,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
     private final String workerImage;
     private final DeploymentMetrics metrics;
+    /** Conditions last announced per deployment: the cached status can trail our own last patch. */
+    private final Map<ResourceID, Map<String, String>> announced = new java.util.concurrent.ConcurrentHashMap<>();
     private final PlacementConfigMap placement = new PlacementConfigMap();
     private final ShardsService shardsService = new ShardsService();
     private final ApiService apiService = new ApiService();
@@ -194,6 +196,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
             return UpdateControl.noUpdate(); // steady state: not a single write
         }
         recordTransitions(md, context, status);
+        announced.keySet().removeIf(id -> context.getPrimaryCache().get(id).isEmpty());
         ModelDeployment patch = new ModelDeployment();
         patch.getMetadata().setName(md.getMetadata().getName());
         patch.getMetadata().setNamespace(md.getMetadata().getNamespace());
@@ -201,14 +204,19 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         return UpdateControl.patchStatus(patch);
     }
 
-    /** One Kubernetes Event per condition that changed status or reason. */
-    private static void recordTransitions(ModelDeployment md, Context<ModelDeployment> context, ModelDeploymentStatus next) {
+    /** One Kubernetes Event per condition that changed status or reason since it was last announced. */
+    private void recordTransitions(ModelDeployment md, Context<ModelDeployment> context, ModelDeploymentStatus next) {
         List<Condition> before = md.getStatus() == null ? List.of() : md.getStatus().conditions;
+        Map<String, String> last = announced.computeIfAbsent(ResourceID.fromResource(md), id -> {
+            Map<String, String> seen = new java.util.concurrent.ConcurrentHashMap<>();
+            before.forEach(b -> seen.put(b.getType(), b.getStatus() + "/" + b.getReason()));
+            return seen;
+        });
+        boolean first = last.isEmpty(); // a new deployment: "not Degraded" is not news
         for (Condition c : next.conditions) {
-            boolean changed = before.stream().noneMatch(b -> b.getType().equals(c.getType())
-                    && b.getStatus().equals(c.getStatus()) && b.getReason().equals(c.getReason()));
-            if (!changed || (c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("False")
-                    && before.isEmpty())) {
+            String state = c.getStatus() + "/" + c.getReason();
+            if (state.equals(last.put(c.getType(), state))
+                    || (first && c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("False"))) {
                 continue;
             }
             boolean warning = c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("True");
