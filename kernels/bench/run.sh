@@ -6,6 +6,8 @@ cd "$(dirname "$0")/../.."
 export JAVA_HOME="${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}"
 VENV="${NURI_VENV:-$HOME/.cache/nuri/venv}"
 OUT=kernels/target/bench
+# the bench profile compiles JMH classes into target/classes: leave a clean tree for ./mvnw verify, also on failure
+trap './mvnw -q -pl kernels clean' EXIT
 ./mvnw -q -pl kernels -Pbench clean package -DskipTests dependency:build-classpath -Dmdep.outputFile=target/bench.cp
 mkdir -p "$OUT"
 CP="kernels/target/classes:$(cat kernels/target/bench.cp)"
@@ -14,5 +16,3 @@ CP="kernels/target/classes:$(cat kernels/target/bench.cp)"
 if [ ! -x "$VENV/bin/python" ]; then kernels/golden/make_golden.sh /dev/null >/dev/null 2>&1 || true; fi
 "$VENV/bin/python" kernels/bench/torch_bench.py 1 > "$OUT/torch.json"
 python3 kernels/bench/table.py "$OUT/jmh.json" "$OUT/torch.json"
-# the bench profile compiled JMH classes into target/classes: leave a clean tree for ./mvnw verify
-./mvnw -q -pl kernels clean

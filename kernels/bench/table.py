@@ -46,5 +46,5 @@ for b in [8, 64]:
     tm = torch[f"moe_{b}"]
     print(f"| MoE layer BF16, same JVM after batch 1 | H 7168, FFN 2048, batch {b} | {ms:.2f} | "
           f"{flops / (ms / 1e3) / 1e9:.1f} GFLOP/s | {tm / ms:.2f}× PyTorch speed "
-          f"({r[f'moeLayer_{b}'] / ms:.2f}× fresh JVM) | {tm:.2f} |")
+          f"({ms / r[f'moeLayer_{b}']:.2f}× the fresh-JVM time) | {tm:.2f} |")
 print(f"| decode step, builtin tiny-axk1 | batch 1, 32 tokens context | {r['decodeStepTinyAxk1']:.3f} | — | — | — |")
