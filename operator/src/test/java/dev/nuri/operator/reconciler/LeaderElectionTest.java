@@ -36,8 +36,7 @@ class LeaderElectionTest {
             assertThat(leader).isIn("replica-a", "replica-b");
 
             client.resource(OperatorHarness.example("tiny-cpu.yaml", NS)).create();
-            ModelDeploymentOperatorTest.client = client;
-            ModelDeploymentOperatorTest.awaitReady(NS, "tiny", 1);
+            awaitReady(cluster, "tiny");
 
             OperatorHarness stopped = leader.equals("replica-a") ? a : b;
             String standby = leader.equals("replica-a") ? "replica-b" : "replica-a";
@@ -47,7 +46,7 @@ class LeaderElectionTest {
             ModelDeployment second = OperatorHarness.example("tiny-cpu.yaml", NS);
             second.getMetadata().setName("after-failover");
             client.resource(second).create();
-            ModelDeploymentOperatorTest.awaitReady(NS, "after-failover", 1);
+            awaitReady(cluster, "after-failover");
         } finally {
             a.close();
             b.close();
@@ -56,6 +55,14 @@ class LeaderElectionTest {
 
     static OperatorConfig config(String identity) {
         return new OperatorConfig(List.of(NS), "nuri-worker:test", "127.0.0.1", 0, Optional.of(NS), identity);
+    }
+
+    static void awaitReady(TestCluster cluster, String name) {
+        await().atMost(Duration.ofSeconds(120)).untilAsserted(() -> {
+            ModelDeployment md = cluster.client().resources(ModelDeployment.class).inNamespace(NS).withName(name).get();
+            assertThat(md.getStatus()).isNotNull();
+            assertThat(md.getStatus().conditions).anyMatch(c -> "Ready".equals(c.getType()) && "True".equals(c.getStatus()));
+        });
     }
 
     static String holder(TestCluster cluster) {
