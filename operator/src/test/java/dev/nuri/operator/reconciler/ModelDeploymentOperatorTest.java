@@ -161,11 +161,7 @@ class ModelDeploymentOperatorTest {
 
     @Test
     void templateChangeRollsGroupByGroupWithoutMixingRevisions() {
-        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", ROLL);
-        md.getSpec().replicas = 3;
-        client.resource(md).create();
-        awaitReady(ROLL, "tiny", 3);
-        String before = get(ROLL, "tiny").getStatus().updateRevision;
+        String before = threeReadyGroups(ROLL);
 
         try (RevisionWatch watch = new RevisionWatch(client, ROLL, "tiny", 4)) {
             client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny")
@@ -222,11 +218,7 @@ class ModelDeploymentOperatorTest {
     /** Killed mid-rollout, a new operator finishes the rollout from what it finds, still group by group. */
     @Test
     void operatorRestartedMidRolloutConverges() {
-        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", RESTART);
-        md.getSpec().replicas = 3;
-        client.resource(md).create();
-        awaitReady(RESTART, "tiny", 3);
-        String before = get(RESTART, "tiny").getStatus().updateRevision;
+        String before = threeReadyGroups(RESTART);
 
         try (RevisionWatch watch = new RevisionWatch(client, RESTART, "tiny", 4)) {
             client.resources(ModelDeployment.class).inNamespace(RESTART).withName("tiny")
@@ -372,6 +364,15 @@ class ModelDeploymentOperatorTest {
         public void close() {
             watch.close();
         }
+    }
+
+    /** A tiny deployment with three ready groups; returns its revision. */
+    static String threeReadyGroups(String ns) {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", ns);
+        md.getSpec().replicas = 3;
+        client.resource(md).create();
+        awaitReady(ns, "tiny", 3);
+        return get(ns, "tiny").getStatus().updateRevision;
     }
 
     static boolean isReady(Pod p) {
