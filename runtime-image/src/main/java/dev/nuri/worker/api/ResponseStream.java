@@ -128,7 +128,12 @@ final class ResponseStream implements GenerationListener {
             c.tokens.add(token);
             c.tokenLogprobs.add(lp.logprob());
             JsonObject top = new JsonObject();
-            for (int i = 0; i < lp.topTokens().length; i++) top.put(tokenizer.tokenString(lp.topTokens()[i]), lp.topLogprobs()[i]);
+            // The legacy format keys by text; byte tokens that decode alike (e.g. to U+FFFD) collide.
+            // Candidates come most likely first, so keep the first of each text.
+            for (int i = 0; i < lp.topTokens().length; i++) {
+                String text = tokenizer.tokenString(lp.topTokens()[i]);
+                if (!top.containsKey(text)) top.put(text, lp.topLogprobs()[i]);
+            }
             c.topLogprobs.add(top);
             c.textOffset.add(textOffset);
         }

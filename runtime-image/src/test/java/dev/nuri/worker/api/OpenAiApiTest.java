@@ -145,6 +145,15 @@ class OpenAiApiTest {
         assertThat(lp.getJsonArray("token_logprobs")).hasSize(3);
         assertThat(lp.getJsonArray("top_logprobs").getJsonObject(0).size()).isBetween(1, 5);
         assertThat(lp.getJsonArray("text_offset").getInteger(0)).isZero();
+        // greedy: the chosen token is the most likely, so its logprob tops each step's alternatives,
+        // even when several byte tokens render as the same text
+        for (int i = 0; i < 3; i++) {
+            double chosen = lp.getJsonArray("token_logprobs").getDouble(i);
+            JsonObject top = lp.getJsonArray("top_logprobs").getJsonObject(i);
+            assertThat(top.fieldNames()).allSatisfy(k -> assertThat(top.getDouble(k)).isLessThanOrEqualTo(chosen + 1e-6));
+            assertThat(top.getMap().values()).anySatisfy(v -> assertThat(((Number) v).doubleValue())
+                    .isCloseTo(chosen, org.assertj.core.data.Offset.offset(1e-6)));
+        }
     }
 
     @Test
