@@ -49,7 +49,7 @@ public final class WorkerMain {
         }
         Shard shard;
         try {
-            shard = Shard.start(settings);
+            shard = Shard.start(settings, () -> System.exit(1));
         } catch (IllegalArgumentException | IllegalStateException e) {
             System.err.println("nuri-worker: " + e.getMessage());
             System.exit(2);

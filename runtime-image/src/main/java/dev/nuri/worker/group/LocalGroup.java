@@ -58,13 +58,25 @@ public final class LocalGroup implements AutoCloseable {
         return group;
     }
 
+    /**
+     * A free port below Linux's ephemeral range (32768+): an ephemeral port found free here could be
+     * taken by another shard's outgoing connection before the shard binds it (seen in CI).
+     */
     private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = 20000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(12000);
+            if (!TAKEN.add(port)) continue;
+            try (ServerSocket socket = new ServerSocket(port, 1, java.net.InetAddress.getLoopbackAddress())) {
+                return socket.getLocalPort();
+            } catch (IOException e) {
+                // in use: try another
+            }
         }
+        throw new UncheckedIOException(new IOException("no free port found in 20000-31999"));
     }
+
+    /** Ports handed out by this JVM, so two groups started one after the other never share one. */
+    private static final java.util.Set<Integer> TAKEN = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     public Map<String, String> environment(int shard) {
         List<String> peers = new ArrayList<>();

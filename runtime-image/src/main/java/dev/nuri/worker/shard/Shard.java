@@ -80,6 +80,15 @@ public final class Shard implements AutoCloseable {
      * @throws IllegalArgumentException a setting is invalid or contradicts the model (nothing is left running)
      */
     public static Shard start(ShardSettings settings) {
+        return start(settings, () -> {});
+    }
+
+    /**
+     * @param onLoadFailure runs when loading fails (model missing, port taken...). A shard process
+     *                      exits here, so Kubernetes restarts it and reports the crash instead of
+     *                      keeping a pod that is alive but can never become ready.
+     */
+    public static Shard start(ShardSettings settings, Runnable onLoadFailure) {
         settings.validate();
         ModelPlan plan = ModelPlan.resolve(settings);
         Shard shard = new Shard(settings, plan);
@@ -94,6 +103,7 @@ public final class Shard implements AutoCloseable {
             } catch (RuntimeException e) {
                 shard.loadingState = "failed to load: " + e.getMessage();
                 LOG.severe("shard " + shard.shardIndex + " " + shard.loadingState);
+                onLoadFailure.run();
             }
         });
         return shard;
