@@ -72,6 +72,11 @@ public final class ApiServer {
         this.serving = s;
     }
 
+    /** The method each route answers, for 405 responses (kept beside the routes below). */
+    private static final java.util.Map<String, String> ALLOWED_METHODS = java.util.Map.of(
+            "/health", "GET", "/health/live", "GET", "/health/ready", "GET", "/metrics", "GET", "/v1/models", "GET",
+            "/v1/completions", "POST", "/v1/chat/completions", "POST", "/tokenize", "POST", "/detokenize", "POST");
+
     public Future<HttpServer> listen(String host, int port) {
         Router router = Router.router(vertx);
         router.route().handler(ctx -> {
@@ -95,8 +100,16 @@ public final class ApiServer {
         router.post("/v1/chat/completions").handler(ctx -> generate(ctx, true));
         router.post("/tokenize").handler(this::tokenize);
         router.post("/detokenize").handler(this::detokenize);
-        router.route().last().handler(ctx -> { throw new ApiException(404, "invalid_request_error", null, "not_found",
-                "no route for " + ctx.request().method() + " " + ctx.request().path(), null); });
+        router.route().last().handler(ctx -> {
+            String allowed = ALLOWED_METHODS.get(ctx.request().path());
+            if (allowed != null) { // a known path asked with the wrong method
+                ctx.response().putHeader("Allow", allowed);
+                throw new ApiException(405, "invalid_request_error", null, "method_not_allowed",
+                        ctx.request().method() + " is not allowed on " + ctx.request().path() + "; use " + allowed, null);
+            }
+            throw new ApiException(404, "invalid_request_error", null, "not_found",
+                    "no route for " + ctx.request().method() + " " + ctx.request().path(), null);
+        });
         router.route().failureHandler(this::failure);
         server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setCompressionSupported(false));
         return server.requestHandler(router).listen();

@@ -253,6 +253,14 @@ class OpenAiApiTest {
     }
 
     @Test
+    void wrongMethodOnAKnownPathIs405WithAllow() {
+        Http.Response r = http.get("/v1/completions");
+        assertThat(r.status()).isEqualTo(405);
+        assertThat(r.headers().firstValue("Allow")).contains("POST");
+        assertThat(r.json().getJsonObject("error").getString("code")).isEqualTo("method_not_allowed");
+    }
+
+    @Test
     void healthAndMetricsUseTheVllmNamesWithANuriPrefix() {
         assertThat(http.get("/health/live").status()).isEqualTo(200);
         assertThat(http.get("/health/ready").status()).isEqualTo(200);
