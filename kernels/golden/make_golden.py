@@ -2,10 +2,13 @@
 config.json + safetensors + golden.json (prompt, greedy continuation, routing margins) + logits.f32
 (float32 little-endian [positions, vocab]) per fixture. Java tests (GoldenModelTest) load the same files.
 
-Variants: <arch>-f32 for all four architectures, axk1-bf16 (weights rounded to bfloat16) and axk1-fp8
-(linear weights in FP8 e4m3 with DeepSeek's 128x128 block scales, per-expert layout as released).
-For BF16/FP8 the reference runs transformers in float32 on exactly the stored (rounded) weights, so the
-comparison checks the Java dequantisation and kernels rather than torch's bfloat16 arithmetic.
+Variants: <arch>-f32 for all four architectures, axk1-bf16 / axk1-f16 (weights rounded to bfloat16 /
+IEEE float16), axk1-fp8 (linear weights in FP8 e4m3 with DeepSeek's 128x128 block scales, per-expert
+layout as released) and axk1-q8_0. For BF16/F16/FP8 the reference runs transformers in float32 on exactly
+the stored (rounded) weights, so the comparison checks the Java dequantisation and kernels rather than
+torch's reduced-precision arithmetic. axk1-q8_0 holds no weights: its golden.json points at axk1-f32
+("weights"), which the Java test loads with LoadOptions(quantizeQ8_0=true); the reference runs on the
+axk1-f32 weights put through a bit-exact copy of the Java Q8_0 quantizer (ops/Q8Matrix.quantize).
 """
 import json, math, os, shutil, sys
 import numpy as np
@@ -145,8 +148,9 @@ def build(arch, variant, seed, out_root):
     model.save_pretrained(d)
     path = os.path.join(d, "model.safetensors")
     sd = load_file(path)
-    if variant == "bf16":
-        sd = {k: (v.to(torch.bfloat16) if v.dtype == torch.float32 and "gate.e_score" not in k
+    if variant in ("bf16", "f16"):
+        low = torch.bfloat16 if variant == "bf16" else torch.float16
+        sd = {k: (v.to(low) if v.dtype == torch.float32 and "gate.e_score" not in k
                   and not k.endswith("mlp.gate.weight") else v) for k, v in sd.items()}
         save_file(sd, path, metadata={"format": "pt"})
         ref = {k: v.float() for k, v in sd.items()}
@@ -162,20 +166,63 @@ def build(arch, variant, seed, out_root):
     else:
         ref = sd
     # the reference model runs on exactly the stored weights (reloaded through transformers' own loader
-    # for the F32 file; for BF16/FP8 the dequantised values are loaded into a float32 model)
+    # for the F32 file; for BF16/F16/FP8 the dequantised values are loaded into a float32 model)
     if variant == "f32":
         model = type(model).from_pretrained(d, dtype=torch.float32)
     else:
-        missing, unexpected = model.load_state_dict(_to_model_keys(model, ref), strict=False)
-        assert not [m for m in missing if "inv_freq" not in m], missing
-    model.eval()
+        _load_ref(model, ref)
     cfg = json.load(open(os.path.join(d, "config.json")))
     cfg["eos_token_id"] = 2
     json.dump(cfg, open(os.path.join(d, "config.json"), "w"), indent=2)
+    write_golden(model, arch, name, d, seed, cfg["vocab_size"])
 
+
+def _load_ref(model, ref):
+    missing, unexpected = model.load_state_dict(_to_model_keys(model, ref), strict=False)
+    assert not [m for m in missing if "inv_freq" not in m], missing
+    model.eval()
+
+
+def quantize_q8_0(w):
+    """Bit-exact copy of the Java loader's Q8Matrix.quantize, returned dequantised: blocks of 32 along the
+    last axis, d = amax / 127f (float32, not rounded to fp16), q = Math.round(x * (1 / d)) (float32 product,
+    ties towards +inf), weight = (float) q * d."""
+    x = w.detach().float().numpy().astype(np.float32).reshape(-1, 32)
+    amax = np.abs(x).max(axis=1, keepdims=True)
+    d = (amax / np.float32(127)).astype(np.float32)
+    inv = np.where(d == 0, np.float32(0), np.float32(1) / np.where(d == 0, np.float32(1), d)).astype(np.float32)
+    q = np.floor((x * inv).astype(np.float32).astype(np.float64) + 0.5)
+    assert np.abs(q).max() <= 127
+    deq = (q.astype(np.float32) * d).astype(np.float32)
+    return torch.from_numpy(deq.reshape(w.shape))
+
+
+def is_q8_linear(name, t):
+    # ModelLoader.requant: every linear except embeddings, lm_head and router, when cols % 32 == 0
+    return t.dim() == 2 and t.shape[-1] % 32 == 0 and not name.endswith("embed_tokens.weight") \
+        and name != "lm_head.weight" and not name.endswith(".gate.weight")
+
+
+def build_q8(arch, source, seed, out_root):
+    """Reference for the Java loader's load-time Q8_0 re-quantisation of the <source> fixture's weights."""
+    name = f"{arch.replace('_', '')}-q8_0"
+    src = os.path.join(out_root, source)
+    d = os.path.join(out_root, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    sd = load_file(os.path.join(src, "model.safetensors"))
+    ref = {k: (quantize_q8_0(v) if is_q8_linear(k, v) else v.float()) for k, v in sd.items()}
+    torch.manual_seed(seed)
+    model = make(arch).float()
+    _load_ref(model, ref)
+    cfg = json.load(open(os.path.join(src, "config.json")))
+    write_golden(model, arch, name, d, seed, cfg["vocab_size"], {"weights": source, "quantize": "Q8_0"})
+
+
+def write_golden(model, arch, name, d, seed, vocab, extra=None):
     rng = np.random.default_rng(seed)
     for attempt in range(200):
-        prompt = [1] + [int(x) for x in rng.integers(3, cfg["vocab_size"], PROMPT_LEN - 1)]
+        prompt = [1] + [int(x) for x in rng.integers(3, vocab, PROMPT_LEN - 1)]
         gen, full = greedy(model, prompt)
         if gen is None or 2 in gen:
             continue
@@ -187,7 +234,7 @@ def build(arch, variant, seed, out_root):
     with torch.no_grad():
         logits = model(torch.tensor([prompt])).logits[0].float().numpy()
     logits.astype("<f4").tofile(os.path.join(d, "logits.f32"))
-    json.dump({"model": name, "transformers": transformers.__version__, "torch": torch.__version__,
+    json.dump({"model": name, **(extra or {}), "transformers": transformers.__version__, "torch": torch.__version__,
                "prompt": prompt, "greedy": gen, "logits_shape": list(logits.shape),
                "min_route_margin": margin, "attempts": attempt + 1}, open(os.path.join(d, "golden.json"), "w"), indent=1)
     print(f"{name}: prompt tries {attempt + 1}, route margin {margin:.2e}, "
@@ -222,6 +269,10 @@ if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     only = sys.argv[2:] or None
     for i, (arch, variant) in enumerate([("axk1", "f32"), ("deepseek_v3", "f32"), ("qwen3_moe", "f32"),
-                                         ("mixtral", "f32"), ("axk1", "bf16"), ("axk1", "fp8")]):
+                                         ("mixtral", "f32"), ("axk1", "bf16"), ("axk1", "fp8"),
+                                         ("axk1", "f16"), ("axk1", "q8_0")]):
         if only is None or f"{arch}-{variant}" in only:
-            build(arch, variant, 1000 + i, OUT)
+            if variant == "q8_0":
+                build_q8(arch, "axk1-f32", 1000 + i, OUT)  # reads axk1-f32, so runs after it
+            else:
+                build(arch, variant, 1000 + i, OUT)
