@@ -40,7 +40,7 @@ public final class AcceleratorProfiles {
     }
 
     public static AcceleratorProfile profile(AcceleratorSpec spec) {
-        return spec == null || spec.profile == null ? AcceleratorProfile.CPU : spec.profile;
+        return spec == null ? AcceleratorProfile.CPU : spec.profile();
     }
 
     /** The extended resource a shard requests, honouring the user's override; empty for cpu. */
@@ -52,7 +52,7 @@ public final class AcceleratorProfiles {
     }
 
     public static int devicesPerShard(AcceleratorSpec spec) {
-        return spec == null || spec.perShard == null ? 1 : spec.perShard;
+        return spec == null ? AcceleratorSpec.DEFAULT_PER_SHARD : spec.perShard();
     }
 
     public static Optional<Quantity> deviceMemory(AcceleratorSpec spec) {

@@ -3,7 +3,6 @@ package dev.nuri.operator.dependents;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.shard.ShardNames;
-import dev.nuri.operator.shard.ShardPodTemplate;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
@@ -24,7 +23,7 @@ public class ApiService extends CRUDKubernetesDependentResource<Service, ModelDe
                 .withMetadata(OwnedObjects.metadata(md, ShardNames.apiService(md)))
                 .withNewSpec()
                 .withSelector(ShardLabels.deployment(md))
-                .addNewPort().withName("http").withPort(ShardPodTemplate.port(md.getSpec().serving))
+                .addNewPort().withName("http").withPort(md.getSpec().serving().port())
                     .withTargetPort(new IntOrString("http")).endPort()
                 .endSpec()
                 .build();
@@ -32,6 +31,6 @@ public class ApiService extends CRUDKubernetesDependentResource<Service, ModelDe
 
     public static String endpoint(ModelDeployment md) {
         return "http://" + ShardNames.apiService(md) + "." + md.getMetadata().getNamespace() + ".svc:"
-                + ShardPodTemplate.port(md.getSpec().serving) + "/v1";
+                + md.getSpec().serving().port() + "/v1";
     }
 }

@@ -22,7 +22,7 @@ public class GroupDisruptionBudget extends CRUDKubernetesDependentResource<PodDi
 
     @Override
     protected PodDisruptionBudget desired(ModelDeployment md, Context<ModelDeployment> context) {
-        int shards = md.getSpec().experts.parallelism == null ? 1 : md.getSpec().experts.parallelism;
+        int shards = md.getSpec().experts.parallelism();
         return new PodDisruptionBudgetBuilder()
                 .withMetadata(OwnedObjects.metadata(md, md.getMetadata().getName()))
                 .withNewSpec()

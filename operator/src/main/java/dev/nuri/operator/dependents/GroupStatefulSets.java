@@ -55,7 +55,7 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
     }
 
     static StatefulSet build(ModelDeployment md, int group, String image, String revision) {
-        int shards = md.getSpec().experts.parallelism == null ? 1 : md.getSpec().experts.parallelism;
+        int shards = md.getSpec().experts.parallelism();
         var metadata = OwnedObjects.metadata(md, ShardNames.group(md, group));
         metadata.getLabels().put(ShardLabels.GROUP, Integer.toString(group));
         StatefulSet sts = new StatefulSetBuilder()

@@ -2,7 +2,6 @@ package dev.nuri.operator.dependents;
 
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.shard.ShardLabels;
-import dev.nuri.operator.shard.ShardPodTemplate;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyBuilder;
@@ -31,10 +30,10 @@ public class PeerNetworkPolicy extends CRUDKubernetesDependentResource<NetworkPo
                 .withPolicyTypes("Ingress")
                 .addNewIngress()
                     .addNewFrom().withNewPodSelector().withMatchLabels(shards).endPodSelector().endFrom()
-                    .addNewPort().withProtocol("TCP").withPort(new IntOrString(ShardPodTemplate.peerPort(md.getSpec().serving))).endPort()
+                    .addNewPort().withProtocol("TCP").withPort(new IntOrString(md.getSpec().serving().peerPort())).endPort()
                 .endIngress()
                 .addNewIngress()
-                    .addNewPort().withProtocol("TCP").withPort(new IntOrString(ShardPodTemplate.port(md.getSpec().serving))).endPort()
+                    .addNewPort().withProtocol("TCP").withPort(new IntOrString(md.getSpec().serving().port())).endPort()
                 .endIngress()
                 .endSpec()
                 .build();

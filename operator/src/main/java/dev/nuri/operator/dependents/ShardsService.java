@@ -3,7 +3,6 @@ package dev.nuri.operator.dependents;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.shard.ShardNames;
-import dev.nuri.operator.shard.ShardPodTemplate;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
@@ -23,7 +22,7 @@ public class ShardsService extends CRUDKubernetesDependentResource<Service, Mode
 
     @Override
     protected Service desired(ModelDeployment md, Context<ModelDeployment> context) {
-        int peerPort = ShardPodTemplate.peerPort(md.getSpec().serving);
+        int peerPort = md.getSpec().serving().peerPort();
         return new ServiceBuilder()
                 .withMetadata(OwnedObjects.metadata(md, ShardNames.shardsService(md)))
                 .withNewSpec()

@@ -25,14 +25,14 @@ public record ExpertPlacement(int numExperts, int[][] slots) {
 
     public static ExpertPlacement of(ExpertsSpec experts) {
         int total = experts.total;
-        int shards = experts.parallelism == null ? 1 : experts.parallelism;
-        int redundant = experts.redundant == null ? 0 : experts.redundant;
+        int shards = experts.parallelism();
+        int redundant = experts.redundant();
         if ((total + redundant) % shards != 0) {
             throw new IllegalArgumentException("experts.parallelism " + shards + " does not divide total + redundant = "
                     + (total + redundant));
         }
         int perShard = (total + redundant) / shards;
-        boolean roundRobin = experts.placement == Placement.BALANCED;
+        boolean roundRobin = experts.placement() == Placement.BALANCED;
 
         List<List<Integer>> bins = new ArrayList<>();
         for (int s = 0; s < shards; s++) {

@@ -132,11 +132,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
     private static GroupRollout.Plan planRollout(ModelDeployment md, String revision, Map<Integer, GroupObservation> observed,
                                                  Optional<CapacityCheck.Estimate> capacity) {
-        var rollout = md.getSpec().rollout;
-        int maxUnavailable = rollout == null || rollout.maxUnavailableGroups == null ? 1 : rollout.maxUnavailableGroups;
-        int maxSurge = rollout == null || rollout.maxSurgeGroups == null ? 0 : rollout.maxSurgeGroups;
-        int replicas = md.getSpec().replicas == null ? 1 : md.getSpec().replicas;
-        return GroupRollout.plan(replicas, maxUnavailable, maxSurge, revision, observed,
+        var rollout = md.getSpec().rollout();
+        return GroupRollout.plan(md.getSpec().replicas(), rollout.maxUnavailableGroups(), rollout.maxSurgeGroups(), revision, observed,
                 capacity.map(CapacityCheck.Estimate::fits).orElse(true));
     }
 
@@ -174,8 +171,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
                                                         Optional<Blocker> blocker, Optional<CapacityCheck.Estimate> capacity) {
         ExpertPlacement layout = ExpertPlacement.of(md.getSpec().experts);
         var placementStatus = new ModelDeploymentStatus.PlacementStatus();
-        placementStatus.strategy = md.getSpec().experts.placement == null ? "static"
-                : md.getSpec().experts.placement.name().toLowerCase(Locale.ROOT);
+        placementStatus.strategy = md.getSpec().experts.placement().name().toLowerCase(Locale.ROOT);
         placementStatus.configMap = ShardNames.placement(md);
         placementStatus.slotsPerShard = layout.slots()[0].length;
         placementStatus.balancedness = String.format(Locale.ROOT, "%.3f", layout.balancedness());
@@ -189,7 +185,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
         ModelDeploymentStatus status = StatusAggregator.aggregate(md, revision, plan, observed, blocker, placementStatus,
                 capacityStatus, ShardLabels.selectorString(md), ApiService.endpoint(md));
-        metrics.record(md, md.getSpec().replicas == null ? 1 : md.getSpec().replicas, status.readyReplicas,
+        metrics.record(md, md.getSpec().replicas(), status.readyReplicas,
                 context.getPrimaryCache().list().map(ResourceID::fromResource).toList());
 
         if (JSON.valueToTree(status).equals(JSON.valueToTree(md.getStatus()))) {

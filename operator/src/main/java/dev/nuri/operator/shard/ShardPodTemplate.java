@@ -52,7 +52,7 @@ public final class ShardPodTemplate {
 
     public static PodTemplateSpec build(ModelDeployment md, int group, String image, String revision) {
         ModelDeploymentSpec spec = md.getSpec();
-        int shards = spec.experts.parallelism == null ? 1 : spec.experts.parallelism;
+        int shards = spec.experts.parallelism();
         Map<String, String> labels = new LinkedHashMap<>(ShardLabels.deployment(md));
         labels.put(ShardLabels.GROUP, Integer.toString(group));
         labels.put(ShardLabels.REVISION, revision);
@@ -75,8 +75,8 @@ public final class ShardPodTemplate {
                 .withImage(spec.image != null && !spec.image.isBlank() ? spec.image : image)
                 .withArgs("shard")
                 .withEnv(env(md, group, shards, model.location(), revision))
-                .addNewPort().withName("http").withContainerPort(port(spec.serving)).endPort()
-                .addNewPort().withName("peer").withContainerPort(peerPort(spec.serving)).endPort()
+                .addNewPort().withName("http").withContainerPort(spec.serving().port()).endPort()
+                .addNewPort().withName("peer").withContainerPort(spec.serving().peerPort()).endPort()
                 .withResources(resources(spec))
                 .withVolumeMounts(mounts)
                 .withStartupProbe(probe("/health/live", 5, 720)) // up to an hour to load a large model
@@ -95,7 +95,7 @@ public final class ShardPodTemplate {
                 .withNodeSelector(nodeSelector(spec))
                 .withTolerations(tolerations(spec))
                 .withAffinity(affinity(md, group))
-                .withPriorityClassName(spec.scheduling == null ? null : spec.scheduling.priorityClassName)
+                .withPriorityClassName(spec.scheduling().priorityClassName)
                 .withTerminationGracePeriodSeconds(TERMINATION_GRACE_SECONDS)
                 .withEnableServiceLinks(false)
                 .withAutomountServiceAccountToken(false)
@@ -107,19 +107,11 @@ public final class ShardPodTemplate {
                 .build();
     }
 
-    public static int port(ServingSpec serving) {
-        return serving == null || serving.port == null ? 8000 : serving.port;
-    }
-
-    public static int peerPort(ServingSpec serving) {
-        return serving == null || serving.peerPort == null ? 9000 : serving.peerPort;
-    }
-
     private static List<EnvVar> env(ModelDeployment md, int group, int shards, String modelLocation, String revision) {
         ModelDeploymentSpec spec = md.getSpec();
         List<String> peers = new ArrayList<>();
         for (int s = 0; s < shards; s++) {
-            peers.add(ShardNames.shardHost(md, group, s) + ":" + peerPort(spec.serving));
+            peers.add(ShardNames.shardHost(md, group, s) + ":" + spec.serving().peerPort());
         }
         List<EnvVar> env = new ArrayList<>();
         env.add(new EnvVarBuilder().withName(ShardEnv.SHARD_INDEX).withNewValueFrom().withNewFieldRef()
@@ -130,8 +122,8 @@ public final class ShardPodTemplate {
         env.add(plain(ShardEnv.PLACEMENT_FILE, PLACEMENT_DIR + "/" + ShardNames.placementFile(revision)));
         env.add(plain(ShardEnv.MODEL, modelLocation));
         env.add(plain(ShardEnv.SERVED_MODEL_NAME, spec.model.name));
-        env.add(plain(ShardEnv.PORT, Integer.toString(port(spec.serving))));
-        env.add(plain(ShardEnv.PEER_PORT, Integer.toString(peerPort(spec.serving))));
+        env.add(plain(ShardEnv.PORT, Integer.toString(spec.serving().port())));
+        env.add(plain(ShardEnv.PEER_PORT, Integer.toString(spec.serving().peerPort())));
         env.add(plain(ShardEnv.BIND_HOST, "0.0.0.0"));
         env.add(plain(ShardEnv.DRAIN_SECONDS, Long.toString(TERMINATION_GRACE_SECONDS - 15)));
         ServingSpec serving = spec.serving;
@@ -150,7 +142,7 @@ public final class ShardPodTemplate {
         if (serving != null && serving.apiKeySecret != null) {
             env.add(new EnvVarBuilder().withName(ShardEnv.API_KEY).withNewValueFrom().withNewSecretKeyRef()
                     .withName(serving.apiKeySecret.name)
-                    .withKey(serving.apiKeySecret.key == null ? "api-key" : serving.apiKeySecret.key)
+                    .withKey(serving.apiKeySecret.key())
                     .endSecretKeyRef().endValueFrom().build());
         }
         // The tokenizer's native library unpacks itself; the root filesystem is read-only.
@@ -172,7 +164,7 @@ public final class ShardPodTemplate {
             return new ModelVolume("builtin:" + source.builtin.name, Optional.empty(), Optional.empty(), false);
         }
         if (source.pvc != null) {
-            return new ModelVolume(under(source.pvc.path), Optional.of(new VolumeBuilder().withName("model")
+            return new ModelVolume(under(source.pvc.path()), Optional.of(new VolumeBuilder().withName("model")
                     .withNewPersistentVolumeClaim().withClaimName(source.pvc.claimName).withReadOnly(true)
                     .endPersistentVolumeClaim().build()), Optional.empty(), false);
         }
@@ -182,7 +174,7 @@ public final class ShardPodTemplate {
                     Optional.empty(), false);
         }
         if (source.image != null) {
-            return new ModelVolume(under(source.image.path), Optional.of(new VolumeBuilder().withName("model")
+            return new ModelVolume(under(source.image.path()), Optional.of(new VolumeBuilder().withName("model")
                     .withNewImage().withReference(source.image.reference).withPullPolicy("IfNotPresent").endImage()
                     .build()), Optional.empty(), false);
         }
@@ -229,27 +221,25 @@ public final class ShardPodTemplate {
 
     private static Map<String, String> nodeSelector(ModelDeploymentSpec spec) {
         Map<String, String> selector = new LinkedHashMap<>(AcceleratorProfiles.of(spec.accelerator).nodeLabels());
-        if (spec.scheduling != null && spec.scheduling.nodeSelector != null) {
-            selector.putAll(spec.scheduling.nodeSelector);
+        if (spec.scheduling().nodeSelector != null) {
+            selector.putAll(spec.scheduling().nodeSelector);
         }
         return selector;
     }
 
     private static List<Toleration> tolerations(ModelDeploymentSpec spec) {
         List<Toleration> tolerations = new ArrayList<>(AcceleratorProfiles.tolerations(spec.accelerator));
-        if (spec.scheduling != null && spec.scheduling.tolerations != null) {
-            tolerations.addAll(spec.scheduling.tolerations);
+        if (spec.scheduling().tolerations != null) {
+            tolerations.addAll(spec.scheduling().tolerations);
         }
         return tolerations;
     }
 
     /** Shards of a group share one domain of groupTopologyKey; groups prefer different domains of groupSpreadKey. */
     private static Affinity affinity(ModelDeployment md, int group) {
-        SchedulingSpec scheduling = md.getSpec().scheduling;
-        String packKey = scheduling == null || scheduling.groupTopologyKey == null
-                ? "topology.kubernetes.io/zone" : scheduling.groupTopologyKey;
-        String spreadKey = scheduling == null || scheduling.groupSpreadKey == null
-                ? "kubernetes.io/hostname" : scheduling.groupSpreadKey;
+        SchedulingSpec scheduling = md.getSpec().scheduling();
+        String packKey = scheduling.groupTopologyKey();
+        String spreadKey = scheduling.groupSpreadKey();
         AffinityBuilder affinity = new AffinityBuilder();
         if (!packKey.isBlank()) {
             affinity.withNewPodAffinity().addNewRequiredDuringSchedulingIgnoredDuringExecution()

@@ -49,8 +49,7 @@ public final class CapacityCheck {
         }
         long total = bytes(size.get());
         int experts = spec.experts.total;
-        int slots = (experts + (spec.experts.redundant == null ? 0 : spec.experts.redundant))
-                / (spec.experts.parallelism == null ? 1 : spec.experts.parallelism);
+        int slots = spec.experts.slotsPerShard();
         double share = EXPERT_SHARE.getOrDefault(spec.model.architecture, 0.96);
         double perExpert = total * share / experts;
         long perShard = (long) (total * (1 - share) + perExpert * slots);

@@ -43,7 +43,7 @@ public final class GroupObserver {
             int stale = (int) own.stream()
                     .filter(p -> !revision.equals(p.getMetadata().getLabels().get(ShardLabels.REVISION))).count();
             // shards counts what the group should have, even while it is drained to zero for an update
-            int shards = md.getSpec().experts.parallelism == null ? 1 : md.getSpec().experts.parallelism;
+            int shards = md.getSpec().experts.parallelism();
             groups.put(index, new GroupObservation(revision, shards, ready, stale, own.size(),
                     own.stream().map(GroupObserver::failure).flatMap(Optional::stream).findFirst()));
         }

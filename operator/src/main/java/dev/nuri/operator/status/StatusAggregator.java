@@ -32,7 +32,7 @@ public final class StatusAggregator {
                                                   ModelDeploymentStatus.PlacementStatus placement,
                                                   ModelDeploymentStatus.CapacityStatus capacity, String selector,
                                                   String endpoint) {
-        int desired = md.getSpec().replicas == null ? 1 : md.getSpec().replicas;
+        int desired = md.getSpec().replicas();
         ModelDeploymentStatus status = new ModelDeploymentStatus();
         status.observedGeneration = md.getMetadata().getGeneration();
         status.replicas = groups.size();

@@ -11,12 +11,14 @@ import io.fabric8.kubernetes.api.model.Quantity;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class AcceleratorSpec {
 
+    public static final int DEFAULT_PER_SHARD = 1;
+
     @Default("cpu")
     @JsonPropertyDescription("Accelerator family of the nodes the shards run on. It sets the extended resource, "
             + "node labels and tolerations. Immutable.")
     public AcceleratorProfile profile;
 
-    @Default("1")
+    @Default("" + DEFAULT_PER_SHARD)
     @Min(1)
     @Max(64)
     @JsonPropertyDescription("Devices each shard pod requests (ignored for the cpu profile).")
@@ -28,4 +30,13 @@ public class AcceleratorSpec {
 
     @JsonPropertyDescription("Overrides the memory of one device used by the capacity check, e.g. 80Gi for an NVIDIA H100.")
     public Quantity deviceMemory;
+
+    public AcceleratorProfile profile() {
+        return profile != null ? profile : AcceleratorProfile.CPU;
+    }
+
+    /** Devices each shard pod requests. */
+    public int perShard() {
+        return perShard != null ? perShard : DEFAULT_PER_SHARD;
+    }
 }

@@ -13,11 +13,15 @@ import io.fabric8.generator.annotation.ValidationRule;
         message = "spec.autoscaling.minReplicas must not exceed spec.autoscaling.maxReplicas", fieldPath = ".minReplicas")
 public class AutoscalingSpec {
 
-    @Default("false")
+    public static final boolean DEFAULT_ENABLED = false;
+    public static final int DEFAULT_MIN_REPLICAS = 1;
+    public static final int DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS = 300;
+
+    @Default("" + DEFAULT_ENABLED)
     @JsonPropertyDescription("Turns the built-in autoscaler on. It writes spec.replicas through the scale subresource.")
     public Boolean enabled;
 
-    @Default("1")
+    @Default("" + DEFAULT_MIN_REPLICAS)
     @Min(0)
     @JsonPropertyDescription("Fewest groups. 0 allows scaling to zero when idle.")
     public Integer minReplicas;
@@ -30,11 +34,24 @@ public class AutoscalingSpec {
     @JsonPropertyDescription("Service-level targets; the autoscaler adds groups when any is exceeded.")
     public Targets targets;
 
-    @Default("300")
+    @Default("" + DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS)
     @Min(0)
     @Max(3600)
     @JsonPropertyDescription("Seconds the recommendation must stay lower before groups are removed (HPA's default is 300).")
     public Integer scaleDownStabilizationSeconds;
+
+    public boolean enabled() {
+        return enabled != null ? enabled : DEFAULT_ENABLED;
+    }
+
+    public int minReplicas() {
+        return minReplicas != null ? minReplicas : DEFAULT_MIN_REPLICAS;
+    }
+
+    public int scaleDownStabilizationSeconds() {
+        return scaleDownStabilizationSeconds != null ? scaleDownStabilizationSeconds
+                : DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS;
+    }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class Targets {

@@ -17,6 +17,9 @@ import io.fabric8.generator.annotation.ValidationRule;
         fieldPath = ".parallelism", reason = "FieldValueInvalid")
 public class ExpertsSpec {
 
+    public static final int DEFAULT_PARALLELISM = 1;
+    public static final int DEFAULT_REDUNDANT = 0;
+
     @Required
     @Min(1)
     @Max(4096)
@@ -25,14 +28,14 @@ public class ExpertsSpec {
     @JsonPropertyDescription("Number of routed experts in the model (192 for A.X K1, 256 for DeepSeek-V3). Immutable.")
     public Integer total;
 
-    @Default("1")
+    @Default("" + DEFAULT_PARALLELISM)
     @Min(1)
     @Max(1024)
     @JsonPropertyDescription("Shards per group: the expert-parallel degree. Must divide total + redundant; "
             + "each shard then holds (total + redundant) / parallelism expert slots.")
     public Integer parallelism;
 
-    @Default("0")
+    @Default("" + DEFAULT_REDUNDANT)
     @Min(0)
     @Max(1024)
     @JsonPropertyDescription("Extra expert slots per group that hold copies of hot experts (EPLB-style redundancy).")
@@ -42,4 +45,22 @@ public class ExpertsSpec {
     @JsonPropertyDescription("static: experts are laid out in contiguous blocks per shard, redundant slots copy experts "
             + "round-robin; balanced: the operator places experts from measured load to even out the shards.")
     public Placement placement;
+
+    /** Shards per group, defaulted as the CRD defaults it. */
+    public int parallelism() {
+        return parallelism != null ? parallelism : DEFAULT_PARALLELISM;
+    }
+
+    public int redundant() {
+        return redundant != null ? redundant : DEFAULT_REDUNDANT;
+    }
+
+    public Placement placement() {
+        return placement != null ? placement : Placement.STATIC;
+    }
+
+    /** Expert slots each shard holds: (total + redundant) / parallelism. */
+    public int slotsPerShard() {
+        return (total + redundant()) / parallelism();
+    }
 }

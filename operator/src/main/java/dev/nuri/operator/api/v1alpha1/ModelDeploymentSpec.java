@@ -19,6 +19,8 @@ import io.fabric8.kubernetes.model.annotation.SpecReplicas;
         fieldPath = ".accelerator", reason = "FieldValueForbidden")
 public class ModelDeploymentSpec {
 
+    public static final int DEFAULT_REPLICAS = 1;
+
     @Required
     @JsonPropertyDescription("The model to serve: its served name, architecture, where its weights come from and their format.")
     public ModelSpec model;
@@ -28,7 +30,7 @@ public class ModelDeploymentSpec {
     public ExpertsSpec experts;
 
     @SpecReplicas
-    @Default("1")
+    @Default("" + DEFAULT_REPLICAS)
     @Min(0)
     @JsonPropertyDescription("Number of expert-parallel groups. Each group is a full copy of the model on "
             + "experts.parallelism pods. The scale subresource (kubectl scale, HPA, KEDA) drives this field; "
@@ -56,4 +58,34 @@ public class ModelDeploymentSpec {
 
     @JsonPropertyDescription("The built-in SLO-aware autoscaler. Leave it off when an HPA or KEDA drives the scale subresource.")
     public AutoscalingSpec autoscaling;
+
+    // Defaulted views of the spec. The API server fills a nested default only where its parent
+    // object is present, so an absent section reads here as an empty one with every default.
+    // Not bean getters: Jackson and the CRD generator see only the fields.
+
+    /** Groups wanted. */
+    public int replicas() {
+        return replicas != null ? replicas : DEFAULT_REPLICAS;
+    }
+
+    public AcceleratorSpec accelerator() {
+        return accelerator != null ? accelerator : new AcceleratorSpec();
+    }
+
+    public SchedulingSpec scheduling() {
+        return scheduling != null ? scheduling : new SchedulingSpec();
+    }
+
+    public ServingSpec serving() {
+        return serving != null ? serving : new ServingSpec();
+    }
+
+    public RolloutSpec rollout() {
+        return rollout != null ? rollout : new RolloutSpec();
+    }
+
+    /** Absent means off, like enabled: false. */
+    public AutoscalingSpec autoscaling() {
+        return autoscaling != null ? autoscaling : new AutoscalingSpec();
+    }
 }

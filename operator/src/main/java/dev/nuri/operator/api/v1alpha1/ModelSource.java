@@ -30,13 +30,19 @@ public class ModelSource {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class PvcSource {
+        public static final String DEFAULT_PATH = "/";
+
         @Required
         @JsonPropertyDescription("Name of the PersistentVolumeClaim in the ModelDeployment's namespace.")
         public String claimName;
 
-        @Default("/")
+        @Default(DEFAULT_PATH)
         @JsonPropertyDescription("Folder inside the volume that holds config.json and the safetensors files.")
         public String path;
+
+        public String path() {
+            return path != null ? path : DEFAULT_PATH;
+        }
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
@@ -49,13 +55,19 @@ public class ModelSource {
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class ImageSource {
+        public static final String DEFAULT_PATH = "/";
+
         @Required
         @JsonPropertyDescription("OCI image reference holding the model files, e.g. registry.example/models/axk1:fp8.")
         public String reference;
 
-        @Default("/")
+        @Default(DEFAULT_PATH)
         @JsonPropertyDescription("Folder inside the image that holds config.json and the safetensors files.")
         public String path;
+
+        public String path() {
+            return path != null ? path : DEFAULT_PATH;
+        }
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)

@@ -37,4 +37,8 @@ public class ModelSpec {
     @JsonPropertyDescription("Total size of the weights, e.g. 1040Gi for A.X K1 in BF16. When set (or known for a builtin "
             + "model) the operator checks that each shard's share fits its devices' memory before creating pods.")
     public Quantity weightsSize;
+
+    public Quantization quantization() {
+        return quantization != null ? quantization : Quantization.BF16;
+    }
 }

@@ -11,14 +11,25 @@ import io.fabric8.generator.annotation.ValidationRule;
         message = "spec.rollout: maxUnavailableGroups + maxSurgeGroups must be greater than 0, or a rollout could never start")
 public class RolloutSpec {
 
-    @Default("1")
+    public static final int DEFAULT_MAX_UNAVAILABLE_GROUPS = 1;
+    public static final int DEFAULT_MAX_SURGE_GROUPS = 0;
+
+    @Default("" + DEFAULT_MAX_UNAVAILABLE_GROUPS)
     @Min(0)
     @JsonPropertyDescription("Groups that may be out of service at once during a rollout. A group is replaced whole; "
             + "its shards never run mixed revisions.")
     public Integer maxUnavailableGroups;
 
-    @Default("0")
+    @Default("" + DEFAULT_MAX_SURGE_GROUPS)
     @Min(0)
     @JsonPropertyDescription("Extra groups created above spec.replicas during a rollout, so capacity never drops.")
     public Integer maxSurgeGroups;
+
+    public int maxUnavailableGroups() {
+        return maxUnavailableGroups != null ? maxUnavailableGroups : DEFAULT_MAX_UNAVAILABLE_GROUPS;
+    }
+
+    public int maxSurgeGroups() {
+        return maxSurgeGroups != null ? maxSurgeGroups : DEFAULT_MAX_SURGE_GROUPS;
+    }
 }

@@ -13,24 +13,29 @@ import io.fabric8.generator.annotation.ValidationRule;
         fieldPath = ".peerPort")
 public class ServingSpec {
 
-    @Default("8000")
+    public static final int DEFAULT_PORT = 8000;
+    public static final int DEFAULT_PEER_PORT = 9000;
+    public static final int DEFAULT_MAX_BATCHED_TOKENS = 8192;
+    public static final int DEFAULT_MAX_SEQUENCES = 256;
+
+    @Default("" + DEFAULT_PORT)
     @Min(1024)
     @Max(65535)
     @JsonPropertyDescription("Port of the OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, /metrics).")
     public Integer port;
 
-    @Default("9000")
+    @Default("" + DEFAULT_PEER_PORT)
     @Min(1024)
     @Max(65535)
     @JsonPropertyDescription("Port on which the shards of a group exchange expert dispatch and combine frames.")
     public Integer peerPort;
 
-    @Default("8192")
+    @Default("" + DEFAULT_MAX_BATCHED_TOKENS)
     @Min(1)
     @JsonPropertyDescription("Most tokens one engine step processes across all sequences (prefill chunks plus decodes).")
     public Integer maxBatchedTokens;
 
-    @Default("256")
+    @Default("" + DEFAULT_MAX_SEQUENCES)
     @Min(1)
     @JsonPropertyDescription("Most sequences a shard decodes at once; further requests wait in the queue.")
     public Integer maxSequences;
@@ -43,14 +48,36 @@ public class ServingSpec {
             + "Without it the API is open to anything that can reach the Service.")
     public SecretKeyRef apiKeySecret;
 
+    public int port() {
+        return port != null ? port : DEFAULT_PORT;
+    }
+
+    public int peerPort() {
+        return peerPort != null ? peerPort : DEFAULT_PEER_PORT;
+    }
+
+    public int maxBatchedTokens() {
+        return maxBatchedTokens != null ? maxBatchedTokens : DEFAULT_MAX_BATCHED_TOKENS;
+    }
+
+    public int maxSequences() {
+        return maxSequences != null ? maxSequences : DEFAULT_MAX_SEQUENCES;
+    }
+
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class SecretKeyRef {
+        public static final String DEFAULT_KEY = "api-key";
+
         @Required
         @JsonPropertyDescription("Name of the Secret in the ModelDeployment's namespace.")
         public String name;
 
-        @Default("api-key")
+        @Default(DEFAULT_KEY)
         @JsonPropertyDescription("Key inside the Secret.")
         public String key;
+
+        public String key() {
+            return key != null ? key : DEFAULT_KEY;
+        }
     }
 }
