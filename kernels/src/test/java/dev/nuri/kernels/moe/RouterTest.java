@@ -10,7 +10,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import org.junit.jupiter.api.Test;
 
-/** Router semantics of REFERENCE.md §3 on hand-computable inputs: an identity gate makes logits = x. */
+/** Router semantics of ../shared/design/REFERENCE.md §3 on hand-computable inputs: an identity gate makes logits = x. */
 class RouterTest {
     static WeightMatrix identity(int n) {
         MemorySegment s = Arena.ofAuto().allocate(n * n * 4L);
@@ -32,6 +32,20 @@ class RouterTest {
         double s7 = 1 / (1 + Math.exp(-0.2)), s0 = 1 / (1 + Math.exp(-2));
         assertThat((double) w[0]).isCloseTo(2.5 * s7 / (s7 + s0), org.assertj.core.data.Offset.offset(1e-6));
         assertThat((double) w[1]).isCloseTo(2.5 * s0 / (s7 + s0), org.assertj.core.data.Offset.offset(1e-6));
+    }
+
+    @Test
+    void groupsAreScoredByTheSumOfTheirTopTwoExpertsNotTheirBestOneNorAllOfThem() {
+        // 12 experts in 3 groups of 4, one group kept. Each scoring rule keeps a different group:
+        //   g0 one strong expert:  top-1 0.953 (best), top-2 1.000,        sum 1.095
+        //   g1 two strong experts: top-1 0.818,        top-2 1.620 (best), sum 1.715
+        //   g2 four fair experts:  top-1 0.690,        top-2 1.358,        sum 2.626 (best)
+        float[] x = {3f, -3f, -3f, -3f, 1.5f, 1.4f, -3f, -3f, 0.8f, 0.7f, 0.6f, 0.5f};
+        var router = new GroupLimitedSigmoidRouter(identity(12), new float[12], 2, 3, 1, true, 1f);
+        int[] ids = new int[2];
+        router.route(x, 1, ids, new float[2]);
+        assertThat(ids).as("top-2 group scoring keeps g1; top-1 would give [0, 1], the whole-group sum [8, 9]")
+                .containsExactly(4, 5);
     }
 
     @Test
