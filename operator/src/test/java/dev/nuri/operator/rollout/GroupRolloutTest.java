@@ -47,6 +47,22 @@ class GroupRolloutTest {
         assertThat(plan.actions()).containsExactly(Map.entry(0, UPDATE), Map.entry(1, KEEP), Map.entry(2, KEEP));
     }
 
+    /**
+     * A group whose StatefulSet is already at the new revision while some of its pods still run the
+     * old one (OnDelete keeps them; e.g. an operator stopped between the two steps) is drained
+     * before it starts: restarting only the missing shards would mix revisions in one group.
+     */
+    @Test
+    void drainsAGroupWhosePodsStillRunAnotherRevision() {
+        var mixed = new GroupObservation("new", 4, 2, 2, 4, Optional.empty());
+        var plan = GroupRollout.plan(2, 1, 0, "new", groups(mixed, ready("new")), true);
+        assertThat(plan.actions()).containsExactly(Map.entry(0, DRAIN), Map.entry(1, UPDATE));
+
+        var staleGone = new GroupObservation("new", 4, 2, 0, 2, Optional.empty());
+        plan = GroupRollout.plan(2, 1, 0, "new", groups(staleGone, ready("new")), true);
+        assertThat(plan.actions()).as("no stale pod left: start the missing shards").containsEntry(0, UPDATE);
+    }
+
     @Test
     void nextGroupWaitsUntilTheUpdatedOneIsServingReady() {
         var plan = GroupRollout.plan(3, 1, 0, "new", groups(starting("new"), ready("old"), ready("old")), true);

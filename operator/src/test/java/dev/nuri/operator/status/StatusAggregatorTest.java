@@ -1,0 +1,212 @@
+package dev.nuri.operator.status;
+
+import static dev.nuri.operator.status.ClusterState.CONFIG_ERROR;
+import static dev.nuri.operator.status.ClusterState.CRASH_LOOP;
+import static dev.nuri.operator.status.ClusterState.IMAGE_PULL_BACK_OFF;
+import static dev.nuri.operator.status.ClusterState.READY;
+import static dev.nuri.operator.status.ClusterState.STARTING;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
+import dev.nuri.operator.rollout.GroupObservation;
+import dev.nuri.operator.rollout.GroupRollout;
+import dev.nuri.operator.status.StatusAggregator.Blocker;
+import io.fabric8.kubernetes.api.model.Condition;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The status a user reads, from observed groups and the rollout plan as the reconciler makes them:
+ * realistic pod statuses go through GroupObserver and GroupRollout first.
+ */
+class StatusAggregatorTest {
+
+    static final String REV = "new", OLD = "old";
+
+    /** Observe, plan and aggregate as one reconciliation does. */
+    static ModelDeploymentStatus reconcile(ClusterState state, Optional<Blocker> blocker) {
+        Map<Integer, GroupObservation> groups = state.observe();
+        var rollout = state.md.getSpec().rollout();
+        GroupRollout.Plan plan = GroupRollout.plan(state.md.getSpec().replicas(), rollout.maxUnavailableGroups(),
+                rollout.maxSurgeGroups(), REV, groups, true);
+        return StatusAggregator.aggregate(state.md, REV, plan, groups, blocker, null, null, "sel", "http://tiny/v1");
+    }
+
+    static ModelDeploymentStatus reconcile(ClusterState state) {
+        return reconcile(state, Optional.empty());
+    }
+
+    static Condition condition(ModelDeploymentStatus status, String type) {
+        return status.conditions.stream().filter(c -> c.getType().equals(type)).findFirst().orElseThrow();
+    }
+
+    @Test
+    void allGroupsReadyAtTheNewRevision() {
+        var status = reconcile(ClusterState.tiny(2).readyGroup(0, REV).readyGroup(1, REV));
+        assertThat(condition(status, "Ready")).satisfies(c -> {
+            assertThat(c.getStatus()).isEqualTo("True");
+            assertThat(c.getReason()).isEqualTo("AllGroupsReady");
+            assertThat(c.getMessage()).isEqualTo("2 of 2 groups serving-ready at revision new");
+            assertThat(c.getObservedGeneration()).isEqualTo(1L);
+        });
+        assertThat(condition(status, "Progressing").getStatus()).isEqualTo("False");
+        assertThat(condition(status, "Progressing").getReason()).isEqualTo("Complete");
+        assertThat(condition(status, "Degraded").getStatus()).isEqualTo("False");
+        assertThat(condition(status, "Degraded").getReason()).isEqualTo("AsExpected");
+        assertThat(status.readyGroups).isEqualTo("2/2");
+        assertThat(status.replicas).isEqualTo(2);
+        assertThat(status.readyReplicas).isEqualTo(2);
+        assertThat(status.updatedReplicas).isEqualTo(2);
+        assertThat(status.groups).extracting(g -> g.state).containsExactly("Ready", "Ready");
+    }
+
+    @Test
+    void scaledToZeroIsReadyWithItsOwnReason() {
+        var status = reconcile(ClusterState.tiny(0));
+        assertThat(condition(status, "Ready").getStatus()).isEqualTo("True");
+        assertThat(condition(status, "Ready").getReason()).isEqualTo("ScaledToZero");
+        assertThat(condition(status, "Progressing").getStatus()).isEqualTo("False");
+        assertThat(condition(status, "Degraded").getStatus()).isEqualTo("False");
+        assertThat(status.readyGroups).isEqualTo("0/0");
+    }
+
+    @Test
+    void scalingDownToZeroIsProgressingUntilTheGroupsAreGone() {
+        var status = reconcile(ClusterState.tiny(0).readyGroup(0, REV));
+        assertThat(condition(status, "Ready").getReason()).isNotEqualTo("ScaledToZero");
+        assertThat(condition(status, "Progressing").getStatus()).isEqualTo("True");
+        assertThat(condition(status, "Progressing").getReason()).isEqualTo("Scaling");
+        assertThat(status.groups).singleElement().satisfies(g -> assertThat(g.state).isEqualTo("Draining"));
+    }
+
+    @Test
+    void crashLoopingGroupIsDegradedWithTheKubeletsMessage() {
+        var state = ClusterState.tiny(1).group(0, REV)
+                .pod(0, 0, REV, READY).pod(0, 1, REV, CRASH_LOOP).pod(0, 2, REV, READY).pod(0, 3, REV, READY);
+        var status = reconcile(state);
+        Condition degraded = condition(status, "Degraded");
+        assertThat(degraded.getStatus()).isEqualTo("True");
+        assertThat(degraded.getReason()).isEqualTo("CrashLoop");
+        assertThat(degraded.getMessage()).isEqualTo("group 0: pod tiny-g0-1: CrashLoopBackOff: "
+                + "back-off 1m20s restarting failed container=worker pod=tiny-g0-1_team(5f0c)");
+        assertThat(condition(status, "Ready").getStatus()).isEqualTo("False");
+        assertThat(status.groups).singleElement().satisfies(g -> {
+            assertThat(g.state).isEqualTo("Failed");
+            assertThat(g.message).contains("CrashLoopBackOff");
+        });
+    }
+
+    @Test
+    void imagePullFailureIsDegraded() {
+        var state = ClusterState.tiny(1).group(0, REV).shards(0, REV, IMAGE_PULL_BACK_OFF);
+        Condition degraded = condition(reconcile(state), "Degraded");
+        assertThat(degraded.getReason()).isEqualTo("ImagePullFailed");
+        assertThat(degraded.getMessage()).contains("Back-off pulling image \"ghcr.io/nuri-dev/nuri-worker:nope\"");
+    }
+
+    @Test
+    void missingSecretIsAContainerConfigError() {
+        var state = ClusterState.tiny(1).group(0, REV).shards(0, REV, CONFIG_ERROR);
+        Condition degraded = condition(reconcile(state), "Degraded");
+        assertThat(degraded.getReason()).isEqualTo("ContainerConfigError");
+        assertThat(degraded.getMessage()).contains("secret \"api-key\" not found");
+    }
+
+    @Test
+    void failingGroupAtTheNewRevisionStallsTheRolloutAndSaysWhere() {
+        var state = ClusterState.tiny(2).group(0, REV).shards(0, REV, CRASH_LOOP).readyGroup(1, OLD);
+        var status = reconcile(state);
+        Condition degraded = condition(status, "Degraded");
+        assertThat(degraded.getStatus()).isEqualTo("True");
+        assertThat(degraded.getReason()).isEqualTo("RolloutStalled");
+        assertThat(degraded.getMessage()).startsWith("rollout stopped at group 0: pod tiny-g0-0: CrashLoopBackOff");
+        assertThat(condition(status, "Progressing").getReason()).isEqualTo("RollingOut");
+        assertThat(status.groups).extracting(g -> g.state).containsExactly("Failed", "Outdated");
+        assertThat(status.readyGroups).isEqualTo("1/2");
+    }
+
+    @Test
+    void aBlockerComesBeforeGroupFailures() {
+        var state = ClusterState.tiny(1).group(0, REV).shards(0, REV, CRASH_LOOP);
+        var status = reconcile(state, Optional.of(new Blocker("ModelSourceMissing", "PersistentVolumeClaim w is missing")));
+        assertThat(condition(status, "Degraded").getReason()).isEqualTo("ModelSourceMissing");
+        assertThat(condition(status, "Degraded").getMessage()).isEqualTo("PersistentVolumeClaim w is missing");
+    }
+
+    @Test
+    void rollingOutNamesTheGroupBeingUpdated() {
+        // group 0 already moved and is starting; group 1 waits its turn
+        var state = ClusterState.tiny(2).group(0, REV).shards(0, REV, STARTING).readyGroup(1, OLD);
+        var status = reconcile(state);
+        assertThat(condition(status, "Progressing").getReason()).isEqualTo("RollingOut");
+        assertThat(condition(status, "Progressing").getMessage())
+                .isEqualTo("1/2 groups at revision new, 2 desired; on group 0");
+        assertThat(status.groups).extracting(g -> g.state).containsExactly("Starting", "Outdated");
+        assertThat(status.updatedReplicas).isEqualTo(1);
+        assertThat(condition(status, "Degraded").getStatus()).isEqualTo("False");
+    }
+
+    @Test
+    void staleShardsKeepARolloutGoingEvenWhenEveryTemplateIsCurrent() {
+        var state = ClusterState.tiny(1).group(0, REV)
+                .pod(0, 0, OLD, READY).pod(0, 1, OLD, READY).pod(0, 2, REV, READY).pod(0, 3, REV, READY);
+        var status = reconcile(state);
+        assertThat(condition(status, "Progressing").getReason()).isEqualTo("RollingOut");
+        assertThat(condition(status, "Progressing").getMessage()).startsWith("0/1 groups at revision new");
+        assertThat(condition(status, "Ready").getStatus()).isEqualTo("False");
+    }
+
+    @Test
+    void newGroupsStartingIsProgressingStarting() {
+        var status = reconcile(ClusterState.tiny(1).group(0, REV).shards(0, REV, STARTING));
+        assertThat(condition(status, "Progressing").getReason()).isEqualTo("Starting");
+        assertThat(status.groups).singleElement().satisfies(g -> {
+            assertThat(g.state).isEqualTo("Starting");
+            assertThat(g.readyShards).isZero();
+            assertThat(g.shards).isEqualTo(4);
+        });
+    }
+
+    @Test
+    void anUnchangedWorldGivesAnIdenticalStatusSoNothingIsWritten() throws Exception {
+        var state = ClusterState.tiny(2).readyGroup(0, REV).readyGroup(1, REV);
+        ModelDeploymentStatus first = reconcile(state);
+        state.md.setStatus(first);
+        ModelDeploymentStatus second = reconcile(state);
+        ObjectMapper json = new ObjectMapper();
+        assertThat((Object) json.valueToTree(second)).isEqualTo(json.valueToTree(first));
+    }
+
+    @Test
+    void aConditionKeepsItsTransitionTimeUntilItsStatusChanges() {
+        var state = ClusterState.tiny(1).group(0, REV).shards(0, REV, STARTING);
+        ModelDeploymentStatus starting = reconcile(state);
+        condition(starting, "Ready").setLastTransitionTime("2026-11-30T07:00:00Z");
+        condition(starting, "Degraded").setLastTransitionTime("2026-11-30T07:00:00Z");
+        state.md.setStatus(starting);
+
+        var ready = ClusterState.tiny(1).readyGroup(0, REV);
+        ready.md.setStatus(starting);
+        ModelDeploymentStatus after = reconcile(ready);
+        assertThat(condition(after, "Ready").getStatus()).isEqualTo("True");
+        assertThat(condition(after, "Ready").getLastTransitionTime()).as("Ready flipped").isNotEqualTo("2026-11-30T07:00:00Z");
+        assertThat(condition(after, "Degraded").getLastTransitionTime()).as("Degraded stayed False")
+                .isEqualTo("2026-11-30T07:00:00Z");
+    }
+
+    @Test
+    void surgeGroupsAreNotCountedAsMoreThanDesired() {
+        var state = ClusterState.tiny(1).readyGroup(0, OLD).readyGroup(1, REV);
+        state.md.getSpec().rollout = new dev.nuri.operator.api.v1alpha1.RolloutSpec();
+        state.md.getSpec().rollout.maxSurgeGroups = 1;
+        state.md.getSpec().rollout.maxUnavailableGroups = 0;
+        var status = reconcile(state);
+        assertThat(status.readyGroups).isEqualTo("1/1");
+        assertThat(status.readyReplicas).isEqualTo(2);
+        assertThat(condition(status, "Ready").getStatus()).as("group 0 still runs the old revision").isEqualTo("False");
+        assertThat(condition(status, "Progressing").getMessage()).endsWith("; 1 surge group(s)");
+        assertThat(status.groups.stream().map(g -> g.index)).containsExactly(0, 1);
+    }
+}
