@@ -67,4 +67,37 @@ class RouterTest {
         Router.topK(new float[] {1f, 5f, 5f, 2f, 5f}, 0, 5, 3, out, 0);
         assertThat(out).containsExactly(1, 2, 4);
     }
+
+    @Test
+    void aBatchRoutesEveryTokenAsIfItWereAlone() {
+        // three tokens that choose different groups and experts: a batch must not leak one token's kept groups,
+        // scores or slots into another's
+        float[][] tokens = {
+            {2f, 1.9f, -3f, -3f, 1.5f, 1.4f, -4f, 0.2f},
+            {-3f, -2f, 2.2f, 1.1f, -1f, -2f, 0.3f, 1.7f},
+            {0.1f, -0.4f, -2f, 0.9f, 2.6f, -1.5f, 1.2f, 0.6f},
+        };
+        float[] bias = {0, 0.1f, 0, 0, 0, 0, 0, 0.2f};
+        java.util.List<Router> routers = java.util.List.of(
+                new GroupLimitedSigmoidRouter(identity(8), bias, 2, 4, 2, true, 2.5f),
+                new SoftmaxTopKRouter(identity(8), 3, true),
+                new SoftmaxTopKRouter(identity(8), 2, false));
+        for (Router router : routers) {
+            int k = router.topK(), n = tokens.length;
+            float[] batch = new float[n * 8];
+            for (int t = 0; t < n; t++) System.arraycopy(tokens[t], 0, batch, t * 8, 8);
+            int[] ids = new int[n * k];
+            float[] w = new float[n * k];
+            router.route(batch, n, ids, w);
+            for (int t = 0; t < n; t++) {
+                int[] aloneIds = new int[k];
+                float[] aloneW = new float[k];
+                router.route(tokens[t], 1, aloneIds, aloneW);
+                assertThat(java.util.Arrays.copyOfRange(ids, t * k, t * k + k)).as("%s token %d", router.getClass().getSimpleName(), t)
+                        .containsExactly(aloneIds);
+                assertThat(java.util.Arrays.copyOfRange(w, t * k, t * k + k)).as("%s token %d weights", router.getClass().getSimpleName(), t)
+                        .containsExactly(aloneW, org.assertj.core.data.Offset.offset(1e-6f));
+            }
+        }
+    }
 }

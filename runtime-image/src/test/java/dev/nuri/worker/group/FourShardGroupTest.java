@@ -35,6 +35,8 @@ class FourShardGroupTest {
     void everyShardGivesTheUnshardedGreedyTokens() {
         // BF16 rounding of the dispatched vectors changes logits slightly; on these prompts the greedy tokens agree
         // with the F32 single process for (at least) the first 16 tokens (measured; see docs/benchmarks.md).
+        double[] servedForPeers = new double[4];
+        for (int s = 0; s < 4; s++) servedForPeers[s] = expertCallsForPeers(s);
         for (String prompt : List.of("Hello, world", "안녕하세요, 오늘 날씨가")) {
             String expected = GroupFixture.tokensAndText(reference.http.post("/v1/completions", GroupFixture.greedy(prompt, 16)));
             for (int s = 0; s < 4; s++) {
@@ -42,6 +44,15 @@ class FourShardGroupTest {
                         .as("shard %d", s).isEqualTo(expected);
             }
         }
+        // Same tokens could also come from a shard computing every expert itself: prove the experts really ran
+        // on their owners, for tokens that other shards dispatched.
+        for (int s = 0; s < 4; s++) {
+            assertThat(expertCallsForPeers(s)).as("expert calls shard %d served for its peers", s).isGreaterThan(servedForPeers[s]);
+        }
+    }
+
+    private static double expertCallsForPeers(int shard) {
+        return group.http(shard).metricWhere("nuri_moe_expert_compute_seconds_count", "tokens_from=\"peer\"");
     }
 
     @Test
