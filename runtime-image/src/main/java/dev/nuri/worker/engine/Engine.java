@@ -12,7 +12,6 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.Iterator;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -22,9 +21,14 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Continuous batching on one dedicated thread. Between two decode steps the engine drops finished and cancelled
- * sequences and prefills waiting requests that fit the KV-cache budget; then one decode step runs every active
- * sequence as one batch, so the MoE layers see as many tokens as possible.
+ * Continuous batching on one dedicated thread. Each step the engine drops finished and cancelled sequences, admits
+ * waiting requests that fit the KV-cache budget and the batch, prefills admitted sequences one at a time (taking turns
+ * between requests, up to the per-step prefill budget), then runs one decode step over every prefilled sequence as one
+ * batch, so the MoE layers see as many tokens as possible.
+ *
+ * <p>Accounting: a request reserves its KV tokens when admitted and {@link #end} gives them back exactly once, however
+ * and in whatever order its sequences finish, its client goes away or a step fails; {@code end} is also the one place
+ * that counts the request in {@code request_success_total}.
  */
 public final class Engine implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Engine.class.getName());
@@ -39,10 +43,18 @@ public final class Engine implements AutoCloseable {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
+    /** guarded by lock */
     private final ArrayDeque<Generation> waiting = new ArrayDeque<>();
-    private final List<Sequence> running = new ArrayList<>();
-    private volatile int runningCount;
+    /** guarded by lock (written there, read anywhere) */
     private volatile int reservedTokens;
+    /** engine thread only: admitted requests with sequences still to prefill, in turn order */
+    private final ArrayDeque<Generation> prefilling = new ArrayDeque<>();
+    /** engine thread only: prefilled sequences, decoded every step */
+    private final List<Sequence> running = new ArrayList<>();
+    /** engine thread only: sequences of admitted requests that have not finished (prefilling or running) */
+    private int activeSequences;
+    /** {@link #activeSequences} published for gauges and drain */
+    private volatile int runningCount;
     private volatile boolean accepting = true;
     private volatile boolean closed;
     private final Thread thread;
@@ -62,9 +74,9 @@ public final class Engine implements AutoCloseable {
         for (int id : model.config().eosTokenIds()) eos.set(id);
         int eosFromTokenizer = tokenizer.specialId(tokenizer.eosToken());
         if (eosFromTokenizer >= 0) eos.set(eosFromTokenizer);
-        metrics.gauge("nuri.num_requests_running", "Sequences in the decode batch", () -> runningCount);
-        metrics.gauge("nuri.num_requests_waiting", "Requests waiting for admission", this::waitingCount);
-        metrics.gauge("nuri.kv_cache_usage_perc", "Share of the KV-cache token budget reserved by admitted sequences",
+        metrics.gauge(WorkerMetrics.NUM_REQUESTS_RUNNING, "Sequences admitted to the batch (being prefilled or decoded)", () -> runningCount);
+        metrics.gauge(WorkerMetrics.NUM_REQUESTS_WAITING, "Requests waiting for admission", this::waitingCount);
+        metrics.gauge(WorkerMetrics.KV_CACHE_USAGE_PERC, "Share of the KV-cache token budget reserved by admitted sequences (0..1)",
                 () -> (double) reservedTokens / settings.kvCacheTokens());
         thread = Thread.ofPlatform().name("nuri-engine").daemon(true).start(this::loop);
     }
@@ -104,12 +116,19 @@ public final class Engine implements AutoCloseable {
         return g;
     }
 
-    /** Wakes the engine so that a cancellation takes effect even while it is idle-waiting. */
+    /**
+     * The client went away. A request still waiting leaves the queue at once (its place is free for the next one); an
+     * admitted one stops before the engine's next step. Cancelling a request that has ended does nothing.
+     */
     public void cancel(Generation g) {
         g.cancel();
         lock.lock();
         try {
-            changed.signal();
+            if (waiting.remove(g)) {
+                g.ended = true; // never admitted: nothing reserved, no sequences
+                metrics.requestFinished("abort");
+            }
+            changed.signalAll();
         } finally {
             lock.unlock();
         }
@@ -124,8 +143,14 @@ public final class Engine implements AutoCloseable {
         }
     }
 
+    /** Sequences of admitted requests that have not finished: being prefilled or decoded. */
     public int runningCount() {
         return runningCount;
+    }
+
+    /** KV-cache tokens reserved by admitted requests. */
+    public int reservedKvTokens() {
+        return reservedTokens;
     }
 
     /** Stops admitting new requests and waits up to {@code grace} for admitted and waiting ones to finish. */
@@ -152,11 +177,13 @@ public final class Engine implements AutoCloseable {
     private void loop() {
         while (!closed) {
             try {
+                dropEnded();
                 admit();
-                if (running.isEmpty()) {
+                if (prefilling.isEmpty() && running.isEmpty()) {
                     awaitWork();
                     continue;
                 }
+                prefillStep();
                 decodeStep();
             } catch (InterruptedException e) {
                 return;
@@ -179,74 +206,96 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /** Prefills waiting requests that fit; at least one per call so that a long prompt is never starved. */
+    /** Ends cancelled requests and forgets finished sequences and ended requests. */
+    private void dropEnded() {
+        for (Sequence s : running) if (s.generation.cancelled) end(s.generation, "abort");
+        for (Generation g : prefilling) if (g.cancelled) end(g, "abort");
+        running.removeIf(s -> s.finished);
+        prefilling.removeIf(g -> g.ended);
+    }
+
+    /**
+     * Admits waiting requests in arrival order while the next one fits both the KV-cache budget (what admitted requests
+     * have reserved, plus its own reservation) and the batch. A request larger than the batch is admitted alone.
+     */
     private void admit() {
-        int prefilled = 0;
-        while (true) {
-            Generation g;
-            lock.lock();
-            try {
-                g = waiting.peek();
-                if (g == null) return;
-                if (g.cancelled) {
-                    waiting.poll();
-                    changed.signalAll();
-                    continue;
-                }
+        List<Generation> admitted = new ArrayList<>();
+        lock.lock();
+        try {
+            while (!waiting.isEmpty()) {
+                Generation g = waiting.peek();
+                int choices = g.spec.choices();
                 boolean fits = reservedTokens + g.reservedTokens <= settings.kvCacheTokens()
-                        && runningCount + g.spec.choices() <= Math.max(settings.maxBatch(), g.spec.choices());
-                if (!fits || (prefilled > 0 && prefilled >= settings.prefillTokensPerStep())) return;
+                        && activeSequences + choices <= Math.max(settings.maxBatch(), choices);
+                if (!fits) break;
                 waiting.poll();
                 reservedTokens += g.reservedTokens;
-            } finally {
-                lock.unlock();
+                g.admitted = true;
+                activeSequences += choices;
+                admitted.add(g);
             }
-            prefilled += prefill(g);
+        } finally {
+            lock.unlock();
+        }
+        runningCount = activeSequences;
+        for (Generation g : admitted) {
+            g.admittedNanos = System.nanoTime();
+            metrics.queueTime.record(g.admittedNanos - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
+            SamplingParams p = g.spec.params();
+            int choice = 0;
+            for (int[] prompt : g.spec.prompts()) {
+                for (int i = 0; i < g.spec.n(); i++, choice++) {
+                    SplittableRandom random = p.seed() == null ? new SplittableRandom() : new SplittableRandom(p.seed() + choice);
+                    int maxTokens = Math.min(p.maxTokens(), contextLength - prompt.length);
+                    g.sequences.add(new Sequence(g, choice, prompt, random, new TextOutput(tokenizer, p), maxTokens));
+                }
+            }
+            g.unfinished = g.sequences.size();
+            prefilling.add(g);
         }
     }
 
-    private int prefill(Generation g) {
-        g.admittedNanos = System.nanoTime();
-        metrics.queueTime.record(g.admittedNanos - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
-        SamplingParams p = g.spec.params();
+    /**
+     * Prefills admitted sequences, one at a time and one request after another in turn, until this step's prompt-token
+     * budget is spent (at least one sequence per step, so a long prompt is never starved). A request with many prompts
+     * thus shares the engine with the others instead of holding it for its whole prefill.
+     */
+    private void prefillStep() {
         int tokens = 0;
-        int choice = 0;
-        for (int[] prompt : g.spec.prompts()) {
-            for (int i = 0; i < g.spec.n(); i++, choice++) {
-                SplittableRandom random = p.seed() == null ? new SplittableRandom() : new SplittableRandom(p.seed() + choice);
-                int maxTokens = Math.min(p.maxTokens(), contextLength - prompt.length);
-                g.sequences.add(new Sequence(g, choice, prompt, random, new TextOutput(tokenizer, p), maxTokens));
+        while (!prefilling.isEmpty() && (tokens == 0 || tokens < settings.prefillTokensPerStep())) {
+            Generation g = prefilling.poll();
+            if (g.ended) continue;
+            if (g.cancelled) {
+                end(g, "abort");
+                continue;
             }
+            Sequence s = g.sequences.get(g.prefilled++);
+            tokens += prefill(s);
+            if (!g.ended && g.prefilled < g.sequences.size()) prefilling.add(g);
         }
-        g.unfinished = g.sequences.size();
+    }
+
+    private int prefill(Sequence s) {
+        Generation g = s.generation;
         try {
-            for (Sequence s : g.sequences) {
-                if (g.cancelled) break;
-                s.cache = model.newCache(Math.min(contextLength, s.prompt.length + s.maxTokens));
-                long start = System.nanoTime();
-                float[] logits = model.prefill(s.prompt, s.cache, experts);
-                metrics.prefill.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-                tokens += s.prompt.length;
-                metrics.promptTokens.increment(s.prompt.length);
-                running.add(s);
-                runningCount = running.size();
-                accept(s, logits);
-            }
+            s.cache = model.newCache(Math.min(contextLength, s.prompt.length + s.maxTokens));
+            long start = System.nanoTime();
+            float[] logits = model.prefill(s.prompt, s.cache, experts);
+            metrics.prefill.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+            metrics.promptTokens.increment(s.prompt.length);
+            running.add(s);
+            accept(s, logits);
+            return s.prompt.length;
         } catch (RuntimeException e) {
             LOG.log(e instanceof PeerUnavailableException ? Level.WARNING : Level.SEVERE, "prefill failed: " + e.getMessage(),
                     e instanceof PeerUnavailableException ? null : e);
             fail(g, e);
+            return 0;
         }
-        if (g.cancelled) finishCancelled(g);
-        return tokens;
     }
 
     private void decodeStep() {
-        running.removeIf(s -> {
-            if (s.generation.cancelled && !s.generation.failed) finishCancelled(s.generation);
-            return s.finished;
-        });
-        runningCount = running.size();
+        running.removeIf(s -> s.finished);
         if (running.isEmpty()) return;
         int b = running.size();
         int[] tokens = new int[b];
@@ -264,7 +313,6 @@ public final class Engine implements AutoCloseable {
             if (!s.finished) accept(s, logits[i]);
         }
         running.removeIf(s -> s.finished);
-        runningCount = running.size();
     }
 
     /** Samples a sequence's next token from its logits and tells the listener. */
@@ -295,8 +343,13 @@ public final class Engine implements AutoCloseable {
         String reason = null;
         if (step.stopped() || isEos || isStopToken) reason = "stop";
         else if (atLength) reason = "length";
-        if (reason != null) s.finished = true;
-        g.listener.onOutput(new SequenceOutput(s.choice, step.text(), new int[] {token}, lp, reason, s.prompt.length, s.generated));
+        try {
+            g.listener.onOutput(new SequenceOutput(s.choice, step.text(), new int[] {token}, lp, reason, s.prompt.length, s.generated));
+        } catch (RuntimeException e) { // one broken listener fails its own request, not the batch
+            LOG.log(Level.SEVERE, "listener of request " + g.requestId() + " failed", e);
+            fail(g, e);
+            return;
+        }
         if (reason != null) sequenceFinished(s, reason);
     }
 
@@ -307,10 +360,12 @@ public final class Engine implements AutoCloseable {
 
     private void sequenceFinished(Sequence s, String reason) {
         Generation g = s.generation;
-        g.lastFinishReason = reason;
+        if (s.finished) return;
+        s.finished = true;
         s.cache = null;
+        activeSequences--;
+        runningCount = activeSequences;
         if (--g.unfinished > 0) return;
-        release(g);
         metrics.e2eLatency.record(System.nanoTime() - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
         int prompt = 0, generated = 0;
         for (Sequence q : g.sequences) {
@@ -319,52 +374,55 @@ public final class Engine implements AutoCloseable {
         }
         metrics.requestPromptTokens.record(prompt);
         metrics.requestGenerationTokens.record(generated);
+        end(g, reason);
+    }
+
+    /**
+     * The one way an admitted request ends: finishes its sequences, gives its KV reservation back and counts it under
+     * {@code reason}. Only the first call does anything, so a request that both finished and was cancelled (or failed)
+     * is released and counted once.
+     */
+    private void end(Generation g, String reason) {
+        if (g.ended) return;
+        g.ended = true;
+        for (Sequence s : g.sequences) {
+            if (s.finished) continue;
+            s.finished = true;
+            s.cache = null;
+            activeSequences--;
+        }
+        g.unfinished = 0;
+        runningCount = activeSequences; // published before the request is counted: a finished request is never "running"
+        lock.lock();
+        try {
+            if (g.admitted) reservedTokens -= g.reservedTokens;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
         metrics.requestFinished(reason);
     }
 
-    private void finishCancelled(Generation g) {
-        if (g.failed) return;
-        g.failed = true;
-        for (Sequence s : g.sequences) {
-            s.finished = true;
-            s.cache = null;
-        }
-        release(g);
-        metrics.requestFinished("abort");
-    }
-
     private void fail(Generation g, Throwable e) {
-        if (g.failed) return;
-        g.failed = true;
-        for (Sequence s : g.sequences) {
-            s.finished = true;
-            s.cache = null;
-        }
-        release(g);
-        metrics.requestFinished("error");
+        if (g.ended) return;
+        end(g, "error");
         EngineFailure.Kind kind = e instanceof PeerUnavailableException ? EngineFailure.Kind.UNAVAILABLE : EngineFailure.Kind.INTERNAL;
         String message = e instanceof PeerUnavailableException
                 ? "expert-parallel group lost a shard: " + e.getMessage() + "; retry shortly"
                 : "internal error while generating: " + e;
-        g.listener.onFailure(new EngineFailure(kind, message));
+        try {
+            g.listener.onFailure(new EngineFailure(kind, message));
+        } catch (RuntimeException listenerFailure) {
+            LOG.log(Level.SEVERE, "listener of request " + g.requestId() + " failed", listenerFailure);
+        }
     }
 
+    /** A decode step failed: every request with a sequence in it fails. */
     private void failRunning(Throwable e) {
         List<Generation> gens = new ArrayList<>();
         for (Sequence s : running) if (!gens.contains(s.generation)) gens.add(s.generation);
         for (Generation g : gens) fail(g, e);
         running.clear();
-        runningCount = 0;
-    }
-
-    private void release(Generation g) {
-        lock.lock();
-        try {
-            reservedTokens -= g.reservedTokens;
-            changed.signalAll();
-        } finally {
-            lock.unlock();
-        }
     }
 
     @Override

@@ -6,18 +6,22 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
-/** An admitted or waiting request inside the engine: its sequences, listener and cancellation flag. */
+/** An admitted or waiting request inside the engine: its sequences, listener, KV reservation and cancellation flag. */
 public final class Generation {
     final GenerationSpec spec;
     final GenerationListener listener;
     final List<Sequence> sequences = new ArrayList<>();
     final int reservedTokens;
     volatile boolean cancelled;
+    /** set under the engine's lock when the KV reservation is taken */
+    boolean admitted;
+    /** set once, by the engine thread (or under the engine's lock while still waiting); see {@link Engine#end} */
+    boolean ended;
     long admittedNanos;
     long firstTokenNanos;
+    /** sequences not yet prefilled start at this index */
+    int prefilled;
     int unfinished;
-    boolean failed;
-    String lastFinishReason;
 
     Generation(GenerationSpec spec, GenerationListener listener, int reservedTokens) {
         this.spec = spec;
@@ -25,8 +29,8 @@ public final class Generation {
         this.reservedTokens = reservedTokens;
     }
 
-    /** Asks the engine to stop generating; takes effect before its next step. */
-    public void cancel() {
+    /** Marks the request cancelled; {@link Engine#cancel} is how callers cancel (it also frees a waiting request's place). */
+    void cancel() {
         cancelled = true;
     }
 

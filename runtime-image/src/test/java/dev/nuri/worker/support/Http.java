@@ -71,6 +71,25 @@ public final class Http {
         }
     }
 
+    /**
+     * Sends a POST over a plain socket and returns the open socket without reading the answer: a client that is
+     * waiting for its response. Closing the socket is the client going away.
+     */
+    public java.net.Socket postAndHold(String path, JsonObject body) {
+        byte[] bytes = body.encode().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        String head = "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + port + "\r\nContent-Type: application/json\r\n"
+                + "Content-Length: " + bytes.length + "\r\n\r\n";
+        try {
+            java.net.Socket socket = new java.net.Socket("127.0.0.1", port);
+            socket.getOutputStream().write(head.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            socket.getOutputStream().write(bytes);
+            socket.getOutputStream().flush();
+            return socket;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     private static Response send(HttpRequest request) {
         try {
             HttpResponse<String> r = CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
