@@ -93,7 +93,7 @@ public final class ApiServer {
         router.get("/health/ready").handler(this::ready);
         router.get("/metrics").handler(ctx -> {
             beforeScrape.run();
-            ctx.response().putHeader("Content-Type", "text/plain; version=0.0.4; charset=utf-8").end(metrics.scrape());
+            ctx.response().putHeader("Content-Type", WorkerMetrics.CONTENT_TYPE).end(metrics.scrape());
         });
         router.get("/v1/models").handler(this::models);
         router.post("/v1/completions").handler(ctx -> generate(ctx, false));

@@ -15,6 +15,11 @@ import java.util.Set;
 /** Validates request bodies and turns them into token prompts and sampling parameters. */
 final class RequestParser {
     static final int MAX_N = 16;
+    /**
+     * Most choices (prompts × n) one request may ask for: each is a sequence with its own prefill and KV reservation, so
+     * without a cap one small body (10,000 one-word prompts) would occupy the engine like 10,000 requests.
+     */
+    static final int MAX_CHOICES = 128;
     static final int MAX_STOP = 16;
     private static final Set<String> ROLES = Set.of("system", "developer", "user", "assistant", "tool");
 
@@ -47,6 +52,8 @@ final class RequestParser {
         if (f.has("suffix")) throw ApiException.unsupported("suffix", "'suffix' is not supported");
         Object prompt = f.raw("prompt");
         if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' is required");
+        int n = n(f);
+        checkChoices(prompt, n);
         List<int[]> prompts = new ArrayList<>();
         List<String> texts = new ArrayList<>();
         if (prompt instanceof String s) {
@@ -76,7 +83,7 @@ final class RequestParser {
         SamplingParams params = sampling(f, maxTokens, logprobs == null ? -1 : logprobs);
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         List<String> echoTexts = Boolean.TRUE.equals(echo) ? echoTexts(prompts, texts) : null;
-        return new ParsedRequest(false, prompts, echoTexts, n(f), params, stream, includeUsage(f, stream));
+        return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream));
     }
 
     ParsedRequest chat(JsonObject body) {
@@ -144,6 +151,19 @@ final class RequestParser {
             return sb.toString();
         }
         throw ApiException.badRequest(where, where + " must be a string or an array of text parts");
+    }
+
+    /** Refuses more than {@link #MAX_CHOICES} prompts × n before any prompt is tokenized. */
+    private static void checkChoices(Object prompt, int n) {
+        // a list of strings or of token-id lists is several prompts; a string or a flat list of ids is one
+        int prompts = prompt instanceof JsonArray a && !a.isEmpty() && !(a.getValue(0) instanceof Number) ? a.size() : 1;
+        if ((long) prompts * n <= MAX_CHOICES) return;
+        if (prompts > MAX_CHOICES) {
+            throw ApiException.badRequest("prompt", "'prompt' holds " + prompts + " prompts; one request may ask for at most "
+                    + MAX_CHOICES + " choices (prompts × n); split the prompts over several requests");
+        }
+        throw ApiException.badRequest("n", prompts + " prompts × n " + n + " = " + prompts * n + " choices; one request may ask for at most "
+                + MAX_CHOICES + " (prompts × n); lower n or split the prompts over several requests");
     }
 
     private void addText(List<int[]> prompts, List<String> texts, String s) {

@@ -3,28 +3,51 @@ package dev.nuri.worker.metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.composite.CompositeMeterRegistry;
+import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 
 import java.time.Duration;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /**
- * The worker's Prometheus metrics: vLLM's serving set under a {@code nuri_} prefix (same names, same meaning) plus
- * the expert-parallel ones. Every series carries {@code model_name} and {@code shard}.
+ * The worker's Prometheus metrics: vLLM's serving set (same names, same meaning, same units) served twice, under a
+ * {@code nuri_} prefix and under vLLM's own {@code vllm:} names, so that dashboards, KEDA triggers and the Gateway API
+ * inference extension's endpoint picker written for vLLM read a shard unchanged; plus the expert-parallel and engine
+ * ones, under {@code nuri_} only. Every series carries {@code model_name} and {@code shard}. Micrometer's
+ * {@code *_max} gauges (a decaying maximum that vLLM does not have) are not served.
  */
 public final class WorkerMetrics {
+    public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+    public static final String NUM_REQUESTS_RUNNING = "nuri.num_requests_running";
+    public static final String NUM_REQUESTS_WAITING = "nuri.num_requests_waiting";
+    public static final String KV_CACHE_USAGE_PERC = "nuri.kv_cache_usage_perc";
+    /** The meters vLLM also has, by their name after the {@code nuri.} prefix; each is served under {@code vllm:} too. */
+    static final Set<String> VLLM_NAMES = Set.of("num_requests_running", "num_requests_waiting", "kv_cache_usage_perc",
+            "prompt_tokens", "generation_tokens", "request_success", "num_preemptions", "time_to_first_token",
+            "inter_token_latency", "e2e_request_latency", "request_queue_time", "request_prompt_tokens",
+            "request_generation_tokens");
+
     private static final Duration[] LATENCY_BUCKETS = seconds(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
             0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0);
     private static final Duration[] FAST_BUCKETS = seconds(0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
             0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0);
     private static final double[] TOKEN_BUCKETS = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000};
 
-    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final PrometheusMeterRegistry nuriNames = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final PrometheusMeterRegistry vllmNames = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    /** every meter is registered here and so recorded in both registries above */
+    private final MeterRegistry registry = new CompositeMeterRegistry();
     private final Map<String, Counter> successByReason = new ConcurrentHashMap<>();
     private final Map<Integer, Counter> expertTokens = new ConcurrentHashMap<>();
 
@@ -48,6 +71,17 @@ public final class WorkerMetrics {
     public final DistributionSummary batchSize;
 
     public WorkerMetrics(String modelName, int shardIndex) {
+        // filters map first, then accept or deny the mapped id: rename vLLM's set, drop the rest
+        vllmNames.config().meterFilter(new MeterFilter() {
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                String name = id.getName();
+                boolean vllm = name.startsWith("nuri.") && VLLM_NAMES.contains(name.substring("nuri.".length()));
+                return vllm ? id.withName("vllm:" + name.substring("nuri.".length())) : id;
+            }
+        }).meterFilter(MeterFilter.denyUnless(id -> id.getName().startsWith("vllm:")));
+        CompositeMeterRegistry composite = (CompositeMeterRegistry) registry;
+        composite.add(nuriNames).add(vllmNames);
         registry.config().commonTags(Tags.of("model_name", modelName, "shard", Integer.toString(shardIndex)));
         promptTokens = Counter.builder("nuri.prompt_tokens").description("Prefill tokens processed").register(registry);
         generationTokens = Counter.builder("nuri.generation_tokens").description("Generated tokens").register(registry);
@@ -100,11 +134,14 @@ public final class WorkerMetrics {
                 .register(registry)).increment(tokens);
     }
 
+    /** Prometheus text format (0.0.4): the nuri_ series, then the vllm: ones, without Micrometer's *_max gauges. */
     public String scrape() {
-        return registry.scrape();
+        return scrapeWithoutMax(nuriNames) + scrapeWithoutMax(vllmNames);
     }
 
-    public PrometheusMeterRegistry registry() {
-        return registry;
+    private static String scrapeWithoutMax(PrometheusMeterRegistry registry) {
+        Set<String> names = registry.getPrometheusRegistry().scrape().stream().map(MetricSnapshot::getMetadata)
+                .map(m -> m.getPrometheusName()).filter(name -> !name.endsWith("_max")).collect(Collectors.toSet());
+        return registry.scrape(CONTENT_TYPE, names);
     }
 }

@@ -261,17 +261,48 @@ class OpenAiApiTest {
     }
 
     @Test
-    void healthAndMetricsUseTheVllmNamesWithANuriPrefix() {
+    void promptsTimesNIsCappedWith400NamingTheField() {
+        JsonArray many = new JsonArray();
+        for (int i = 0; i < 10_000; i++) many.add("a");
+        Http.Response r = http.post("/v1/completions", completion("", 1).put("prompt", many));
+        assertThat(r.status()).isEqualTo(400);
+        JsonObject error = r.json().getJsonObject("error");
+        assertThat(error.getString("param")).isEqualTo("prompt");
+        assertThat(error.getString("type")).isEqualTo("invalid_request_error");
+        assertThat(error.getString("message")).contains("10000 prompts", "128");
+
+        JsonArray nine = new JsonArray();
+        for (int i = 0; i < 9; i++) nine.add("a");
+        Http.Response timesN = http.post("/v1/completions", completion("", 1).put("prompt", nine).put("n", 16));
+        assertThat(timesN.status()).isEqualTo(400);
+        assertThat(timesN.json().getJsonObject("error").getString("param")).isEqualTo("n");
+        assertThat(timesN.json().getJsonObject("error").getString("message")).contains("9 prompts × n 16 = 144", "128");
+
+        JsonArray eight = new JsonArray();
+        for (int i = 0; i < 8; i++) eight.add("a");
+        Http.Response atTheCap = http.post("/v1/completions", completion("", 1).put("prompt", eight).put("n", 16));
+        assertThat(atTheCap.status()).isEqualTo(200);
+        assertThat(atTheCap.json().getJsonArray("choices")).hasSize(128);
+    }
+
+    /** vLLM's serving metrics under nuri_ and under vLLM's own vllm: names (KEDA, the inference extension's picker). */
+    static final List<String> VLLM_SERIES = List.of("prompt_tokens_total", "generation_tokens_total", "num_requests_running",
+            "num_requests_waiting", "kv_cache_usage_perc", "time_to_first_token_seconds_bucket",
+            "inter_token_latency_seconds_bucket", "e2e_request_latency_seconds_bucket", "request_queue_time_seconds_bucket",
+            "request_prompt_tokens_bucket", "request_generation_tokens_bucket", "request_success_total{", "num_preemptions_total");
+
+    @Test
+    void healthAndMetricsServeVllmNamesUnderNuriAndVllmPrefixesWithoutMaxSeries() {
         assertThat(http.get("/health/live").status()).isEqualTo(200);
         assertThat(http.get("/health/ready").status()).isEqualTo(200);
         http.post("/v1/completions", completion("metrics", 3));
         String metrics = http.get("/metrics").body();
-        assertThat(metrics).contains("nuri_prompt_tokens_total", "nuri_generation_tokens_total", "nuri_num_requests_running",
-                "nuri_num_requests_waiting", "nuri_kv_cache_usage_perc", "nuri_time_to_first_token_seconds_bucket",
-                "nuri_inter_token_latency_seconds_bucket", "nuri_e2e_request_latency_seconds_bucket",
-                "nuri_request_queue_time_seconds_bucket", "nuri_request_prompt_tokens_bucket",
-                "nuri_request_generation_tokens_bucket", "nuri_request_success_total{", "nuri_num_preemptions_total",
-                "nuri_moe_expert_compute_seconds_bucket", "nuri_moe_expert_tokens_total{", "nuri_moe_balancedness");
-        assertThat(http.metric("nuri_generation_tokens_total")).isGreaterThanOrEqualTo(3);
+        for (String series : VLLM_SERIES) assertThat(metrics).contains("\nnuri_" + series, "\nvllm:" + series);
+        assertThat(metrics).contains("nuri_moe_expert_compute_seconds_bucket", "nuri_moe_expert_tokens_total{", "nuri_moe_balancedness")
+                .doesNotContain("vllm:moe_", "vllm:engine_", "vllm:placement_");
+        assertThat(metrics.lines().filter(l -> !l.startsWith("#")).map(l -> l.split("[{ ]")[0]))
+                .as("series names").noneMatch(name -> name.endsWith("_max"));
+        assertThat(http.metric("nuri_generation_tokens_total")).isGreaterThanOrEqualTo(3)
+                .isEqualTo(http.metric("vllm:generation_tokens_total"));
     }
 }
