@@ -7,8 +7,8 @@ import java.util.random.RandomGenerator;
 public final class Sampler {
     private Sampler() {}
 
-    /** A token and its log-probability under the unmodified distribution. */
-    public record TokenLogprob(int token, float logprob) {}
+    /** One of the most likely tokens: its id and log-probability under the unmodified distribution. */
+    public record Candidate(int token, float logprob) {}
 
     public static int argmax(float[] logits) {
         int best = 0;
@@ -17,7 +17,7 @@ public final class Sampler {
     }
 
     /** Greedy when p.temperature() is 0; else temperature, then top-k, then top-p (nucleus), then a draw from rng. */
-    public static int sample(float[] logits, SamplingParams p, RandomGenerator rng) {
+    public static int sample(float[] logits, SamplerSettings p, RandomGenerator rng) {
         if (p.greedy()) return argmax(logits);
         int v = logits.length;
         Integer[] order = new Integer[v];
@@ -65,7 +65,7 @@ public final class Sampler {
     }
 
     /** The n most likely tokens with their log-probabilities, most likely first (ties: lower id first). */
-    public static TokenLogprob[] topLogprobs(float[] logits, int n) {
+    public static Candidate[] topLogprobs(float[] logits, int n) {
         float[] lp = logSoftmax(logits);
         n = Math.min(n, lp.length);
         int[] top = new int[n];
@@ -77,8 +77,8 @@ public final class Sampler {
             System.arraycopy(top, pos, top, pos + 1, n - pos - 1);
             top[pos] = i;
         }
-        TokenLogprob[] out = new TokenLogprob[n];
-        for (int i = 0; i < n; i++) out[i] = new TokenLogprob(top[i], lp[top[i]]);
+        Candidate[] out = new Candidate[n];
+        for (int i = 0; i < n; i++) out[i] = new Candidate(top[i], lp[top[i]]);
         return out;
     }
 }

@@ -10,15 +10,15 @@ class SamplerTest {
 
     @Test
     void greedyTakesTheLargestLogit() {
-        assertThat(Sampler.sample(logits, SamplingParams.GREEDY, new SplittableRandom(1))).isEqualTo(1);
+        assertThat(Sampler.sample(logits, SamplerSettings.GREEDY, new SplittableRandom(1))).isEqualTo(1);
     }
 
     @Test
     void topKOneIsGreedyAndTopKLimitsTheSupport() {
         SplittableRandom r = new SplittableRandom(3);
         for (int i = 0; i < 200; i++) {
-            assertThat(Sampler.sample(logits, new SamplingParams(5f, 1, 1f), r)).isEqualTo(1);
-            assertThat(Sampler.sample(logits, new SamplingParams(5f, 2, 1f), r)).isIn(1, 2);
+            assertThat(Sampler.sample(logits, new SamplerSettings(5f, 1, 1f), r)).isEqualTo(1);
+            assertThat(Sampler.sample(logits, new SamplerSettings(5f, 2, 1f), r)).isIn(1, 2);
         }
     }
 
@@ -27,14 +27,14 @@ class SamplerTest {
         // p(1) ≈ 0.53, p(2) ≈ 0.32: top_p 0.5 keeps only token 1, 0.8 keeps 1 and 2
         SplittableRandom r = new SplittableRandom(5);
         for (int i = 0; i < 200; i++) {
-            assertThat(Sampler.sample(logits, new SamplingParams(1f, 0, 0.5f), r)).isEqualTo(1);
-            assertThat(Sampler.sample(logits, new SamplingParams(1f, 0, 0.8f), r)).isIn(1, 2);
+            assertThat(Sampler.sample(logits, new SamplerSettings(1f, 0, 0.5f), r)).isEqualTo(1);
+            assertThat(Sampler.sample(logits, new SamplerSettings(1f, 0, 0.8f), r)).isIn(1, 2);
         }
     }
 
     @Test
     void seededSamplingIsReproducibleAndFollowsTheDistribution() {
-        SamplingParams p = new SamplingParams(1f, 0, 1f);
+        SamplerSettings p = new SamplerSettings(1f, 0, 1f);
         int[] counts = new int[logits.length];
         SplittableRandom a = new SplittableRandom(42), b = new SplittableRandom(42);
         for (int i = 0; i < 20000; i++) {
@@ -55,14 +55,14 @@ class SamplerTest {
         for (float v : lp) sum += Math.exp(v);
         assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-6));
         var top = Sampler.topLogprobs(logits, 3);
-        assertThat(top).extracting(Sampler.TokenLogprob::token).containsExactly(1, 2, 0);
+        assertThat(top).extracting(Sampler.Candidate::token).containsExactly(1, 2, 0);
         assertThat(top[0].logprob()).isEqualTo(lp[1]);
     }
 
     @Test
     void temperatureSharpensOrFlattensTheDistribution() {
         for (float temperature : new float[] {0.5f, 2f}) {
-            SamplingParams p = new SamplingParams(temperature, 0, 1f);
+            SamplerSettings p = new SamplerSettings(temperature, 0, 1f);
             float[] scaled = new float[logits.length];
             for (int i = 0; i < logits.length; i++) scaled[i] = logits[i] / temperature;
             float[] lp = Sampler.logSoftmax(scaled);
@@ -81,7 +81,7 @@ class SamplerTest {
         // top_p 0.8 keeps tokens 1 and 2 (0.53 + 0.32); they are then drawn in the ratio e^3 : e^2.5
         SplittableRandom r = new SplittableRandom(11);
         int ones = 0, n = 20000;
-        for (int i = 0; i < n; i++) if (Sampler.sample(logits, new SamplingParams(1f, 0, 0.8f), r) == 1) ones++;
+        for (int i = 0; i < n; i++) if (Sampler.sample(logits, new SamplerSettings(1f, 0, 0.8f), r) == 1) ones++;
         double expected = Math.exp(3) / (Math.exp(3) + Math.exp(2.5));
         assertThat(ones / (double) n).isCloseTo(expected, org.assertj.core.data.Offset.offset(0.015));
     }
@@ -90,25 +90,25 @@ class SamplerTest {
     void tiesGoToTheLowestTokenId() {
         float[] tied = {0.5f, 2f, 2f, 2f};
         assertThat(Sampler.argmax(tied)).isEqualTo(1);
-        assertThat(Sampler.topLogprobs(tied, 2)).extracting(Sampler.TokenLogprob::token).containsExactly(1, 2);
-        assertThat(Sampler.topLogprobs(new float[] {1f, 1f, 1f}, 2)).extracting(Sampler.TokenLogprob::token).containsExactly(0, 1);
+        assertThat(Sampler.topLogprobs(tied, 2)).extracting(Sampler.Candidate::token).containsExactly(1, 2);
+        assertThat(Sampler.topLogprobs(new float[] {1f, 1f, 1f}, 2)).extracting(Sampler.Candidate::token).containsExactly(0, 1);
         // top_k 1 at any temperature keeps only the lowest id among the tied best
-        assertThat(Sampler.sample(tied, new SamplingParams(1f, 1, 1f), new SplittableRandom(1))).isEqualTo(1);
+        assertThat(Sampler.sample(tied, new SamplerSettings(1f, 1, 1f), new SplittableRandom(1))).isEqualTo(1);
     }
 
     @Test
     void topLogprobsAskedForMoreThanTheVocabularyGiveEveryToken() {
-        assertThat(Sampler.topLogprobs(logits, 50)).extracting(Sampler.TokenLogprob::token).containsExactly(1, 2, 0, 4, 3);
+        assertThat(Sampler.topLogprobs(logits, 50)).extracting(Sampler.Candidate::token).containsExactly(1, 2, 0, 4, 3);
     }
 
     @Test
     void invalidKnobsAreRejectedAndTheirLimitsAccepted() {
-        assertThat(new SamplingParams(0f, 0, 1f).greedy()).isTrue();
-        assertThat(new SamplingParams(Float.MIN_VALUE, 0, Float.MIN_VALUE).greedy()).isFalse();
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplingParams(-0.01f, 0, 1f)).hasMessageContaining("temperature");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplingParams(Float.NaN, 0, 1f)).hasMessageContaining("temperature");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplingParams(1f, -1, 1f)).hasMessageContaining("top_k");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplingParams(1f, 0, 0f)).hasMessageContaining("top_p");
-        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplingParams(1f, 0, 1.01f)).hasMessageContaining("top_p");
+        assertThat(new SamplerSettings(0f, 0, 1f).greedy()).isTrue();
+        assertThat(new SamplerSettings(Float.MIN_VALUE, 0, Float.MIN_VALUE).greedy()).isFalse();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplerSettings(-0.01f, 0, 1f)).hasMessageContaining("temperature");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplerSettings(Float.NaN, 0, 1f)).hasMessageContaining("temperature");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplerSettings(1f, -1, 1f)).hasMessageContaining("top_k");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplerSettings(1f, 0, 0f)).hasMessageContaining("top_p");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new SamplerSettings(1f, 0, 1.01f)).hasMessageContaining("top_p");
     }
 }

@@ -1,15 +1,16 @@
 package dev.nuri.worker.engine;
 
 import dev.nuri.kernels.sampling.Sampler;
+import dev.nuri.kernels.sampling.SamplerSettings;
 
 import java.util.random.RandomGenerator;
 
-/** Adapts a request's sampling parameters to the kernels' {@link Sampler}. */
+/** Adapts a request's {@link SamplingParams} to the kernels' {@link Sampler} and its {@link SamplerSettings}. */
 final class TokenSampler {
-    private final dev.nuri.kernels.sampling.SamplingParams params;
+    private final SamplerSettings params;
 
     TokenSampler(SamplingParams p) {
-        this.params = new dev.nuri.kernels.sampling.SamplingParams(p.temperature() <= 0 ? 0f : (float) p.temperature(),
+        this.params = new SamplerSettings(p.temperature() <= 0 ? 0f : (float) p.temperature(),
                 p.topK(), (float) p.topP());
     }
 
@@ -20,7 +21,7 @@ final class TokenSampler {
     /** Logprobs under the model's own distribution (before temperature), as a teacher hands them out. */
     static TokenLogprob logprobs(float[] logits, int chosen, int top) {
         float[] lp = Sampler.logSoftmax(logits);
-        Sampler.TokenLogprob[] best = top == 0 ? new Sampler.TokenLogprob[0] : Sampler.topLogprobs(logits, top);
+        Sampler.Candidate[] best = top == 0 ? new Sampler.Candidate[0] : Sampler.topLogprobs(logits, top);
         int[] ids = new int[best.length];
         float[] lps = new float[best.length];
         for (int i = 0; i < best.length; i++) {
