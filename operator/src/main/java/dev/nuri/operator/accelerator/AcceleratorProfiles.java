@@ -10,7 +10,8 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * How each accelerator family is requested and found (ARCHITECTURE.md, "Accelerators"): the
+ * How each accelerator family is requested and found (design notes, ../shared/design/ARCHITECTURE.md
+ * beside the repository, "Accelerators"; the fake nodes of the tests use hack/profiles.tsv): the
  * extended resource, the node labels that select its nodes and the memory of one device.
  * NPU nodes are commonly tainted with their resource name, so a profile also tolerates it.
  */

@@ -2,7 +2,7 @@ package dev.nuri.operator.shard;
 
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 
-/** Names of the objects of one ModelDeployment (ARCHITECTURE.md, "Data flow"). */
+/** Names of the objects of one ModelDeployment (docs/install.md lists what a deployment creates). */
 public final class ShardNames {
     private ShardNames() {}
 

@@ -2,7 +2,7 @@ package dev.nuri.operator.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 
-/** Accelerator families a shard can run on (ARCHITECTURE.md, "Accelerators"). */
+/** Accelerator families a shard can run on (docs/api.md; their resources and labels: AcceleratorProfiles). */
 public enum AcceleratorProfile {
     @JsonProperty("rebellions-atom") REBELLIONS_ATOM,
     @JsonProperty("rebellions-rebel") REBELLIONS_REBEL,
