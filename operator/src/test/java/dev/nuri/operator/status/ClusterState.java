@@ -35,7 +35,7 @@ final class ClusterState {
     static ClusterState tiny(int replicas) {
         try {
             ModelDeployment md = YAML.unmarshal(Files.readString(Path.of(System.getProperty("basedir", "."))
-                    .toAbsolutePath().getParent().resolve("examples/tiny-cpu.yaml")), ModelDeployment.class);
+                    .toAbsolutePath().normalize().getParent().resolve("examples/tiny-cpu.yaml")), ModelDeployment.class);
             md.getMetadata().setNamespace("team");
             md.getMetadata().setGeneration(1L);
             md.getSpec().replicas = replicas;
