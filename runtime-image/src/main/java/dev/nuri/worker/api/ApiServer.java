@@ -9,6 +9,9 @@ import dev.nuri.worker.tokenizer.ChatTemplate;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.WorkerExecutor;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.json.DecodeException;
@@ -17,19 +20,26 @@ import io.vertx.core.json.JsonObject;
 import io.vertx.ext.web.Router;
 import io.vertx.ext.web.RoutingContext;
 import io.vertx.ext.web.handler.BodyHandler;
+import io.vertx.ext.web.handler.CorsHandler;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.Callable;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
  * The shard's HTTP surface: the OpenAI-compatible API (vLLM's flavour), tokenization, health and metrics. Handlers
- * only validate, tokenize and hand requests to the {@link Engine}; they never compute.
+ * only route and hand requests to the {@link Engine}; decoding bodies, rendering chat templates and tokenizing run
+ * on a worker pool, so that a heavy request never delays another on the same event loop (liveness included).
  */
 public final class ApiServer {
     private static final Logger LOG = Logger.getLogger(ApiServer.class.getName());
@@ -43,9 +53,13 @@ public final class ApiServer {
     private final Vertx vertx;
     private final WorkerMetrics metrics;
     private final Supplier<String> notReadyReason;
+    private final HttpSettings settings;
     private final long maxBodyBytes;
     private final Runnable beforeScrape;
     private final byte[] apiKeyDigest;
+    private final ConnectionGuard guard;
+    /** Body decoding, chat templates and tokenization: CPU work kept off the event loops. */
+    private final WorkerExecutor prep;
     private volatile Serving serving;
     private volatile RequestParser parser;
     private HttpServer server;
@@ -55,47 +69,76 @@ public final class ApiServer {
      * @param apiKey null: the API is open; else every request outside {@link #OPEN_PATHS} must send
      *               {@code Authorization: Bearer <apiKey>} (only its SHA-256 is kept)
      */
-    public ApiServer(Vertx vertx, WorkerMetrics metrics, Supplier<String> notReadyReason, long maxBodyBytes, Runnable beforeScrape,
+    public ApiServer(Vertx vertx, WorkerMetrics metrics, Supplier<String> notReadyReason, HttpSettings settings, Runnable beforeScrape,
                      String apiKey) {
         this.vertx = vertx;
         this.apiKeyDigest = apiKey == null ? null : sha256(apiKey);
         this.metrics = metrics;
         this.notReadyReason = notReadyReason;
-        this.maxBodyBytes = maxBodyBytes;
+        this.settings = settings;
+        this.maxBodyBytes = settings.maxBodyBytes();
         this.beforeScrape = beforeScrape;
+        this.guard = new ConnectionGuard(settings.requestReadTimeout(), settings.idleTimeout(), settings.maxConnections());
+        this.prep = vertx.createSharedWorkerExecutor("nuri-request-prep", Math.max(2, Runtime.getRuntime().availableProcessors()));
     }
 
     public void serving(Serving s) {
         ModelTokenizer t = s.tokenizer();
-        ChatTemplate template = t.chatTemplate() == null ? null : new ChatTemplate(t.chatTemplate(), t.bosToken(), t.eosToken());
-        this.parser = new RequestParser(t, template, s.modelName(), s.engine().contextLength(), s.defaultChatMaxTokens());
+        String source = t.chatTemplate();
+        if (settings.chatTemplate() != null) {
+            try {
+                source = Files.readString(settings.chatTemplate());
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read the chat template " + settings.chatTemplate() + ": " + e.getMessage(), e);
+            }
+        }
+        int contextLength = s.engine().contextLength();
+        long maxPromptChars = RequestParser.maxPromptChars(contextLength, t);
+        // the output bound leaves room for the template's own text around a prompt that is just within the bound
+        ChatTemplate template = source == null ? null
+                : new ChatTemplate(source, t.bosToken(), t.eosToken(), settings.chatTemplateTimeout(), 2 * maxPromptChars);
+        this.parser = new RequestParser(t, template, s.modelName(), contextLength, s.defaultChatMaxTokens());
         this.serving = s;
     }
 
-    /** The method each route answers, for 405 responses (kept beside the routes below). */
+    /** The methods each route answers, for 405 responses (kept beside the routes below). */
     private static final java.util.Map<String, String> ALLOWED_METHODS = java.util.Map.of(
-            "/health", "GET", "/health/live", "GET", "/health/ready", "GET", "/metrics", "GET", "/v1/models", "GET",
-            "/v1/completions", "POST", "/v1/chat/completions", "POST", "/tokenize", "POST", "/detokenize", "POST");
+            "/health", "GET, HEAD", "/health/live", "GET, HEAD", "/health/ready", "GET, HEAD", "/metrics", "GET, HEAD",
+            "/v1/models", "GET, HEAD", "/v1/completions", "POST", "/v1/chat/completions", "POST", "/tokenize", "POST",
+            "/detokenize", "POST");
 
     public Future<HttpServer> listen(String host, int port) {
         Router router = Router.router(vertx);
         router.route().handler(ctx -> {
+            ctx.addEndHandler(v -> ConnectionGuard.responseEnded(ctx.request().connection()));
             String id = ctx.request().getHeader(REQUEST_ID);
             if (id == null || id.isBlank() || id.length() > 128) id = UUID.randomUUID().toString().replace("-", "");
             ctx.put(REQUEST_ID, id);
             ctx.response().putHeader(REQUEST_ID, id);
             ctx.next();
         });
+        if (!settings.corsOrigins().isEmpty()) {
+            // before authentication: a browser's preflight carries no credentials
+            router.route().handler(CorsHandler.create().addOrigins(settings.corsOrigins())
+                    .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST, HttpMethod.OPTIONS))
+                    .exposedHeader(REQUEST_ID).maxAgeSeconds(600));
+        }
         if (apiKeyDigest != null) router.route().handler(this::authenticate);
         router.route().handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
-        router.get("/health").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
-        router.get("/health/live").handler(ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
-        router.get("/health/ready").handler(this::ready);
-        router.get("/metrics").handler(ctx -> {
+        router.route().handler(ctx -> {
+            ConnectionGuard.requestRead(ctx.request().connection());
+            ctx.next();
+        });
+        get(router, "/health", ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
+        get(router, "/health/live", ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
+        get(router, "/health/ready", this::ready);
+        get(router, "/metrics", ctx -> {
             beforeScrape.run();
             ctx.response().putHeader("Content-Type", WorkerMetrics.CONTENT_TYPE).end(metrics.scrape());
         });
-        router.get("/v1/models").handler(this::models);
+        get(router, "/v1/models", this::models);
+        router.getWithRegex("/v1/models/(?<id>.+)").handler(this::model);
+        router.headWithRegex("/v1/models/(?<id>.+)").handler(this::model);
         router.post("/v1/completions").handler(ctx -> generate(ctx, false));
         router.post("/v1/chat/completions").handler(ctx -> generate(ctx, true));
         router.post("/tokenize").handler(this::tokenize);
@@ -111,8 +154,31 @@ public final class ApiServer {
                     "no route for " + ctx.request().method() + " " + ctx.request().path(), null);
         });
         router.route().failureHandler(this::failure);
-        server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setCompressionSupported(false));
-        return server.requestHandler(router).listen();
+        // a 400 before any route matched: Vert.x-web could not decode the path (e.g. /v1/%zz)
+        router.errorHandler(400, ctx -> Errors.send(ctx.response(), ApiException.badRequest(null,
+                "the request path '" + ctx.request().path() + "' is not valid percent-encoding")));
+        // HTTP/1.1 only: with h2c on, Vert.x waits for a client's first bytes before it creates the connection, so a
+        // socket that never sends anything would escape the connection cap and the idle timeout
+        server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setCompressionSupported(false)
+                .setHttp2ClearTextEnabled(false));
+        return server.connectionHandler(guard::attach).invalidRequestHandler(this::invalidRequest).requestHandler(router).listen();
+    }
+
+    /** GET routes answer HEAD too (Vert.x sends the headers of the GET response and no body). */
+    private static void get(Router router, String path, io.vertx.core.Handler<RoutingContext> handler) {
+        router.get(path).handler(handler);
+        router.head(path).handler(handler);
+    }
+
+    /** A request Vert.x could not parse (bad request line, bad percent-encoding, headers too large): OpenAI-style 400. */
+    private void invalidRequest(io.vertx.core.http.HttpServerRequest request) {
+        io.vertx.core.http.HttpServerResponse response = request.response();
+        Throwable cause = request.decoderResult().cause();
+        String why = cause == null ? "malformed request" : cause.getMessage();
+        int status = cause instanceof io.netty.handler.codec.TooLongFrameException ? 431 : 400;
+        response.putHeader("Connection", "close");
+        Errors.send(response, new ApiException(status, "invalid_request_error", null, null,
+                "the request could not be parsed: " + why, null));
     }
 
     public int actualPort() {
@@ -120,7 +186,27 @@ public final class ApiServer {
     }
 
     public Future<Void> close() {
+        prep.close();
         return server == null ? Future.succeededFuture() : server.close();
+    }
+
+    /**
+     * Runs {@code work} on the worker pool, then {@code then} with its result back on the request's event loop; an
+     * exception from either becomes the request's error response. Nothing happens after the client has gone.
+     */
+    private <T> void offLoop(RoutingContext ctx, Callable<T> work, Consumer<T> then) {
+        prep.executeBlocking(work, false).onComplete(ar -> {
+            if (ctx.response().ended() || ctx.response().closed()) return;
+            if (ar.failed()) {
+                ctx.fail(ar.cause());
+                return;
+            }
+            try {
+                then.accept(ar.result());
+            } catch (RuntimeException e) {
+                ctx.fail(e);
+            }
+        });
     }
 
     /** Bearer-token check, in constant time (digests of equal length compared with MessageDigest.isEqual). */
@@ -157,27 +243,48 @@ public final class ApiServer {
     }
 
     private void models(RoutingContext ctx) {
-        Serving s = loaded();
-        JsonObject model = new JsonObject().put("id", s.modelName()).put("object", "model").put("created", 0)
+        json(ctx, 200, new JsonObject().put("object", "list").put("data", new JsonArray().add(modelObject(loaded()))));
+    }
+
+    private static JsonObject modelObject(Serving s) {
+        return new JsonObject().put("id", s.modelName()).put("object", "model").put("created", 0)
                 .put("owned_by", "nuri").put("root", s.modelName()).put("max_model_len", s.engine().contextLength());
-        json(ctx, 200, new JsonObject().put("object", "list").put("data", new JsonArray().add(model)));
+    }
+
+    private void model(RoutingContext ctx) {
+        Serving s = loaded();
+        String id = ctx.pathParam("id");
+        if (!id.equals(s.modelName())) {
+            throw new ApiException(404, "invalid_request_error", "model", "model_not_found",
+                    "The model '" + id + "' does not exist; this server serves '" + s.modelName() + "'", null);
+        }
+        json(ctx, 200, modelObject(s));
     }
 
     private void generate(RoutingContext ctx, boolean chat) {
         Serving s = loaded();
         String reason = notReadyReason.get();
         if (reason != null) throw ApiException.unavailable("not ready to serve: " + reason);
-        JsonObject body = body(ctx);
-        ParsedRequest request = chat ? parser.chat(body) : parser.completion(body);
+        RequestParser p = parser;
+        Buffer raw = bodyBuffer(ctx);
+        offLoop(ctx, () -> {
+            JsonObject body = decode(raw);
+            return chat ? p.chat(body) : p.completion(body);
+        }, request -> submit(ctx, s, request, chat));
+    }
+
+    private void submit(RoutingContext ctx, Serving s, ParsedRequest request, boolean chat) {
         String requestId = ctx.get(REQUEST_ID);
         String id = (chat ? "chatcmpl-" : "cmpl-") + requestId;
-        ResponseStream stream = new ResponseStream(vertx.getOrCreateContext(), ctx.response(), request, s.tokenizer(), id, s.modelName());
+        ResponseStream stream = new ResponseStream(vertx.getOrCreateContext(), ctx.response(), request, s.tokenizer(), id, s.modelName(),
+                settings.streamBufferBytes());
         Generation g;
         try {
             g = s.engine().submit(new GenerationSpec(requestId, request.prompts(), request.n(), request.params(), System.nanoTime()), stream);
         } catch (EngineRejectedException e) {
             throw Errors.of(e.failure());
         }
+        stream.onAbort(() -> s.engine().cancel(g));
         ctx.response().closeHandler(v -> {
             stream.clientClosed();
             s.engine().cancel(g);
@@ -186,43 +293,50 @@ public final class ApiServer {
 
     private void tokenize(RoutingContext ctx) {
         Serving s = loaded();
-        JsonObject body = body(ctx);
-        RequestFields f = new RequestFields(body);
-        parser.checkModel(f);
-        int[] ids;
-        if (f.has("messages")) {
-            ParsedRequest r = parser.chat(body.copy().put("max_tokens", 1));
-            ids = r.prompts().get(0);
-        } else {
-            String prompt = f.string("prompt");
-            if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' (a string) or 'messages' is required");
-            Boolean add = f.bool("add_special_tokens");
-            ids = s.tokenizer().encode(prompt, add == null || add);
-        }
-        JsonArray tokens = new JsonArray();
-        JsonArray strs = new JsonArray();
-        for (int id : ids) {
-            tokens.add(id);
-            strs.add(s.tokenizer().tokenString(id));
-        }
-        json(ctx, 200, new JsonObject().put("count", ids.length).put("max_model_len", s.engine().contextLength())
-                .put("tokens", tokens).put("token_strs", strs));
+        RequestParser p = parser;
+        Buffer raw = bodyBuffer(ctx);
+        offLoop(ctx, () -> {
+            JsonObject body = decode(raw);
+            RequestFields f = new RequestFields(body);
+            p.checkModel(f);
+            int[] ids;
+            if (f.has("messages")) {
+                ids = p.chat(body.copy().put("max_tokens", 1)).prompts().get(0);
+            } else {
+                String prompt = f.string("prompt");
+                if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' (a string) or 'messages' is required");
+                Boolean add = f.bool("add_special_tokens");
+                ids = p.encodePrompt(prompt, add == null || add);
+            }
+            JsonArray tokens = new JsonArray();
+            JsonArray strs = new JsonArray();
+            for (int id : ids) {
+                tokens.add(id);
+                strs.add(s.tokenizer().tokenString(id));
+            }
+            return new JsonObject().put("count", ids.length).put("max_model_len", s.engine().contextLength())
+                    .put("tokens", tokens).put("token_strs", strs).toBuffer();
+        }, out -> jsonBody(ctx, 200, out));
     }
 
     private void detokenize(RoutingContext ctx) {
         Serving s = loaded();
-        RequestFields f = new RequestFields(body(ctx));
-        parser.checkModel(f);
-        JsonArray tokens = f.array("tokens");
-        if (tokens == null) throw ApiException.badRequest("tokens", "'tokens' (an array of token ids) is required");
-        int[] ids = new int[tokens.size()];
-        for (int i = 0; i < ids.length; i++) {
-            if (!(tokens.getValue(i) instanceof Number n) || !s.tokenizer().isValidId(n.intValue())) {
-                throw ApiException.badRequest("tokens", "tokens[" + i + "] = " + tokens.getValue(i) + " is not a token id of this model");
+        RequestParser p = parser;
+        Buffer raw = bodyBuffer(ctx);
+        offLoop(ctx, () -> {
+            RequestFields f = new RequestFields(decode(raw));
+            p.checkModel(f);
+            JsonArray tokens = f.array("tokens");
+            if (tokens == null) throw ApiException.badRequest("tokens", "'tokens' (an array of token ids) is required");
+            int[] ids = new int[tokens.size()];
+            for (int i = 0; i < ids.length; i++) {
+                if (!(tokens.getValue(i) instanceof Number n) || !s.tokenizer().isValidId(n.intValue())) {
+                    throw ApiException.badRequest("tokens", "tokens[" + i + "] = " + tokens.getValue(i) + " is not a token id of this model");
+                }
+                ids[i] = n.intValue();
             }
-            ids[i] = n.intValue();
-        }
-        json(ctx, 200, new JsonObject().put("prompt", s.tokenizer().decode(ids, false)));
+            return new JsonObject().put("prompt", s.tokenizer().decode(ids, false)).toBuffer();
+        }, out -> jsonBody(ctx, 200, out));
     }
 
     private Serving loaded() {
@@ -231,10 +345,21 @@ public final class ApiServer {
         return s;
     }
 
-    private static JsonObject body(RoutingContext ctx) {
-        if (ctx.body() == null || ctx.body().length() == 0) throw ApiException.badRequest(null, "the request body is empty; send a JSON object");
+    /** The raw body, checked on the event loop (cheap); decoding waits for the worker pool. */
+    private static Buffer bodyBuffer(RoutingContext ctx) {
+        String type = ctx.request().getHeader("Content-Type");
+        if (type != null && type.regionMatches(true, 0, "multipart/", 0, 10)) {
+            throw ApiException.badRequest(null, "the request body is " + type.split(";")[0]
+                    + "; send a JSON object with Content-Type: application/json");
+        }
+        Buffer b = ctx.body() == null ? null : ctx.body().buffer();
+        if (b == null || b.length() == 0) throw ApiException.badRequest(null, "the request body is empty; send a JSON object");
+        return b;
+    }
+
+    private static JsonObject decode(Buffer body) {
         try {
-            Object v = io.vertx.core.json.Json.decodeValue(ctx.body().buffer());
+            Object v = io.vertx.core.json.Json.decodeValue(body);
             if (v instanceof JsonObject o) return o;
             throw ApiException.badRequest(null, "the request body must be a JSON object");
         } catch (DecodeException e) {
@@ -243,7 +368,11 @@ public final class ApiServer {
     }
 
     private static void json(RoutingContext ctx, int status, JsonObject body) {
-        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(body.encode());
+        jsonBody(ctx, status, body.toBuffer());
+    }
+
+    private static void jsonBody(RoutingContext ctx, int status, Buffer body) {
+        ctx.response().setStatusCode(status).putHeader("Content-Type", "application/json").end(body);
     }
 
     private void failure(RoutingContext ctx) {

@@ -28,6 +28,7 @@ final class RequestParser {
     private final String modelName;
     private final int contextLength;
     private final int defaultChatMaxTokens;
+    private final long maxPromptChars;
 
     RequestParser(ModelTokenizer tokenizer, ChatTemplate chatTemplate, String modelName, int contextLength, int defaultChatMaxTokens) {
         this.tokenizer = tokenizer;
@@ -35,6 +36,29 @@ final class RequestParser {
         this.modelName = modelName;
         this.contextLength = contextLength;
         this.defaultChatMaxTokens = defaultChatMaxTokens;
+        this.maxPromptChars = maxPromptChars(contextLength, tokenizer);
+    }
+
+    /**
+     * A text longer than this cannot fit the context, whatever it says: no token stands for more than the longest
+     * token's bytes, and a character is at least one byte. Four times that leaves room for normalizers that shrink
+     * text (NFC composes characters) so that no prompt that fits is refused. Checking it first keeps the tokenizer's
+     * work (and native memory) proportional to the context instead of to what a client sends.
+     */
+    static long maxPromptChars(int contextLength, ModelTokenizer tokenizer) {
+        return 4L * contextLength * tokenizer.longestTokenBytes();
+    }
+
+    /** Tokenizes a prompt text unless it is certainly too long for the context. */
+    int[] encodePrompt(String text, boolean addSpecialTokens) {
+        if (text.length() > maxPromptChars) throw promptTooLong(text.length(), "prompt");
+        return tokenizer.encode(text, addSpecialTokens);
+    }
+
+    private ApiException promptTooLong(long chars, String param) {
+        return new ApiException(400, "invalid_request_error", param, "context_length_exceeded", "This model's maximum context length is "
+                + contextLength + " tokens, but the prompt has " + chars + " characters, more than that many tokens can hold; "
+                + "shorten the prompt", null);
     }
 
     void checkModel(RequestFields f) {
@@ -96,6 +120,9 @@ final class RequestParser {
         JsonArray messages = f.array("messages");
         if (messages == null || messages.isEmpty()) throw ApiException.badRequest("messages", "'messages' must be a non-empty array");
         List<Map<String, Object>> rendered = messages(messages);
+        long contentChars = 0;
+        for (Map<String, Object> m : rendered) contentChars += ((String) m.get("content")).length();
+        if (contentChars > maxPromptChars) throw promptTooLong(contentChars, "messages");
         Boolean addGenerationPrompt = f.bool("add_generation_prompt");
         String text;
         try {
@@ -103,6 +130,7 @@ final class RequestParser {
         } catch (ChatTemplate.ChatTemplateException e) {
             throw ApiException.badRequest("messages", "the chat template rejected the messages: " + e.getMessage());
         }
+        if (text.length() > maxPromptChars) throw promptTooLong(text.length(), "messages");
         int[] prompt = tokenizer.encode(text, false);
         List<int[]> prompts = List.of(prompt);
         Boolean logprobs = f.bool("logprobs");
@@ -167,7 +195,7 @@ final class RequestParser {
     }
 
     private void addText(List<int[]> prompts, List<String> texts, String s) {
-        prompts.add(tokenizer.encode(s, true));
+        prompts.add(encodePrompt(s, true));
         texts.add(s);
     }
 

@@ -6,15 +6,23 @@ import dev.nuri.worker.engine.SequenceOutput;
 import dev.nuri.worker.engine.TokenLogprob;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
 import io.vertx.core.Context;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
+import java.util.logging.Logger;
+
 /**
  * Turns one request's engine outputs into an OpenAI response: SSE chunks ending in {@code data: [DONE]}, or one JSON
  * body when every choice has finished. Engine callbacks hop onto the request's Vert.x context; nothing here blocks.
+ *
+ * <p>The engine does not wait for the client, so a client that stops reading a stream would make the server hold
+ * everything generated for it (about 13 MB for n=16 with 20 logprobs). Past the socket's write queue, at most
+ * {@code maxUnsentBytes} more are queued; then the request is aborted: generation cancelled, connection reset.
  */
 final class ResponseStream implements GenerationListener {
+    private static final Logger LOG = Logger.getLogger(ResponseStream.class.getName());
     private final Context context;
     private final HttpServerResponse response;
     private final ParsedRequest request;
@@ -24,9 +32,13 @@ final class ResponseStream implements GenerationListener {
     private final long created = System.currentTimeMillis() / 1000;
     private final Choice[] choices;
     private final int promptTokens;
+    private final long maxUnsentBytes;
     private int unfinished;
     private boolean headersSent;
     private boolean done;
+    /** Bytes written since the write queue last reported full; reset when it drains. */
+    private long unsent;
+    private Runnable abort = () -> {};
 
     private static final class Choice {
         final StringBuilder text = new StringBuilder();
@@ -40,9 +52,12 @@ final class ResponseStream implements GenerationListener {
         boolean started;
     }
 
-    ResponseStream(Context context, HttpServerResponse response, ParsedRequest request, ModelTokenizer tokenizer, String id, String model) {
+    ResponseStream(Context context, HttpServerResponse response, ParsedRequest request, ModelTokenizer tokenizer, String id, String model,
+                   long maxUnsentBytes) {
         this.context = context;
         this.response = response;
+        this.maxUnsentBytes = maxUnsentBytes;
+        response.drainHandler(v -> unsent = 0);
         this.request = request;
         this.tokenizer = tokenizer;
         this.id = id;
@@ -70,6 +85,11 @@ final class ResponseStream implements GenerationListener {
     /** The client went away: stop generating. */
     void clientClosed() {
         done = true;
+    }
+
+    /** What stops the generation when the client stops reading. */
+    void onAbort(Runnable abort) {
+        this.abort = abort;
     }
 
     private void handle(SequenceOutput o) {
@@ -193,7 +213,17 @@ final class ResponseStream implements GenerationListener {
             headersSent = true;
             response.setChunked(true).putHeader("Content-Type", "text/event-stream").putHeader("Cache-Control", "no-cache");
         }
-        response.write("data: " + data + "\n\n");
+        Buffer event = Buffer.buffer("data: " + data + "\n\n");
+        response.write(event);
+        if (!response.writeQueueFull()) return;
+        unsent += event.length();
+        if (unsent > maxUnsentBytes && !done) {
+            done = true;
+            LOG.warning("request " + id + ": the client stopped reading; aborted with " + unsent
+                    + " bytes queued past the socket's write queue (--http-stream-buffer-bytes " + maxUnsentBytes + ")");
+            abort.run();
+            response.reset();
+        }
     }
 
     private void fail(ApiException error) {

@@ -69,8 +69,7 @@ public final class Shard implements AutoCloseable {
                 model.startsWith("builtin:") ? model.substring("builtin:".length()) : Path.of(model).getFileName().toString());
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(2));
         this.metrics = new WorkerMetrics(modelName, shardIndex);
-        this.api = new ApiServer(vertx, metrics, this::notReadyReason, settings.integer("max-body-bytes", 4 << 20), this::beforeScrape,
-                settings.apiKey());
+        this.api = new ApiServer(vertx, metrics, this::notReadyReason, settings.http(), this::beforeScrape, settings.apiKey());
     }
 
     /**

@@ -1,6 +1,9 @@
 package dev.nuri.worker.shard;
 
+import dev.nuri.worker.api.HttpSettings;
+
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -96,6 +99,34 @@ public final class ShardSettings {
     /** Cap on prompt + completion tokens; 0 means the model's max_position_embeddings. */
     public int contextLength() { return integer("context-length", 0); }
 
+    /** The HTTP port's limits (docs/security.md); the defaults live in {@link HttpSettings}. */
+    public HttpSettings http() {
+        String template = string("chat-template", null);
+        List<String> origins = new ArrayList<>();
+        for (String o : string("cors-allowed-origins", "").split(",")) if (!o.isBlank()) origins.add(o.trim());
+        return new HttpSettings(
+                positive("max-body-bytes", HttpSettings.DEFAULT_MAX_BODY_BYTES),
+                Duration.ofSeconds(positive("http-request-read-timeout-seconds", HttpSettings.DEFAULT_REQUEST_READ_TIMEOUT_SECONDS)),
+                Duration.ofSeconds(positive("http-idle-timeout-seconds", HttpSettings.DEFAULT_IDLE_TIMEOUT_SECONDS)),
+                (int) positive("http-max-connections", HttpSettings.DEFAULT_MAX_CONNECTIONS),
+                positive("http-stream-buffer-bytes", HttpSettings.DEFAULT_STREAM_BUFFER_BYTES),
+                template == null ? null : Path.of(template),
+                Duration.ofMillis(positive("chat-template-timeout-ms", HttpSettings.DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS)),
+                List.copyOf(origins));
+    }
+
+    private long positive(String name, long dflt) {
+        String v = string(name, null);
+        if (v == null) return dflt;
+        try {
+            long n = Long.parseLong(v);
+            if (n >= 1) return n;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("--" + name + " / " + envName(name) + " must be a whole number of at least 1, got '" + v + "'");
+    }
+
     /** Null: the checkpoint's own types. */
     public Quantization quantization() { return Quantization.parse(string("quantization", null)); }
 
@@ -104,6 +135,7 @@ public final class ShardSettings {
             throw new IllegalArgumentException("--context-length / NURI_CONTEXT_LENGTH must be at least 1, got " + contextLength());
         }
         quantization();
+        http();
         int shards = shards();
         if (shards < 1) throw new IllegalArgumentException("--shards must be at least 1");
         if (shardIndex() < 0 || shardIndex() >= shards) {

@@ -2,10 +2,14 @@ package dev.nuri.worker.tokenizer;
 
 import com.hubspot.jinjava.Jinjava;
 import com.hubspot.jinjava.JinjavaConfig;
+import com.hubspot.jinjava.el.JinjavaProcessors;
+import com.hubspot.jinjava.interpret.OutputTooBigException;
 import com.hubspot.jinjava.interpret.RenderResult;
 import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 
+import java.io.FileNotFoundException;
+import java.time.Duration;
 import java.time.LocalDate;
 import java.time.format.DateTimeFormatter;
 import java.util.HashMap;
@@ -16,32 +20,76 @@ import java.util.Map;
  * Renders a model's chat template the way transformers does (Jinja2 with trim_blocks and lstrip_blocks, plus
  * {@code raise_exception} and {@code strftime_now}). Jinjava is close to Jinja2 but not equal (it mis-renders
  * namespace(), [::-1] and lstrip(chars)), so every template we ship is checked against Python Jinja2 in the tests.
+ *
+ * <p>Message content comes from callers and is data, never template code: nested interpretation (Jinjava's
+ * default, which renders {@code {{ 7*7 }}} inside a value) is off; include, import and from resolve nothing; the
+ * render is cut after a time limit and the output at a size limit. transformers renders in a sandbox with the same
+ * intent.
  */
 public final class ChatTemplate {
+    public static final Duration DEFAULT_RENDER_TIMEOUT = Duration.ofSeconds(2);
+    /** Far above any prompt a context holds; callers pass their own bound. */
+    public static final long DEFAULT_MAX_OUTPUT_CHARS = 64L << 20;
+
+    private static final ThreadLocal<Long> DEADLINE = new ThreadLocal<>();
+
     private final Jinjava jinjava;
     private final String template;
     private final String bosToken;
     private final String eosToken;
+    private final Duration renderTimeout;
+    private final long maxOutputChars;
 
     public ChatTemplate(String template, String bosToken, String eosToken) {
+        this(template, bosToken, eosToken, DEFAULT_RENDER_TIMEOUT, DEFAULT_MAX_OUTPUT_CHARS);
+    }
+
+    /**
+     * @param renderTimeout a render still running after this fails (checked before each template node)
+     * @param maxOutputChars a render whose output grows past this fails
+     */
+    public ChatTemplate(String template, String bosToken, String eosToken, Duration renderTimeout, long maxOutputChars) {
         this.template = template;
         this.bosToken = bosToken;
         this.eosToken = eosToken;
+        this.renderTimeout = renderTimeout;
+        this.maxOutputChars = maxOutputChars;
         this.jinjava = new Jinjava(JinjavaConfig.newBuilder().withTrimBlocks(true).withLstripBlocks(true)
-                .withFailOnUnknownTokens(false).build());
+                .withFailOnUnknownTokens(false)
+                .withNestedInterpretationEnabled(false)
+                .withMaxOutputSize(maxOutputChars)
+                .withProcessors(JinjavaProcessors.newBuilder().withNodePreProcessor((node, interpreter) -> checkDeadline()).build())
+                .build());
+        jinjava.setResourceLocator((name, charset, interpreter) -> {
+            throw new FileNotFoundException("chat templates cannot load '" + name + "'");
+        });
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "raise_exception", ChatTemplate.class, "raiseException", String.class));
         jinjava.getGlobalContext().registerFunction(new ELFunctionDefinition("", "strftime_now", ChatTemplate.class, "strftimeNow", String.class));
     }
 
-    /** Renders; a template error (including raise_exception) becomes a {@link ChatTemplateException}. */
+    /** Renders; a template error (including raise_exception, the time and size limits) becomes a {@link ChatTemplateException}. */
     public String render(List<Map<String, Object>> messages, boolean addGenerationPrompt) {
         Map<String, Object> bindings = new HashMap<>();
         bindings.put("messages", messages);
         bindings.put("add_generation_prompt", addGenerationPrompt);
         bindings.put("bos_token", bosToken == null ? "" : bosToken);
         bindings.put("eos_token", eosToken == null ? "" : eosToken);
-        RenderResult result = jinjava.renderForResult(template, bindings);
+        RenderResult result;
+        DEADLINE.set(System.nanoTime() + renderTimeout.toNanos());
+        try {
+            result = jinjava.renderForResult(template, bindings);
+        } catch (RenderTimeout e) {
+            throw timedOut();
+        } finally {
+            DEADLINE.remove();
+        }
         for (TemplateError e : result.getErrors()) {
+            for (Throwable t = e.getException(); t != null; t = t.getCause()) {
+                if (t instanceof RenderTimeout) throw timedOut();
+                if (t instanceof OutputTooBigException) {
+                    throw new ChatTemplateException("the rendered prompt is longer than " + maxOutputChars + " characters");
+                }
+            }
             if (e.getSeverity() == TemplateError.ErrorType.FATAL) {
                 for (Throwable t = e.getException(); t != null; t = t.getCause()) {
                     if (t instanceof ChatTemplateException raised) throw raised; // raise_exception's own message
@@ -50,6 +98,22 @@ public final class ChatTemplate {
             }
         }
         return result.getOutput();
+    }
+
+    private ChatTemplateException timedOut() {
+        return new ChatTemplateException("the chat template took longer than " + renderTimeout.toMillis() + " ms to render");
+    }
+
+    private static void checkDeadline() {
+        Long deadline = DEADLINE.get();
+        if (deadline != null && System.nanoTime() - deadline > 0) throw new RenderTimeout();
+    }
+
+    /** Thrown from inside the render to stop it; Jinjava records it as the cause of a template error. */
+    private static final class RenderTimeout extends RuntimeException {
+        RenderTimeout() {
+            super("render time limit reached", null, false, false);
+        }
     }
 
     public static String raiseException(String message) {

@@ -25,6 +25,7 @@ public final class ModelTokenizer implements AutoCloseable {
     private final String chatTemplate;
     private final String bosToken;
     private final String eosToken;
+    private final int longestTokenBytes;
 
     private ModelTokenizer(byte[] tokenizerJson, JsonObject config) throws IOException {
         this.encoder = HuggingFaceTokenizer.newInstance(new ByteArrayInputStream(tokenizerJson), Map.of(
@@ -33,6 +34,7 @@ public final class ModelTokenizer implements AutoCloseable {
         this.chatTemplate = templateOf(config);
         this.bosToken = tokenText(config.getValue("bos_token"));
         this.eosToken = tokenText(config.getValue("eos_token"));
+        this.longestTokenBytes = tokenBytes.longestToken();
     }
 
     /** Loads {@code tokenizer.json} and {@code tokenizer_config.json} from a model directory. */
@@ -113,6 +115,11 @@ public final class ModelTokenizer implements AutoCloseable {
 
     public int size() {
         return tokenBytes.size();
+    }
+
+    /** The most bytes one token of this vocabulary stands for (special tokens included). */
+    public int longestTokenBytes() {
+        return longestTokenBytes;
     }
 
     public String chatTemplate() {

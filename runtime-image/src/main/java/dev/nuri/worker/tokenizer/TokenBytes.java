@@ -105,6 +105,13 @@ final class TokenBytes {
         return bytes.length;
     }
 
+    /** The most bytes any one token stands for: a text of B bytes is at least B / this many tokens. */
+    int longestToken() {
+        int longest = 1;
+        for (byte[] b : bytes) if (b != null) longest = Math.max(longest, b.length);
+        return longest;
+    }
+
     int specialId(String content) {
         return specialIds.getOrDefault(content, -1);
     }

@@ -4,6 +4,7 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 
@@ -34,5 +35,47 @@ class ChatTemplateTest {
         assertThat(template.render(List.of(Map.of("role", "user", "content", "x")), true)).isEqualTo("ok");
         assertThatThrownBy(() -> template.render(List.of(Map.of("role", "assistant", "content", "x")), true))
                 .isInstanceOf(ChatTemplate.ChatTemplateException.class).hasMessageContaining("first message must be from the user");
+    }
+
+    /** The builtin template, with message content taken straight from a caller. */
+    private static String renderBuiltin(String content) {
+        try (ModelTokenizer tokenizer = ModelTokenizer.builtin("tiny-axk1")) {
+            ChatTemplate template = new ChatTemplate(tokenizer.chatTemplate(), tokenizer.bosToken(), tokenizer.eosToken());
+            return template.render(List.of(Map.of("role", "user", "content", content)), false);
+        }
+    }
+
+    @Test
+    void messageContentIsDataNotTemplateCode() {
+        assertThat(renderBuiltin("{{ 7*7 }}")).contains("{{ 7*7 }}").doesNotContain("49");
+        assertThat(renderBuiltin("{% include 'META-INF/MANIFEST.MF' %}")).contains("{% include 'META-INF/MANIFEST.MF' %}")
+                .doesNotContain("Manifest-Version");
+        String loops = "{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}x{% endfor %}{% endfor %}{% endfor %}";
+        assertThat(renderBuiltin(loops)).contains(loops);
+    }
+
+    @Test
+    void aTemplateLoadsNoResources() {
+        for (String tag : List.of("{% include 'META-INF/MANIFEST.MF' %}", "{% import 'META-INF/MANIFEST.MF' as m %}",
+                "{% from 'META-INF/MANIFEST.MF' import x %}")) {
+            ChatTemplate template = new ChatTemplate("a" + tag + "b", "", "");
+            assertThatThrownBy(() -> template.render(List.of(), false)).as(tag)
+                    .isInstanceOf(ChatTemplate.ChatTemplateException.class).hasMessageNotContaining("Manifest-Version");
+        }
+    }
+
+    @Test
+    void renderTimeAndOutputAreBounded() {
+        ChatTemplate slow = new ChatTemplate("{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}"
+                + "{% endfor %}{% endfor %}{% endfor %}", "", "", Duration.ofMillis(300), 1 << 20);
+        long start = System.nanoTime();
+        assertThatThrownBy(() -> slow.render(List.of(), false)).isInstanceOf(ChatTemplate.ChatTemplateException.class)
+                .hasMessageContaining("longer than 300 ms");
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(5));
+
+        ChatTemplate big = new ChatTemplate("{% for a in range(1000) %}{% for b in range(1000) %}0123456789{% endfor %}{% endfor %}",
+                "", "", Duration.ofSeconds(30), 100_000);
+        assertThatThrownBy(() -> big.render(List.of(), false)).isInstanceOf(ChatTemplate.ChatTemplateException.class)
+                .hasMessageContaining("100000");
     }
 }

@@ -1,0 +1,33 @@
+package dev.nuri.worker.api;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The HTTP port's defences against slow, idle, greedy and cross-origin clients (docs/security.md explains each).
+ *
+ * @param maxBodyBytes larger request bodies get 413
+ * @param requestReadTimeout a request must arrive whole (headers and body) within this of its first byte
+ * @param idleTimeout a connection with no request under way is closed after this
+ * @param maxConnections connections past this many are closed as they open
+ * @param streamBufferBytes a streamed response whose client stops reading is aborted once this much waits unsent
+ * @param chatTemplate a Jinja file that replaces the tokenizer's chat template (vLLM's --chat-template), or null
+ * @param chatTemplateTimeout a chat-template render still running after this fails with 400
+ * @param corsOrigins origins allowed to call from a browser; empty: no CORS headers (the default)
+ */
+public record HttpSettings(long maxBodyBytes, Duration requestReadTimeout, Duration idleTimeout, int maxConnections,
+                           long streamBufferBytes, Path chatTemplate, Duration chatTemplateTimeout, List<String> corsOrigins) {
+    public static final long DEFAULT_MAX_BODY_BYTES = 4 << 20;
+    public static final int DEFAULT_REQUEST_READ_TIMEOUT_SECONDS = 10;
+    public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
+    public static final int DEFAULT_MAX_CONNECTIONS = 4096;
+    public static final long DEFAULT_STREAM_BUFFER_BYTES = 1 << 20;
+    public static final int DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS = 2000;
+
+    public static HttpSettings defaults() {
+        return new HttpSettings(DEFAULT_MAX_BODY_BYTES, Duration.ofSeconds(DEFAULT_REQUEST_READ_TIMEOUT_SECONDS),
+                Duration.ofSeconds(DEFAULT_IDLE_TIMEOUT_SECONDS), DEFAULT_MAX_CONNECTIONS, DEFAULT_STREAM_BUFFER_BYTES, null,
+                Duration.ofMillis(DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS), List.of());
+    }
+}
