@@ -102,11 +102,12 @@ final class RequestParser {
             if (p.length == 0) throw ApiException.badRequest("prompt", "the prompt is empty");
         }
         Integer logprobs = f.integer("logprobs", 0, SamplingParams.MAX_LOGPROBS);
-        Boolean echo = f.bool("echo");
-        int maxTokens = maxTokens(f, prompts, 16, "max_tokens");
-        SamplingParams params = sampling(f, maxTokens, logprobs == null ? -1 : logprobs);
+        boolean echo = Boolean.TRUE.equals(f.bool("echo"));
+        // echo with max_tokens 0 scores a prompt without generating (lm-eval-harness loglikelihood), as vLLM allows
+        int maxTokens = maxTokens(f, prompts, 16, "max_tokens", echo ? 0 : 1);
+        SamplingParams params = sampling(f, maxTokens, logprobs == null ? -1 : logprobs, echo && logprobs != null);
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
-        List<String> echoTexts = Boolean.TRUE.equals(echo) ? echoTexts(prompts, texts) : null;
+        List<String> echoTexts = echo ? echoTexts(prompts, texts) : null;
         return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream));
     }
 
@@ -138,9 +139,9 @@ final class RequestParser {
         if (top != null && !Boolean.TRUE.equals(logprobs)) {
             throw ApiException.badRequest("top_logprobs", "'top_logprobs' needs 'logprobs': true");
         }
-        int maxTokens = f.has("max_completion_tokens") ? maxTokens(f, prompts, -1, "max_completion_tokens")
-                : maxTokens(f, prompts, -1, "max_tokens");
-        SamplingParams params = sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1);
+        int maxTokens = f.has("max_completion_tokens") ? maxTokens(f, prompts, -1, "max_completion_tokens", 1)
+                : maxTokens(f, prompts, -1, "max_tokens", 1);
+        SamplingParams params = sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1, false);
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream));
     }
@@ -218,8 +219,8 @@ final class RequestParser {
         return out;
     }
 
-    private int maxTokens(RequestFields f, List<int[]> prompts, int dflt, String param) {
-        Integer requested = f.integer(param, 1, Integer.MAX_VALUE);
+    private int maxTokens(RequestFields f, List<int[]> prompts, int dflt, String param, int min) {
+        Integer requested = f.integer(param, min, Integer.MAX_VALUE);
         int longest = prompts.stream().mapToInt(p -> p.length).max().orElse(0);
         if (longest >= contextLength) {
             throw new ApiException(400, "invalid_request_error", prompts.size() == 1 && f.has("messages") ? "messages" : "prompt",
@@ -239,7 +240,7 @@ final class RequestParser {
         return requested;
     }
 
-    private SamplingParams sampling(RequestFields f, int maxTokens, int logprobs) {
+    private SamplingParams sampling(RequestFields f, int maxTokens, int logprobs, boolean promptLogprobs) {
         Double temperature = f.number("temperature", 0, 2);
         Double topP = f.number("top_p", 1e-9, 1);
         Integer topK = f.integer("top_k", -1, Integer.MAX_VALUE);
@@ -252,7 +253,7 @@ final class RequestParser {
         if (ids != null) stopIds = tokenIds(ids, "stop_token_ids");
         return new SamplingParams(temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP,
                 topK == null || topK < 0 ? 0 : topK, seed, maxTokens, stop, stopIds, Boolean.TRUE.equals(ignoreEos), logprobs,
-                skipSpecial == null || skipSpecial);
+                skipSpecial == null || skipSpecial, promptLogprobs);
     }
 
     private static List<String> stop(RequestFields f) {

@@ -103,6 +103,8 @@ final class ResponseStream implements GenerationListener {
         if (request.stream()) {
             streamChunk(o, c);
         } else {
+            if (!c.started && request.params().promptLogprobs()) addPromptLogprobs(c, o);
+            c.started = true;
             int offset = c.text.length();
             c.text.append(o.text());
             for (TokenLogprob lp : o.logprobs()) addLogprob(c, lp, offset);
@@ -115,10 +117,14 @@ final class ResponseStream implements GenerationListener {
         String text = first && request.echoTexts() != null ? c.text + o.text() : o.text();
         int offset = c.text.length();
         c.text.append(o.text());
-        if (text.isEmpty() && o.logprobs().isEmpty() && !o.finished() && !(first && request.chat())) return;
+        if (text.isEmpty() && o.logprobs().isEmpty() && !o.finished() && !(first && (request.chat() || request.params().promptLogprobs()))) {
+            return;
+        }
         c.started = true;
         Choice logs = new Choice();
+        if (first && request.params().promptLogprobs()) addPromptLogprobs(logs, o);
         for (TokenLogprob lp : o.logprobs()) addLogprob(logs, lp, offset);
+        boolean hasLogprobs = !o.logprobs().isEmpty() || !logs.tokens.isEmpty();
         JsonObject choice = new JsonObject().put("index", o.choice());
         if (request.chat()) {
             JsonObject delta = new JsonObject();
@@ -126,7 +132,7 @@ final class ResponseStream implements GenerationListener {
             if (!text.isEmpty() || first) delta.put("content", text);
             choice.put("delta", delta).put("logprobs", o.logprobs().isEmpty() ? null : new JsonObject().put("content", logs.logprobs));
         } else {
-            choice.put("text", text).put("logprobs", o.logprobs().isEmpty() ? null : completionLogprobs(logs));
+            choice.put("text", text).put("logprobs", hasLogprobs ? completionLogprobs(logs) : null);
         }
         choice.put("finish_reason", o.finishReason());
         JsonObject chunk = envelope(request.chat() ? "chat.completion.chunk" : "text_completion").put("choices", new JsonArray().add(choice));
@@ -156,6 +162,26 @@ final class ResponseStream implements GenerationListener {
             }
             c.topLogprobs.add(top);
             c.textOffset.add(textOffset);
+        }
+    }
+
+    /**
+     * The echoed prompt's tokens ahead of the generated ones, as OpenAI's legacy completions and vLLM give them: the
+     * first token has no logprob (null), offsets count the characters of the token strings before it.
+     */
+    private void addPromptLogprobs(Choice c, SequenceOutput o) {
+        int[] prompt = request.prompts().get(o.choice() / request.n());
+        int offset = 0;
+        for (int i = 0; i < prompt.length; i++) {
+            if (i == 0) {
+                c.tokens.add(tokenizer.tokenString(prompt[0]));
+                c.tokenLogprobs.addNull();
+                c.topLogprobs.addNull();
+                c.textOffset.add(0);
+            } else {
+                addLogprob(c, o.promptLogprobs().get(i - 1), offset);
+            }
+            offset += tokenizer.tokenString(prompt[i]).length();
         }
     }
 

@@ -280,11 +280,12 @@ public final class Engine implements AutoCloseable {
         try {
             s.cache = model.newCache(Math.min(contextLength, s.prompt.length + s.maxTokens));
             long start = System.nanoTime();
-            float[] logits = model.prefill(s.prompt, s.cache, experts);
+            float[] logits = g.spec.params().promptLogprobs() ? scorePrompt(s) : model.prefill(s.prompt, s.cache, experts);
             metrics.prefill.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
             metrics.promptTokens.increment(s.prompt.length);
             running.add(s);
-            accept(s, logits);
+            if (s.maxTokens == 0) scoredOnly(s);
+            else accept(s, logits);
             return s.prompt.length;
         } catch (RuntimeException e) {
             LOG.log(e instanceof PeerUnavailableException ? Level.WARNING : Level.SEVERE, "prefill failed: " + e.getMessage(),
@@ -292,6 +293,45 @@ public final class Engine implements AutoCloseable {
             fail(g, e);
             return 0;
         }
+    }
+
+    /** Rows of logits per prompt chunk: bounds the memory of scoring a long prompt to this many vocabulary rows. */
+    private static final int SCORE_CHUNK = 32;
+
+    /**
+     * Prefills like {@link CausalLm#prefill} but keeps every position's logits (a chunk at a time) to score each
+     * prompt token under the model; returns the last position's logits.
+     */
+    private float[] scorePrompt(Sequence s) {
+        int[] prompt = s.prompt;
+        int top = Math.max(0, s.generation.spec.params().logprobs());
+        List<TokenLogprob> scored = new ArrayList<>(prompt.length - 1);
+        float[] last = null;
+        for (int from = 0; from < prompt.length; from += SCORE_CHUNK) {
+            int[] chunk = java.util.Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + SCORE_CHUNK));
+            KvCache[] same = new KvCache[chunk.length];
+            java.util.Arrays.fill(same, s.cache); // one cache listed per token: consecutive positions, as a prefill
+            float[][] logits = model.decode(chunk, same, experts);
+            for (int i = 0; i < chunk.length; i++) {
+                if (last != null) scored.add(TokenSampler.logprobs(last, chunk[i], top));
+                last = logits[i];
+            }
+        }
+        s.promptLogprobs = scored;
+        return last;
+    }
+
+    /** max_tokens 0: the prompt was only to be scored; the choice ends with nothing generated. */
+    private void scoredOnly(Sequence s) {
+        Generation g = s.generation;
+        try {
+            g.listener.onOutput(new SequenceOutput(s.choice, "", new int[0], List.of(), "length", s.prompt.length, 0, s.promptLogprobs));
+        } catch (RuntimeException e) {
+            LOG.log(Level.SEVERE, "listener of request " + g.requestId() + " failed", e);
+            fail(g, e);
+            return;
+        }
+        sequenceFinished(s, "length");
     }
 
     private void decodeStep() {
@@ -344,7 +384,9 @@ public final class Engine implements AutoCloseable {
         if (step.stopped() || isEos || isStopToken) reason = "stop";
         else if (atLength) reason = "length";
         try {
-            g.listener.onOutput(new SequenceOutput(s.choice, step.text(), new int[] {token}, lp, reason, s.prompt.length, s.generated));
+            List<TokenLogprob> promptLogprobs = s.generated == 1 ? s.promptLogprobs : List.of();
+            g.listener.onOutput(new SequenceOutput(s.choice, step.text(), new int[] {token}, lp, reason, s.prompt.length, s.generated,
+                    promptLogprobs));
         } catch (RuntimeException e) { // one broken listener fails its own request, not the batch
             LOG.log(Level.SEVERE, "listener of request " + g.requestId() + " failed", e);
             fail(g, e);

@@ -52,6 +52,8 @@ public final class Generation {
         int lastToken;
         long lastTokenNanos;
         boolean finished;
+        /** Scored at prefill when asked for; handed out with the first output. */
+        List<TokenLogprob> promptLogprobs = List.of();
 
         Sequence(Generation generation, int choice, int[] prompt, SplittableRandom random, TextOutput text, int maxTokens) {
             this.generation = generation;

@@ -8,11 +8,19 @@ import java.util.List;
  * @param temperature 0 means greedy
  * @param topK 0 means no limit
  * @param seed null means a fresh random seed; choice i of a request uses seed + i
+ * @param maxTokens 0 (only with echo): prefill, and score the prompt if asked, but generate nothing
  * @param logprobs -1: none; otherwise the chosen token's logprob plus this many alternatives (0..20)
+ * @param promptLogprobs also the logprob of every prompt token after the first, with as many alternatives
+ *                       (legacy completions' {@code echo} with {@code logprobs}, as OpenAI and vLLM return them)
  */
 public record SamplingParams(double temperature, double topP, int topK, Long seed, int maxTokens, List<String> stop,
-                             int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens) {
+                             int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens, boolean promptLogprobs) {
     public static final int MAX_LOGPROBS = 20;
+
+    public SamplingParams(double temperature, double topP, int topK, Long seed, int maxTokens, List<String> stop,
+                          int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens) {
+        this(temperature, topP, topK, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens, false);
+    }
 
     public static SamplingParams greedy(int maxTokens) {
         return new SamplingParams(0, 1, 0, null, maxTokens, List.of(), new int[0], false, -1, true);

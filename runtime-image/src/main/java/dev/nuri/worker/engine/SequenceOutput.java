@@ -9,9 +9,15 @@ import java.util.List;
  * @param tokens ids generated in this step (empty or one id)
  * @param logprobs one entry per token when requested, else empty
  * @param finishReason null until the choice ends: "stop" or "length"
+ * @param promptLogprobs in a choice's first output when asked for: prompt tokens 1.. (the first has none), else empty
  */
 public record SequenceOutput(int choice, String text, int[] tokens, List<TokenLogprob> logprobs, String finishReason,
-                             int promptTokens, int completionTokens) {
+                             int promptTokens, int completionTokens, List<TokenLogprob> promptLogprobs) {
+    public SequenceOutput(int choice, String text, int[] tokens, List<TokenLogprob> logprobs, String finishReason,
+                          int promptTokens, int completionTokens) {
+        this(choice, text, tokens, logprobs, finishReason, promptTokens, completionTokens, List.of());
+    }
+
     public boolean finished() {
         return finishReason != null;
     }
