@@ -78,7 +78,8 @@ public final class ApiServer {
         this.settings = settings;
         this.maxBodyBytes = settings.maxBodyBytes();
         this.beforeScrape = beforeScrape;
-        this.guard = new ConnectionGuard(settings.requestReadTimeout(), settings.idleTimeout(), settings.maxConnections());
+        this.guard = new ConnectionGuard(settings.requestReadTimeout(), settings.idleTimeout(), settings.maxConnections(),
+                settings.halfClose());
         this.prep = vertx.createSharedWorkerExecutor("nuri-request-prep", Math.max(2, Runtime.getRuntime().availableProcessors()));
     }
 

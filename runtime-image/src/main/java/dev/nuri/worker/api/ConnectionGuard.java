@@ -16,7 +16,8 @@ import java.util.logging.Logger;
 
 /**
  * What Vert.x's HTTP server does not bound by itself: how long a connection may sit idle, how long a request may
- * take to arrive, how many connections are open, and a client that half-closes after sending still gets its answer.
+ * take to arrive, how many connections are open; and, when enabled, a client that half-closes after sending still
+ * gets its answer.
  *
  * <p>Vert.x's own idle timeout also fires while a request waits for the engine (no bytes either way), so the timers
  * here run only while no request is under way. They need to see the first byte of a request, which only the Netty
@@ -28,13 +29,15 @@ final class ConnectionGuard {
     private final Duration requestReadTimeout;
     private final Duration idleTimeout;
     private final int maxConnections;
+    private final boolean halfClose;
     private final AtomicInteger open = new AtomicInteger();
     private volatile long lastCapWarning;
 
-    ConnectionGuard(Duration requestReadTimeout, Duration idleTimeout, int maxConnections) {
+    ConnectionGuard(Duration requestReadTimeout, Duration idleTimeout, int maxConnections, boolean halfClose) {
         this.requestReadTimeout = requestReadTimeout;
         this.idleTimeout = idleTimeout;
         this.maxConnections = maxConnections;
+        this.halfClose = halfClose;
     }
 
     /** For {@code HttpServer.connectionHandler}: closes a connection over the cap, else starts watching it. */
@@ -51,7 +54,7 @@ final class ConnectionGuard {
             channel.close();
             return;
         }
-        channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
+        if (halfClose) channel.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true); // else Netty closes on FIN
         channel.pipeline().addFirst(Watch.NAME, new Watch());
     }
 
@@ -69,10 +72,6 @@ final class ConnectionGuard {
 
     private static Watch watch(HttpConnection connection) {
         return connection instanceof ConnectionBase c ? (Watch) c.channel().pipeline().get(Watch.NAME) : null;
-    }
-
-    int openConnections() {
-        return open.get();
     }
 
     /** One connection's state; every method runs on the connection's event loop. */

@@ -15,9 +15,13 @@ import java.util.List;
  * @param chatTemplate a Jinja file that replaces the tokenizer's chat template (vLLM's --chat-template), or null
  * @param chatTemplateTimeout a chat-template render still running after this fails with 400
  * @param corsOrigins origins allowed to call from a browser; empty: no CORS headers (the default)
+ * @param halfClose a client's FIN after a whole request means "done sending", and it still gets its answer; off (the
+ *                  default), a FIN means the client left and its request is cancelled, as nginx treats it: the two
+ *                  look the same on the wire, and leaving is far more common
  */
 public record HttpSettings(long maxBodyBytes, Duration requestReadTimeout, Duration idleTimeout, int maxConnections,
-                           long streamBufferBytes, Path chatTemplate, Duration chatTemplateTimeout, List<String> corsOrigins) {
+                           long streamBufferBytes, Path chatTemplate, Duration chatTemplateTimeout, List<String> corsOrigins,
+                           boolean halfClose) {
     public static final long DEFAULT_MAX_BODY_BYTES = 4 << 20;
     public static final int DEFAULT_REQUEST_READ_TIMEOUT_SECONDS = 10;
     public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
@@ -28,6 +32,6 @@ public record HttpSettings(long maxBodyBytes, Duration requestReadTimeout, Durat
     public static HttpSettings defaults() {
         return new HttpSettings(DEFAULT_MAX_BODY_BYTES, Duration.ofSeconds(DEFAULT_REQUEST_READ_TIMEOUT_SECONDS),
                 Duration.ofSeconds(DEFAULT_IDLE_TIMEOUT_SECONDS), DEFAULT_MAX_CONNECTIONS, DEFAULT_STREAM_BUFFER_BYTES, null,
-                Duration.ofMillis(DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS), List.of());
+                Duration.ofMillis(DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS), List.of(), false);
     }
 }

@@ -112,7 +112,8 @@ public final class ShardSettings {
                 positive("http-stream-buffer-bytes", HttpSettings.DEFAULT_STREAM_BUFFER_BYTES),
                 template == null ? null : Path.of(template),
                 Duration.ofMillis(positive("chat-template-timeout-ms", HttpSettings.DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS)),
-                List.copyOf(origins));
+                List.copyOf(origins),
+                bool("http-half-close"));
     }
 
     private long positive(String name, long dflt) {

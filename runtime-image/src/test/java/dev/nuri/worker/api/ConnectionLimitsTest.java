@@ -13,7 +13,10 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-/** Slow, idle and surplus connections are closed by the server; a client that half-closes still gets its answer. */
+/**
+ * Slow, idle and surplus connections are closed by the server; with --http-half-close, a client that half-closes after
+ * sending still gets its answer (off, a FIN cancels the request: QueueCancellationTest).
+ */
 class ConnectionLimitsTest {
     static InProcessShard shard;
     static int port;
@@ -21,7 +24,7 @@ class ConnectionLimitsTest {
     @BeforeAll
     static void start() {
         shard = InProcessShard.start("--http-request-read-timeout-seconds", "1", "--http-idle-timeout-seconds", "2",
-                "--http-max-connections", "8");
+                "--http-max-connections", "8", "--http-half-close", "true");
         port = shard.http.uri("/").getPort();
     }
 
