@@ -7,6 +7,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import org.junit.jupiter.api.Assumptions;
 
 /** The nuri-operator chart as the tests use it: rendered with the cluster's helm at the cluster's version. */
 final class Chart {
@@ -17,6 +18,12 @@ final class Chart {
     /** KWOK's fake nodes are tainted; the operator pod needs this to be scheduled on them. */
     static final String KWOK_TOLERATION = "tolerations[0].key=kwok.x-k8s.io/node,tolerations[0].operator=Exists,"
             + "tolerations[0].effect=NoSchedule";
+
+    /** Skips the calling test class, with the reason, where helm cannot run (an external cluster without NURI_TEST_BIN). */
+    static void assumeHelm(TestCluster cluster) {
+        Assumptions.assumeTrue(cluster.hasTool("helm"),
+                "needs helm: hack/build-tools.sh builds it; NURI_TEST_BIN names its folder for an external cluster");
+    }
 
     /** {@code helm template} of the chart as release {@code release} in {@code namespace}, with {@code --set} values. */
     static TestCluster.Result template(TestCluster cluster, String release, String namespace, String... sets) {

@@ -34,6 +34,7 @@ class ChartRenderTest {
 
     @BeforeAll
     static void useCluster(TestCluster c) {
+        Chart.assumeHelm(c);
         cluster = c;
     }
 

@@ -26,6 +26,7 @@ class ClusterWideInstallTest {
 
     @BeforeAll
     static void install(TestCluster c) {
+        Chart.assumeHelm(c);
         cluster = c;
         c.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(SYSTEM)
                 .addToLabels("pod-security.kubernetes.io/enforce", "restricted").endMetadata().build()).serverSideApply();

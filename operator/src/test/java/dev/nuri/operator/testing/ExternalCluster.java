@@ -3,7 +3,7 @@ package dev.nuri.operator.testing;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** The cluster named by NURI_TEST_KUBECONFIG or KUBECONFIG; the tests neither start nor stop it. */
+/** The cluster named by NURI_TEST_KUBECONFIG; the tests neither start nor stop it. */
 final class ExternalCluster extends TestCluster {
 
     private final Path kubeconfig;
@@ -26,6 +26,11 @@ final class ExternalCluster extends TestCluster {
     @Override
     public boolean canSimulateNodes() {
         return false; // fake NPU nodes need KWOK, which only the local control plane runs
+    }
+
+    @Override
+    public String lane() {
+        return "external";
     }
 
     @Override

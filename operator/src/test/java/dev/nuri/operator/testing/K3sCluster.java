@@ -8,7 +8,7 @@ import org.testcontainers.DockerClientFactory;
 import org.testcontainers.k3s.K3sContainer;
 import org.testcontainers.utility.DockerImageName;
 
-/** K3s in Docker through Testcontainers, where a Docker engine runs. No KWOK, so no fake NPU nodes. */
+/** K3s in Docker through Testcontainers (NURI_TEST_CLUSTER=k3s). No KWOK, so no fake NPU nodes. */
 final class K3sCluster extends TestCluster {
 
     static final String IMAGE = "rancher/k3s:v1.33.4-k3s1";
@@ -55,6 +55,11 @@ final class K3sCluster extends TestCluster {
     @Override
     public boolean canSimulateNodes() {
         return false;
+    }
+
+    @Override
+    public String lane() {
+        return "k3s";
     }
 
     @Override

@@ -67,6 +67,11 @@ final class LocalControlPlane extends TestCluster {
     }
 
     @Override
+    public String lane() {
+        return "local";
+    }
+
+    @Override
     public String describe() {
         return "local control plane (" + state + ")";
     }

@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * A real Kubernetes cluster for tests: the one KUBECONFIG names, K3s in Docker, or the local
- * control plane built from Go modules ({@code hack/cluster}). See docs/testing.md.
+ * A real Kubernetes cluster for tests: the one NURI_TEST_KUBECONFIG names, K3s in Docker, or the
+ * local control plane built from Go modules ({@code hack/cluster}). See docs/testing.md.
  */
 public abstract class TestCluster implements AutoCloseable {
 
@@ -42,6 +42,20 @@ public abstract class TestCluster implements AutoCloseable {
     }
 
     public abstract String describe();
+
+    /** The lane, for the test report: local, k3s or external. */
+    public abstract String lane();
+
+    /** Whether a command-line tool this cluster's tests use (kubectl, helm) can be run. */
+    public boolean hasTool(String name) {
+        Path built = bin() == null ? null : bin().resolve(name);
+        if (built != null && Files.isExecutable(built)) {
+            return true;
+        }
+        String path = System.getenv("PATH");
+        return path != null && java.util.Arrays.stream(path.split(java.io.File.pathSeparator))
+                .anyMatch(dir -> !dir.isEmpty() && Files.isExecutable(Path.of(dir, name)));
+    }
 
     /** The API server's audit log (one JSON line per write request), where the tests can read it. */
     public java.util.Optional<Path> auditLog() {
