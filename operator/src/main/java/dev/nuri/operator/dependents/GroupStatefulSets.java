@@ -1,7 +1,6 @@
 package dev.nuri.operator.dependents;
 
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
-import dev.nuri.operator.rollout.GroupRollout;
 import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.shard.ShardNames;
 import dev.nuri.operator.shard.ShardPodTemplate;
@@ -16,18 +15,20 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * One StatefulSet {@code <name>-g<i>} per expert-parallel group. As a bulk dependent, groups the
- * rollout plan leaves out are deleted: scaling down removes the highest indices, whose pods drain
- * on SIGTERM. OnDelete: pods change revision only when the operator drains the whole group.
+ * One StatefulSet {@code <name>-g<i>} per expert-parallel group, and the only writer of them. As a
+ * bulk dependent, groups the rollout plan leaves out are deleted: scaling down removes the highest
+ * indices, whose pods drain on SIGTERM. OnDelete: pods change revision only when the plan drains
+ * the whole group, which is this dependent's desired state too: the group's StatefulSet as it is,
+ * at zero replicas.
  */
 public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, ModelDeployment>
         implements CRUDKubernetesBulkDependentResource<StatefulSet, ModelDeployment>, GarbageCollected<ModelDeployment> {
 
-    /** Context keys the reconciler fills before this dependent runs. */
-    public static final String PLAN = "rolloutPlan";
-    public static final String WORKER_IMAGE = "workerImage";
+    private static final Logger LOG = LoggerFactory.getLogger(GroupStatefulSets.class);
     static final String DESIRED_HASH = "serving.nuri.dev/applied-hash";
     private static final com.fasterxml.jackson.databind.ObjectMapper HASH_JSON = new com.fasterxml.jackson.databind.ObjectMapper()
             .configure(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
@@ -39,19 +40,44 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
 
     @Override
     public Map<ResourceID, StatefulSet> desiredResources(ModelDeployment md, Context<ModelDeployment> context) {
-        var shared = context.managedWorkflowAndDependentResourceContext();
-        GroupRollout.Plan plan = shared.getMandatory(PLAN, GroupRollout.Plan.class);
-        String image = shared.getMandatory(WORKER_IMAGE, String.class);
-        String revision = shared.getMandatory(PlacementConfigMap.UPDATE_REVISION, String.class);
+        DependentInputs inputs = DependentInputs.of(context);
         Map<ResourceID, StatefulSet> actual = getSecondaryResources(md, context);
 
         Map<ResourceID, StatefulSet> desired = new LinkedHashMap<>();
-        plan.actions().forEach((group, action) -> {
+        inputs.plan().actions().forEach((group, action) -> {
             ResourceID id = new ResourceID(ShardNames.group(md, group), md.getMetadata().getNamespace());
-            // A group not chosen yet, or being drained by the reconciler, keeps its StatefulSet as it is (see match()).
-            desired.put(id, action == GroupRollout.Action.UPDATE ? build(md, group, image, revision) : actual.get(id));
+            StatefulSet current = actual.get(id);
+            switch (action) {
+                case UPDATE -> desired.put(id, build(md, group, inputs.workerImage(), inputs.updateRevision()));
+                // a group not chosen yet keeps its StatefulSet as it is (see match())
+                case KEEP -> { if (current != null) desired.put(id, current); }
+                case DRAIN -> { if (current != null) desired.put(id, drained(md, group, current)); }
+            }
         });
         return desired;
+    }
+
+    /**
+     * The group's StatefulSet as it is, at zero replicas: its pods stop, and the next plan starts it
+     * at the new revision. Only what this operator applies is kept, so the apply takes no other
+     * writer's fields.
+     */
+    static StatefulSet drained(ModelDeployment md, int group, StatefulSet current) {
+        if (!Integer.valueOf(0).equals(current.getSpec().getReplicas())) {
+            LOG.info("{}/{}: draining group {} before moving it to a new revision",
+                    md.getMetadata().getNamespace(), md.getMetadata().getName(), group);
+        }
+        var metadata = OwnedObjects.metadata(md, current.getMetadata().getName());
+        metadata.getLabels().put(ShardLabels.GROUP, Integer.toString(group));
+        String applied = appliedHash(current);
+        if (applied != null) {
+            metadata.setAnnotations(Map.of(DESIRED_HASH, applied));
+        }
+        return new StatefulSetBuilder()
+                .withMetadata(metadata)
+                .withSpec(new StatefulSetBuilder(current).build().getSpec())
+                .editSpec().withReplicas(0).endSpec()
+                .build();
     }
 
     static StatefulSet build(ModelDeployment md, int group, String image, String revision) {
@@ -87,6 +113,11 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
         }
     }
 
+    private static String appliedHash(StatefulSet sts) {
+        Map<String, String> annotations = sts.getMetadata().getAnnotations();
+        return annotations == null ? null : annotations.get(DESIRED_HASH);
+    }
+
     @Override
     public Map<ResourceID, StatefulSet> getSecondaryResources(ModelDeployment md, Context<ModelDeployment> context) {
         return context.getSecondaryResourcesAsStream(StatefulSet.class)
@@ -98,10 +129,9 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
     public Matcher.Result<StatefulSet> match(StatefulSet actual, StatefulSet desired, ModelDeployment md,
                                              Context<ModelDeployment> context) {
         if (actual == desired) {
-            return Matcher.Result.nonComputed(true); // KEEP or DRAIN: not this dependent's write
+            return Matcher.Result.nonComputed(true); // KEEP: nothing to write
         }
-        Map<String, String> applied = actual.getMetadata().getAnnotations();
-        boolean same = applied != null && desired.getMetadata().getAnnotations().get(DESIRED_HASH).equals(applied.get(DESIRED_HASH))
+        boolean same = appliedHash(desired) != null && appliedHash(desired).equals(appliedHash(actual))
                 && java.util.Objects.equals(actual.getSpec().getReplicas(), desired.getSpec().getReplicas());
         return Matcher.Result.computed(same, desired);
     }

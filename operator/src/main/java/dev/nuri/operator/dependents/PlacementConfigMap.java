@@ -18,21 +18,16 @@ import java.util.TreeMap;
  */
 public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMap, ModelDeployment> {
 
-    /** Context key under which the reconciler passes the revisions that groups still run. */
-    public static final String REVISIONS_IN_USE = "revisionsInUse";
-    public static final String UPDATE_REVISION = "updateRevision";
-
     public PlacementConfigMap() {
         super(ConfigMap.class);
         OwnedObjects.watchOnlyManaged(this, ConfigMap.class);
     }
 
     @Override
-    @SuppressWarnings("unchecked")
     protected ConfigMap desired(ModelDeployment md, Context<ModelDeployment> context) {
-        var shared = context.managedWorkflowAndDependentResourceContext();
-        String updateRevision = shared.getMandatory(UPDATE_REVISION, String.class);
-        Set<String> inUse = shared.getMandatory(REVISIONS_IN_USE, Set.class);
+        DependentInputs inputs = DependentInputs.of(context);
+        String updateRevision = inputs.updateRevision();
+        Set<String> inUse = inputs.revisionsInUse();
 
         Map<String, String> data = new TreeMap<>();
         // Read the current ConfigMap by name: getSecondaryResource() would call desired() again.

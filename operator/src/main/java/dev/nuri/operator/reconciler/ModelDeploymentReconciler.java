@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
 import dev.nuri.operator.dependents.ApiService;
+import dev.nuri.operator.dependents.DependentInputs;
 import dev.nuri.operator.dependents.GroupDisruptionBudget;
 import dev.nuri.operator.dependents.GroupStatefulSets;
 import dev.nuri.operator.dependents.PeerNetworkPolicy;
@@ -82,11 +83,11 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         GroupRollout.Plan plan = planRollout(md, revision, observed, capacity);
         shareWithDependents(context, revision, plan, observed);
 
+        // Each dependent is the only writer of its objects: GroupStatefulSets also drains the groups the plan says to.
         placement.reconcile(md, context);
         shardsService.reconcile(md, context);
         apiService.reconcile(md, context);
         groups.reconcile(md, context);
-        drainChosenGroups(md, context, plan);
         disruptionBudget.reconcile(md, context);
         networkPolicy.reconcile(md, context);
 
@@ -142,28 +143,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         Set<String> inUse = new HashSet<>();
         observed.values().forEach(g -> inUse.add(g.revision()));
         inUse.add(revision);
-        var shared = context.managedWorkflowAndDependentResourceContext();
-        shared.put(PlacementConfigMap.UPDATE_REVISION, revision);
-        shared.put(PlacementConfigMap.REVISIONS_IN_USE, inUse);
-        shared.put(GroupStatefulSets.PLAN, plan);
-        shared.put(GroupStatefulSets.WORKER_IMAGE, workerImage);
-    }
-
-    /** Scales chosen groups that still run another revision to zero; they start again at the new one. */
-    private static void drainChosenGroups(ModelDeployment md, Context<ModelDeployment> context, GroupRollout.Plan plan) {
-        plan.actions().forEach((group, action) -> {
-            if (action != GroupRollout.Action.DRAIN) return;
-            context.getSecondaryResources(StatefulSet.class).stream()
-                    .filter(s -> s.getMetadata().getName().equals(ShardNames.group(md, group)))
-                    .filter(s -> s.getSpec().getReplicas() != 0)
-                    .findFirst()
-                    .ifPresent(s -> {
-                        LOG.info("{}/{}: draining group {} before moving it to a new revision",
-                                md.getMetadata().getNamespace(), md.getMetadata().getName(), group);
-                        context.getClient().apps().statefulSets().inNamespace(md.getMetadata().getNamespace())
-                                .withName(s.getMetadata().getName()).scale(0);
-                    });
-        });
+        new DependentInputs(revision, inUse, plan, workerImage).shareWith(context);
     }
 
     private UpdateControl<ModelDeployment> reportStatus(ModelDeployment md, Context<ModelDeployment> context, String revision,

@@ -1,0 +1,32 @@
+package dev.nuri.operator.dependents;
+
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.rollout.GroupRollout;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import java.util.Set;
+
+/**
+ * What the reconciler decided before the dependents run, handed to them in one piece: JOSDK's
+ * {@code desired(primary, context)} has no other channel.
+ *
+ * @param updateRevision  the pod template revision new and updated groups get
+ * @param revisionsInUse  revisions some group still runs, the update revision included
+ * @param plan            what happens to each group in this reconciliation
+ * @param workerImage     the worker image when spec.image is not set
+ */
+public record DependentInputs(String updateRevision, Set<String> revisionsInUse, GroupRollout.Plan plan,
+                              String workerImage) {
+
+    public DependentInputs {
+        revisionsInUse = Set.copyOf(revisionsInUse);
+    }
+
+    /** Hands these inputs to the dependents reconciled next with {@code context}. */
+    public void shareWith(Context<ModelDeployment> context) {
+        context.managedWorkflowAndDependentResourceContext().put(DependentInputs.class, this);
+    }
+
+    static DependentInputs of(Context<ModelDeployment> context) {
+        return context.managedWorkflowAndDependentResourceContext().getMandatory(DependentInputs.class, DependentInputs.class);
+    }
+}
