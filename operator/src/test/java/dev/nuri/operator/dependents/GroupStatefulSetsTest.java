@@ -15,7 +15,7 @@ class GroupStatefulSetsTest {
 
     static ModelDeployment tiny() throws Exception {
         ModelDeployment md = new KubernetesSerialization().unmarshal(Files.readString(Path.of(System.getProperty("basedir", "."))
-                .toAbsolutePath().getParent().resolve("examples/tiny-cpu.yaml")), ModelDeployment.class);
+                .toAbsolutePath().normalize().getParent().resolve("examples/tiny-cpu.yaml")), ModelDeployment.class);
         md.getMetadata().setNamespace("team");
         return md;
     }
