@@ -16,7 +16,7 @@ import io.fabric8.kubernetes.model.annotation.SpecReplicas;
         + "(has(oldSelf.accelerator) && has(oldSelf.accelerator.profile) ? oldSelf.accelerator.profile : 'cpu')",
         message = "spec.accelerator.profile is immutable: moving between accelerator families changes nodes, "
                 + "runtime and weight layout at once; create a new ModelDeployment",
-        fieldPath = ".accelerator", reason = "FieldValueForbidden")
+        fieldPath = ".accelerator.profile", reason = "FieldValueForbidden")
 public class ModelDeploymentSpec {
 
     public static final int DEFAULT_REPLICAS = 1;

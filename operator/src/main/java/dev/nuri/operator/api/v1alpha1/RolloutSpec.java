@@ -8,7 +8,8 @@ import io.fabric8.generator.annotation.ValidationRule;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "self.maxUnavailableGroups + self.maxSurgeGroups > 0",
-        message = "spec.rollout: maxUnavailableGroups + maxSurgeGroups must be greater than 0, or a rollout could never start")
+        message = "spec.rollout: maxUnavailableGroups + maxSurgeGroups must be greater than 0, or a rollout could never start",
+        fieldPath = ".maxUnavailableGroups")
 public class RolloutSpec {
 
     public static final int DEFAULT_MAX_UNAVAILABLE_GROUPS = 1;
