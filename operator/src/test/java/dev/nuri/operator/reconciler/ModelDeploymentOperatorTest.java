@@ -51,8 +51,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class ModelDeploymentOperatorTest {
 
     static final String TINY = "op-tiny", AXK1 = "op-axk1", ROLL = "op-roll", SCARCE = "op-scarce", DELETE = "op-delete",
-            RESTART = "op-restart", HPA = "op-hpa", CAPACITY = "op-capacity";
-    static final List<String> NAMESPACES = List.of(TINY, AXK1, ROLL, SCARCE, DELETE, RESTART, HPA, CAPACITY);
+            RESTART = "op-restart", HPA = "op-hpa", CAPACITY = "op-capacity", NO_PVC = "op-no-pvc";
+    static final List<String> NAMESPACES = List.of(TINY, AXK1, ROLL, SCARCE, DELETE, RESTART, HPA, CAPACITY, NO_PVC);
     static final Duration TIMEOUT = Duration.ofSeconds(120);
 
     static TestCluster cluster;
@@ -172,6 +172,24 @@ class ModelDeploymentOperatorTest {
                     assertThat(p.getMetadata().getLabels()).containsEntry(ShardLabels.REVISION, after));
             assertThat(watch.mixedGroups).as("groups seen serving two revisions at once").isEmpty();
             assertThat(watch.maxGroupsDown).as("groups out of service at once (maxUnavailableGroups=1)").isEqualTo(1);
+        }
+        // One writer per object: the groups' StatefulSets are written only by applying their desired
+        // state, draining included; no scale call beside it.
+        List<String> groupWrites = operatorWrites(ROLL, "statefulsets");
+        assertThat(groupWrites).as("the operator's writes to group StatefulSets").isNotEmpty()
+                .allSatisfy(w -> assertThat(w).contains("\"verb\":\"patch\"").doesNotContain("\"subresource\""));
+    }
+
+    /** Audit lines of the operator's writes to {@code resource} in {@code namespace}. */
+    static List<String> operatorWrites(String namespace, String resource) {
+        Path audit = cluster.auditLog().orElseThrow(() -> new AssertionError("needs the API server's audit log"));
+        try {
+            return Files.readAllLines(audit).stream()
+                    .filter(l -> l.contains("\"userAgent\":\"" + OperatorHarness.USER_AGENT + "\""))
+                    .filter(l -> l.contains("\"resource\":\"" + resource + "\"") && l.contains("\"namespace\":\"" + namespace + "\""))
+                    .toList();
+        } catch (IOException e) {
+            throw new AssertionError(e);
         }
     }
 
@@ -316,6 +334,37 @@ class ModelDeploymentOperatorTest {
         });
         assertThat(client.apps().statefulSets().inNamespace(CAPACITY).list().getItems()).isEmpty();
         assertThat(client.pods().inNamespace(CAPACITY).list().getItems()).isEmpty();
+    }
+
+    /** A PVC source naming a claim that does not exist is reported as such, and recovers once it does. */
+    @Test
+    void missingModelClaimIsDegradedUntilTheClaimExists() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", NO_PVC);
+        md.getSpec().model.source.builtin = null;
+        md.getSpec().model.source.pvc = new dev.nuri.operator.api.v1alpha1.ModelSource.PvcSource();
+        md.getSpec().model.source.pvc.claimName = "tiny-weights";
+        client.resource(md).create();
+
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            Condition degraded = condition(get(NO_PVC, "tiny"), "Degraded");
+            assertThat(degraded.getStatus()).isEqualTo("True");
+            assertThat(degraded.getReason()).isEqualTo("ModelSourceMissing");
+            assertThat(degraded.getMessage()).isEqualTo("PersistentVolumeClaim tiny-weights named in "
+                    + "spec.model.source.pvc does not exist in namespace " + NO_PVC);
+        });
+        assertThat(client.v1().events().inNamespace(NO_PVC).list().getItems())
+                .anyMatch(e -> "ModelSourceMissing".equals(e.getReason()) && "Warning".equals(e.getType()));
+
+        client.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName("tiny-weights-pv")
+                .endMetadata().withNewSpec().withStorageClassName("manual").addToCapacity("storage", new Quantity("1Gi"))
+                .withAccessModes("ReadOnlyMany").withNewHostPath().withPath("/data/tiny").endHostPath().endSpec()
+                .build()).serverSideApply();
+        client.persistentVolumeClaims().inNamespace(NO_PVC).resource(new PersistentVolumeClaimBuilder().withNewMetadata()
+                .withName("tiny-weights").endMetadata().withNewSpec().withStorageClassName("manual")
+                .withVolumeName("tiny-weights-pv").withAccessModes("ReadOnlyMany").withNewResources()
+                .addToRequests("storage", new Quantity("1Gi")).endResources().endSpec().build()).serverSideApply();
+        awaitReady(NO_PVC, "tiny", 1);
+        assertThat(condition(get(NO_PVC, "tiny"), "Degraded").getStatus()).isEqualTo("False");
     }
 
     // --- helpers ---------------------------------------------------------------------------------
