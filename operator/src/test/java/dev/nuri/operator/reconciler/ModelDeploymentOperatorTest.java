@@ -164,8 +164,7 @@ class ModelDeploymentOperatorTest {
         String before = threeReadyGroups(ROLL);
 
         try (RevisionWatch watch = new RevisionWatch(client, ROLL, "tiny", 4)) {
-            client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny")
-                    .edit(m -> { m.getSpec().resources.getRequests().put("cpu", new Quantity("300m")); return m; });
+            editSpec(ROLL, "tiny", spec -> spec.resources.getRequests().put("cpu", new Quantity("300m")));
             String after = awaitRevisionChange(ROLL, "tiny", before);
             awaitReady(ROLL, "tiny", 3);
             assertThat(shardPods(ROLL, "tiny")).allSatisfy(p ->
@@ -239,8 +238,7 @@ class ModelDeploymentOperatorTest {
         String before = threeReadyGroups(RESTART);
 
         try (RevisionWatch watch = new RevisionWatch(client, RESTART, "tiny", 4)) {
-            client.resources(ModelDeployment.class).inNamespace(RESTART).withName("tiny")
-                    .edit(m -> { m.getSpec().resources.getRequests().put("cpu", new Quantity("310m")); return m; });
+            editSpec(RESTART, "tiny", spec -> spec.resources.getRequests().put("cpu", new Quantity("310m")));
             // stop the operator as soon as the first group has moved
             await().atMost(TIMEOUT).until(() -> shardPods(RESTART, "tiny").stream()
                     .anyMatch(p -> !before.equals(p.getMetadata().getLabels().get(ShardLabels.REVISION))));
@@ -422,6 +420,20 @@ class ModelDeploymentOperatorTest {
         client.resource(md).create();
         awaitReady(ns, "tiny", 3);
         return get(ns, "tiny").getStatus().updateRevision;
+    }
+
+    /**
+     * Changes the spec as a user would. The operator may write status between our read and our
+     * write (a conflict, 409); a user's kubectl edit would simply be retried, and so is this.
+     */
+    static void editSpec(String ns, String name, java.util.function.Consumer<dev.nuri.operator.api.v1alpha1.ModelDeploymentSpec> change) {
+        await().atMost(TIMEOUT).ignoreException(io.fabric8.kubernetes.client.KubernetesClientException.class).until(() -> {
+            client.resources(ModelDeployment.class).inNamespace(ns).withName(name).edit(m -> {
+                change.accept(m.getSpec());
+                return m;
+            });
+            return true;
+        });
     }
 
     static boolean isReady(Pod p) {
