@@ -1,6 +1,6 @@
 package dev.nuri.kernels.moe;
 
-/** Chooses k experts per token and their final weights (REFERENCE.md §3 semantics). */
+/** Chooses k experts per token and their final weights (semantics of ../shared/design/REFERENCE.md §3, beside the repository). */
 public interface Router {
     int topK();
 
