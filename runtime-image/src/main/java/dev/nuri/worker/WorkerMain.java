@@ -2,7 +2,8 @@ package dev.nuri.worker;
 
 import dev.nuri.worker.group.LocalGroup;
 import dev.nuri.worker.shard.Shard;
-import dev.nuri.worker.shard.ShardSettings;
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.ShardSettings;
 
 import java.nio.file.Path;
 import java.time.Duration;
@@ -36,14 +37,21 @@ public final class WorkerMain {
                 usage:
                   nuri-worker shard [--model builtin:tiny-axk1|<dir>] [--port 8000] [--shards N --shard-index i --peers h:p,...]
                                     (every flag also reads NURI_<FLAG> from the environment; see runtime-image/PLACEMENT.md)
-                  nuri-worker serve --shards 4 [--model builtin:tiny-axk1] [--port 8000] [--peer-port 9100] [--heap 1g]
+                  nuri-worker serve --shards 4 [--model builtin:tiny-axk1] [--port 8000] [--peer-port 9000] [--heap 1g]
                   nuri-worker bench [--shards 1,2,4] [--concurrency 1,8,64] ...""");
         System.exit(2);
     }
 
     private static void shard(String[] args) throws InterruptedException {
-        ShardSettings settings = ShardSettings.parse(args, System.getenv());
-        if (settings.bool("exit-with-parent")) {
+        ShardSettings settings;
+        try {
+            settings = ShardSettings.parse(args, System.getenv());
+        } catch (IllegalArgumentException e) {
+            System.err.println("nuri-worker: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        if (settings.bool(ShardSetting.EXIT_WITH_PARENT)) {
             // a launcher that dies without cleaning up (kill -9) must not leave shards behind
             ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> Runtime.getRuntime().halt(0)));
         }
@@ -55,26 +63,27 @@ public final class WorkerMain {
             System.exit(2);
             return;
         }
-        Duration grace = Duration.ofSeconds(settings.integer("drain-seconds", 30));
+        Duration grace = Duration.ofSeconds(settings.integer(ShardSetting.DRAIN_SECONDS));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shard.drainAndClose(grace), "nuri-shutdown"));
         Thread.currentThread().join();
     }
 
     private static void serve(String[] args) throws Exception {
-        ShardSettings flags = ShardSettings.parse(args, Map.of());
+        CliFlags flags = CliFlags.parse(args);
         int shards = flags.integer("shards", 4);
-        int port = flags.integer("port", 8000);
-        String model = flags.string("model", "builtin:tiny-axk1");
+        int port = flags.integer("port", ShardSetting.Defaults.PORT);
+        String model = flags.string("model", ShardSetting.Defaults.MODEL);
         String jar = Path.of(WorkerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
         Map<String, String> extra = new java.util.HashMap<>();
-        for (String name : new String[] {"wire-dtype", "placement-file", "kv-cache-tokens", "max-batch", "served-model-name",
-                "api-key", "context-length", "quantization"}) {
-            String v = flags.string(name, null);
-            if (v != null) extra.put(ShardSettings.envName(name), v);
+        for (ShardSetting s : new ShardSetting[] {ShardSetting.WIRE_DTYPE, ShardSetting.PLACEMENT_FILE, ShardSetting.KV_CACHE_TOKENS,
+                ShardSetting.MAX_BATCH, ShardSetting.SERVED_MODEL_NAME, ShardSetting.API_KEY, ShardSetting.CONTEXT_LENGTH,
+                ShardSetting.QUANTIZATION}) {
+            String v = flags.string(s.flag(), null);
+            if (v != null) extra.put(s.env(), v);
         }
         System.out.println("nuri: starting " + shards + " shard process(es) of " + model + " on 127.0.0.1 (HTTP ports "
                 + port + ".." + (port + shards - 1) + ")");
-        LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, port, flags.integer("peer-port", 9100), jar,
+        LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, port, flags.integer("peer-port", ShardSetting.Defaults.PEER_PORT), jar,
                 flags.string("heap", "1g"), extra, null));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.out.println("nuri: stopping the shard processes");

@@ -1,7 +1,7 @@
 package dev.nuri.operator.dependents;
 
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
-import dev.nuri.operator.placement.ExpertPlacement;
+import dev.nuri.operator.placement.Placements;
 import dev.nuri.operator.shard.ShardNames;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
@@ -37,7 +37,7 @@ public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMa
                 data.put(key, file); // an old revision's layout stays as it was
             }
         }));
-        data.put(ShardNames.placementFile(updateRevision), ExpertPlacement.of(md.getSpec().experts).toJson(md.getMetadata().getGeneration()));
+        data.put(ShardNames.placementFile(updateRevision), Placements.of(md.getSpec().experts, md.getMetadata().getGeneration()).toJson());
         return new ConfigMapBuilder()
                 .withMetadata(OwnedObjects.metadata(md, ShardNames.placement(md)))
                 .withData(data)

@@ -11,7 +11,8 @@ import dev.nuri.operator.dependents.PeerNetworkPolicy;
 import dev.nuri.operator.dependents.PlacementConfigMap;
 import dev.nuri.operator.dependents.ShardsService;
 import dev.nuri.operator.observability.DeploymentMetrics;
-import dev.nuri.operator.placement.ExpertPlacement;
+import dev.nuri.contract.PlacementFile;
+import dev.nuri.operator.placement.Placements;
 import dev.nuri.operator.rollout.GroupObservation;
 import dev.nuri.operator.rollout.GroupRollout;
 import dev.nuri.operator.shard.ShardLabels;
@@ -149,11 +150,11 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     private UpdateControl<ModelDeployment> reportStatus(ModelDeployment md, Context<ModelDeployment> context, String revision,
                                                         GroupRollout.Plan plan, Map<Integer, GroupObservation> observed,
                                                         Optional<Blocker> blocker, Optional<CapacityCheck.Estimate> capacity) {
-        ExpertPlacement layout = ExpertPlacement.of(md.getSpec().experts);
+        PlacementFile layout = Placements.of(md.getSpec().experts, md.getMetadata().getGeneration());
         var placementStatus = new ModelDeploymentStatus.PlacementStatus();
         placementStatus.strategy = md.getSpec().experts.placement().name().toLowerCase(Locale.ROOT);
         placementStatus.configMap = ShardNames.placement(md);
-        placementStatus.slotsPerShard = layout.slots()[0].length;
+        placementStatus.slotsPerShard = layout.defaultSlots()[0].length;
         placementStatus.balancedness = String.format(Locale.ROOT, "%.3f", layout.balancedness());
         ModelDeploymentStatus.CapacityStatus capacityStatus = capacity.map(c -> {
             var s = new ModelDeploymentStatus.CapacityStatus();

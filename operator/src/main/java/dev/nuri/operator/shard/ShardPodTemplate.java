@@ -1,5 +1,6 @@
 package dev.nuri.operator.shard;
 
+import dev.nuri.contract.ShardSetting;
 import dev.nuri.operator.accelerator.AcceleratorProfiles;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentSpec;
@@ -114,33 +115,33 @@ public final class ShardPodTemplate {
             peers.add(ShardNames.shardHost(md, group, s) + ":" + spec.serving().peerPort());
         }
         List<EnvVar> env = new ArrayList<>();
-        env.add(new EnvVarBuilder().withName(ShardEnv.SHARD_INDEX).withNewValueFrom().withNewFieldRef()
+        env.add(new EnvVarBuilder().withName(ShardSetting.SHARD_INDEX.env()).withNewValueFrom().withNewFieldRef()
                 .withFieldPath("metadata.labels['" + ShardLabels.POD_INDEX + "']").endFieldRef().endValueFrom().build());
-        env.add(plain(ShardEnv.GROUP_INDEX, Integer.toString(group)));
-        env.add(plain(ShardEnv.SHARDS, Integer.toString(shards)));
-        env.add(plain(ShardEnv.PEERS, String.join(",", peers)));
-        env.add(plain(ShardEnv.PLACEMENT_FILE, PLACEMENT_DIR + "/" + ShardNames.placementFile(revision)));
-        env.add(plain(ShardEnv.MODEL, modelLocation));
-        env.add(plain(ShardEnv.SERVED_MODEL_NAME, spec.model.name));
-        env.add(plain(ShardEnv.PORT, Integer.toString(spec.serving().port())));
-        env.add(plain(ShardEnv.PEER_PORT, Integer.toString(spec.serving().peerPort())));
-        env.add(plain(ShardEnv.BIND_HOST, "0.0.0.0"));
-        env.add(plain(ShardEnv.DRAIN_SECONDS, Long.toString(TERMINATION_GRACE_SECONDS - 15)));
+        env.add(plain(ShardSetting.GROUP_INDEX.env(), Integer.toString(group)));
+        env.add(plain(ShardSetting.SHARDS.env(), Integer.toString(shards)));
+        env.add(plain(ShardSetting.PEERS.env(), String.join(",", peers)));
+        env.add(plain(ShardSetting.PLACEMENT_FILE.env(), PLACEMENT_DIR + "/" + ShardNames.placementFile(revision)));
+        env.add(plain(ShardSetting.MODEL.env(), modelLocation));
+        env.add(plain(ShardSetting.SERVED_MODEL_NAME.env(), spec.model.name));
+        env.add(plain(ShardSetting.PORT.env(), Integer.toString(spec.serving().port())));
+        env.add(plain(ShardSetting.PEER_PORT.env(), Integer.toString(spec.serving().peerPort())));
+        env.add(plain(ShardSetting.BIND_HOST.env(), "0.0.0.0"));
+        env.add(plain(ShardSetting.DRAIN_SECONDS.env(), Long.toString(TERMINATION_GRACE_SECONDS - 15)));
         ServingSpec serving = spec.serving;
         if (serving != null && serving.maxSequences != null) {
-            env.add(plain(ShardEnv.MAX_BATCH, serving.maxSequences.toString()));
+            env.add(plain(ShardSetting.MAX_BATCH.env(), serving.maxSequences.toString()));
         }
         if (serving != null && serving.maxBatchedTokens != null) {
-            env.add(plain(ShardEnv.PREFILL_TOKENS_PER_STEP, serving.maxBatchedTokens.toString()));
+            env.add(plain(ShardSetting.PREFILL_TOKENS_PER_STEP.env(), serving.maxBatchedTokens.toString()));
         }
         if (spec.model.quantization != null) {
-            env.add(plain(ShardEnv.QUANTIZATION, spec.model.quantization.name().toLowerCase(java.util.Locale.ROOT)));
+            env.add(plain(ShardSetting.QUANTIZATION.env(), spec.model.quantization.setting().value()));
         }
         if (serving != null && serving.contextLength != null) {
-            env.add(plain(ShardEnv.CONTEXT_LENGTH, serving.contextLength.toString()));
+            env.add(plain(ShardSetting.CONTEXT_LENGTH.env(), serving.contextLength.toString()));
         }
         if (serving != null && serving.apiKeySecret != null) {
-            env.add(new EnvVarBuilder().withName(ShardEnv.API_KEY).withNewValueFrom().withNewSecretKeyRef()
+            env.add(new EnvVarBuilder().withName(ShardSetting.API_KEY.env()).withNewValueFrom().withNewSecretKeyRef()
                     .withName(serving.apiKeySecret.name)
                     .withKey(serving.apiKeySecret.key())
                     .endSecretKeyRef().endValueFrom().build());

@@ -2,6 +2,7 @@ package dev.nuri.operator.shard;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.nuri.contract.ShardSetting;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -12,9 +13,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 
 /** The shard pod that the operator asks for, from the examples users apply. */
@@ -58,14 +56,14 @@ class ShardPodTemplateTest {
     @Test
     void shardKnowsItsGroupPeersAndPlacementOfItsRevision() throws IOException {
         PodTemplateSpec t = ShardPodTemplate.build(example("axk1-rebellions-rebel.yaml"), 1, "img", "rev1");
-        List<String> peers = List.of(env(t, ShardEnv.PEERS).split(","));
+        List<String> peers = List.of(env(t, ShardSetting.PEERS.env()).split(","));
         assertThat(peers).hasSize(16).first().isEqualTo("axk1-g1-0.axk1-shards.prod.svc:9000");
         assertThat(peers).last().isEqualTo("axk1-g1-15.axk1-shards.prod.svc:9000");
-        assertThat(env(t, ShardEnv.GROUP_INDEX)).isEqualTo("1");
-        assertThat(env(t, ShardEnv.SHARDS)).isEqualTo("16");
-        assertThat(env(t, ShardEnv.PLACEMENT_FILE)).isEqualTo("/etc/nuri/placement/placement-rev1.json");
-        assertThat(env(t, ShardEnv.MODEL)).isEqualTo("/models/models/A.X-K1-FP8");
-        assertThat(worker(t).getEnv()).filteredOn(e -> e.getName().equals(ShardEnv.SHARD_INDEX)).singleElement()
+        assertThat(env(t, ShardSetting.GROUP_INDEX.env())).isEqualTo("1");
+        assertThat(env(t, ShardSetting.SHARDS.env())).isEqualTo("16");
+        assertThat(env(t, ShardSetting.PLACEMENT_FILE.env())).isEqualTo("/etc/nuri/placement/placement-rev1.json");
+        assertThat(env(t, ShardSetting.MODEL.env())).isEqualTo("/models/models/A.X-K1-FP8");
+        assertThat(worker(t).getEnv()).filteredOn(e -> e.getName().equals(ShardSetting.SHARD_INDEX.env())).singleElement()
                 .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).contains(ShardLabels.POD_INDEX));
         assertThat(t.getMetadata().getLabels()).containsEntry(ShardLabels.REVISION, "rev1");
     }
@@ -82,7 +80,7 @@ class ShardPodTemplateTest {
         assertThat(c.getReadOnlyRootFilesystem()).isTrue();
         assertThat(t.getSpec().getVolumes()).noneMatch(v -> v.getHostPath() != null);
         assertThat(worker(t).getReadinessProbe().getHttpGet().getPath()).isEqualTo("/health/ready");
-        assertThat(t.getSpec().getTerminationGracePeriodSeconds()).isGreaterThan(Long.parseLong(env(t, ShardEnv.DRAIN_SECONDS)));
+        assertThat(t.getSpec().getTerminationGracePeriodSeconds()).isGreaterThan(Long.parseLong(env(t, ShardSetting.DRAIN_SECONDS.env())));
     }
 
     @Test
@@ -96,21 +94,6 @@ class ShardPodTemplateTest {
         Container fetch = t.getSpec().getInitContainers().getFirst();
         assertThat(String.join(" ", fetch.getCommand())).contains("sha256sum -c");
         assertThat(fetch.getEnv()).anyMatch(e -> e.getName().equals("SHA256") && e.getValue().equals("ab".repeat(32)));
-        assertThat(env(t, ShardEnv.MODEL)).isEqualTo("/models");
-    }
-
-    /** Every variable the operator sets is one the worker documents (runtime-image/PLACEMENT.md). */
-    @Test
-    void everyWorkerVariableIsPartOfTheWorkersContract() throws IOException {
-        String contract = Files.readString(REPO.resolve("runtime-image/PLACEMENT.md"));
-        Matcher m = Pattern.compile("`(NURI_[A-Z_]+)`").matcher(contract);
-        List<String> documented = m.results().map(r -> r.group(1)).distinct().toList();
-        ModelDeployment md = example("axk1-rebellions-rebel.yaml");
-        md.getSpec().serving.apiKeySecret = new dev.nuri.operator.api.v1alpha1.ServingSpec.SecretKeyRef();
-        md.getSpec().serving.apiKeySecret.name = "keys";
-        List<String> set = worker(ShardPodTemplate.build(md, 0, "img", "r")).getEnv().stream().map(EnvVar::getName)
-                .filter(n -> n.startsWith("NURI_")).collect(Collectors.toList());
-        assertThat(set).contains(ShardEnv.API_KEY, ShardEnv.CONTEXT_LENGTH, ShardEnv.QUANTIZATION);
-        assertThat(documented).containsAll(set);
+        assertThat(env(t, ShardSetting.MODEL.env())).isEqualTo("/models");
     }
 }

@@ -1,5 +1,9 @@
 package dev.nuri.worker.api;
 
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.ShardSetting.Defaults;
+import dev.nuri.contract.ShardSettings;
+
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -22,12 +26,27 @@ import java.util.List;
 public record HttpSettings(long maxBodyBytes, Duration requestReadTimeout, Duration idleTimeout, int maxConnections,
                            long streamBufferBytes, Path chatTemplate, Duration chatTemplateTimeout, List<String> corsOrigins,
                            boolean halfClose) {
-    public static final long DEFAULT_MAX_BODY_BYTES = 4 << 20;
-    public static final int DEFAULT_REQUEST_READ_TIMEOUT_SECONDS = 10;
-    public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 60;
-    public static final int DEFAULT_MAX_CONNECTIONS = 4096;
-    public static final long DEFAULT_STREAM_BUFFER_BYTES = 1 << 20;
-    public static final int DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS = 2000;
+    public static final long DEFAULT_MAX_BODY_BYTES = Defaults.MAX_BODY_BYTES;
+    public static final int DEFAULT_REQUEST_READ_TIMEOUT_SECONDS = Defaults.HTTP_REQUEST_READ_TIMEOUT_SECONDS;
+    public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = Defaults.HTTP_IDLE_TIMEOUT_SECONDS;
+    public static final int DEFAULT_MAX_CONNECTIONS = Defaults.HTTP_MAX_CONNECTIONS;
+    public static final long DEFAULT_STREAM_BUFFER_BYTES = Defaults.HTTP_STREAM_BUFFER_BYTES;
+    public static final int DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS = Defaults.CHAT_TEMPLATE_TIMEOUT_MS;
+
+    /** From the shard's settings: max body bytes, the HTTP timeouts and limits, chat template, CORS origins. */
+    public static HttpSettings from(ShardSettings settings) {
+        String template = settings.string(ShardSetting.CHAT_TEMPLATE);
+        return new HttpSettings(
+                settings.positive(ShardSetting.MAX_BODY_BYTES),
+                Duration.ofSeconds(settings.positive(ShardSetting.HTTP_REQUEST_READ_TIMEOUT_SECONDS)),
+                Duration.ofSeconds(settings.positive(ShardSetting.HTTP_IDLE_TIMEOUT_SECONDS)),
+                (int) settings.positive(ShardSetting.HTTP_MAX_CONNECTIONS),
+                settings.positive(ShardSetting.HTTP_STREAM_BUFFER_BYTES),
+                template == null ? null : Path.of(template),
+                Duration.ofMillis(settings.positive(ShardSetting.CHAT_TEMPLATE_TIMEOUT_MS)),
+                settings.list(ShardSetting.CORS_ALLOWED_ORIGINS),
+                settings.bool(ShardSetting.HTTP_HALF_CLOSE));
+    }
 
     public static HttpSettings defaults() {
         return new HttpSettings(DEFAULT_MAX_BODY_BYTES, Duration.ofSeconds(DEFAULT_REQUEST_READ_TIMEOUT_SECONDS),

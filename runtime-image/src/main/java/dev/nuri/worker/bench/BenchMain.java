@@ -2,7 +2,8 @@ package dev.nuri.worker.bench;
 
 import dev.nuri.worker.WorkerMain;
 import dev.nuri.worker.group.LocalGroup;
-import dev.nuri.worker.shard.ShardSettings;
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.worker.CliFlags;
 import io.vertx.core.json.JsonObject;
 
 import java.io.BufferedReader;
@@ -36,7 +37,7 @@ public final class BenchMain {
     private BenchMain() {}
 
     public static void main(String[] args) throws Exception {
-        ShardSettings flags = ShardSettings.parse(args, Map.of());
+        CliFlags flags = CliFlags.parse(args);
         int[] shardCounts = ints(flags.string("shards", "1,2,4"));
         int[] concurrencies = ints(flags.string("concurrency", "1,16,64"));
         int maxTokens = flags.integer("max-tokens", 32);
@@ -52,7 +53,7 @@ public final class BenchMain {
         double[] base = new double[concurrencies.length];
         for (int shards : shardCounts) {
             try (LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, 0, 0, jar, flags.string("heap", "1g"),
-                    Map.of(ShardSettings.envName("wire-dtype"), wire, ShardSettings.envName("max-batch"), "512"), logs))) {
+                    Map.of(ShardSetting.WIRE_DTYPE.env(), wire, ShardSetting.MAX_BATCH.env(), "512"), logs))) {
                 group.awaitReady(Duration.ofMinutes(5));
                 run(group, 2 * shards, maxTokens, promptWords); // warm-up: JIT and connections
                 for (int c = 0; c < concurrencies.length; c++) {

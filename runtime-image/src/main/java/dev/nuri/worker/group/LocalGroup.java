@@ -1,6 +1,6 @@
 package dev.nuri.worker.group;
 
-import dev.nuri.worker.shard.ShardSettings;
+import dev.nuri.contract.ShardSetting;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -82,14 +82,14 @@ public final class LocalGroup implements AutoCloseable {
         List<String> peers = new ArrayList<>();
         for (int p : peerPorts) peers.add("127.0.0.1:" + p);
         Map<String, String> env = new LinkedHashMap<>();
-        env.put(ShardSettings.envName("group-index"), "0");
-        env.put(ShardSettings.envName("shard-index"), Integer.toString(shard));
-        env.put(ShardSettings.envName("shards"), Integer.toString(spec.shards()));
-        env.put(ShardSettings.envName("peers"), String.join(",", peers));
-        env.put(ShardSettings.envName("model"), spec.model());
-        env.put(ShardSettings.envName("port"), Integer.toString(httpPorts[shard]));
-        env.put(ShardSettings.envName("peer-port"), Integer.toString(peerPorts[shard]));
-        env.put(ShardSettings.envName("bind-host"), "127.0.0.1");
+        env.put(ShardSetting.GROUP_INDEX.env(), "0");
+        env.put(ShardSetting.SHARD_INDEX.env(), Integer.toString(shard));
+        env.put(ShardSetting.SHARDS.env(), Integer.toString(spec.shards()));
+        env.put(ShardSetting.PEERS.env(), String.join(",", peers));
+        env.put(ShardSetting.MODEL.env(), spec.model());
+        env.put(ShardSetting.PORT.env(), Integer.toString(httpPorts[shard]));
+        env.put(ShardSetting.PEER_PORT.env(), Integer.toString(peerPorts[shard]));
+        env.put(ShardSetting.BIND_HOST.env(), "127.0.0.1");
         env.putAll(spec.extraEnv());
         return env;
     }
@@ -100,7 +100,7 @@ public final class LocalGroup implements AutoCloseable {
         List<String> command = new ArrayList<>(List.of(java, "-Xmx" + spec.heap(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=4",
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Djava.util.logging.SimpleFormatter.format=%1$tT %4$s %5$s%6$s%n",
-                "-cp", spec.classpath(), "dev.nuri.worker.WorkerMain", "shard", "--exit-with-parent"));
+                "-cp", spec.classpath(), "dev.nuri.worker.WorkerMain", "shard", "--" + ShardSetting.EXIT_WITH_PARENT.flag()));
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
         pb.environment().keySet().removeIf(k -> k.startsWith("NURI_"));
         pb.environment().putAll(environment(shard));

@@ -1,14 +1,15 @@
 package dev.nuri.worker.moe;
 
+import dev.nuri.contract.Frame;
+import dev.nuri.contract.PlacementFile;
+import dev.nuri.contract.WireDType;
 import dev.nuri.kernels.moe.RoutedExperts;
 import dev.nuri.worker.metrics.WorkerMetrics;
-import dev.nuri.worker.placement.ExpertPlacement;
-import dev.nuri.worker.transport.DispatchFrame;
 import dev.nuri.worker.transport.PeerLink;
 import dev.nuri.worker.transport.PeerUnavailableException;
-import dev.nuri.worker.transport.WireDType;
 
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -20,10 +21,14 @@ import java.util.function.Supplier;
  * vector once to every peer shard owning one of its chosen experts (dispatch), computes the experts this shard holds
  * while the peers work, and adds the peers' weighted partial sums into the output (combine). With one shard it
  * computes everything locally.
+ *
+ * <p>The router's k slots per token stay in that form all the way: a peer gets the same slots with the ones it does
+ * not hold set to -1 (an empty slot the grouped expert product skips), and so do this shard's own experts, which read
+ * the batch's hidden vectors in place.
  */
 public final class ExpertDispatcher implements RoutedExperts {
     private final int selfShard;
-    private final Supplier<ExpertPlacement> placement;
+    private final Supplier<PlacementFile> placement;
     private final ExpertHost host;
     private final PeerLink[] links;
     private final WireDType dtype;
@@ -31,7 +36,7 @@ public final class ExpertDispatcher implements RoutedExperts {
     private final WorkerMetrics metrics;
     private final MoeLoad load;
 
-    public ExpertDispatcher(int selfShard, Supplier<ExpertPlacement> placement, ExpertHost host, PeerLink[] links,
+    public ExpertDispatcher(int selfShard, Supplier<PlacementFile> placement, ExpertHost host, PeerLink[] links,
                             WireDType dtype, Duration timeout, WorkerMetrics metrics, MoeLoad load) {
         this.selfShard = selfShard;
         this.placement = placement;
@@ -51,62 +56,98 @@ public final class ExpertDispatcher implements RoutedExperts {
         int shards = links.length;
         int slots = tokens * k;
         int[] shardOfSlot = new int[slots];
-        int[][] counts = new int[shards][tokens];
-        int[] slotsPerShard = new int[shards];
-        int[] tokensPerShard = new int[shards];
+        int[] tokensOn = new int[shards];
+        int[] lastToken = new int[shards];
+        Arrays.fill(lastToken, -1);
+        int localSlots = 0;
         for (int t = 0; t < tokens; t++) {
             for (int j = 0; j < k; j++) {
-                int[] replicas = owners[experts[t * k + j]];
+                int slot = t * k + j;
+                int[] replicas = owners[experts[slot]];
                 // Spread tokens over redundant copies by position, as vLLM does.
                 int s = replicas.length == 1 ? replicas[0] : replicas[t % replicas.length];
-                shardOfSlot[t * k + j] = s;
-                if (counts[s][t]++ == 0) tokensPerShard[s]++;
-                slotsPerShard[s]++;
+                shardOfSlot[slot] = s;
+                if (s == selfShard) localSlots++;
+                if (lastToken[s] != t) {
+                    lastToken[s] = t;
+                    tokensOn[s]++;
+                }
             }
         }
         load.record(layer, experts, shardOfSlot);
 
-        @SuppressWarnings("unchecked")
-        CompletableFuture<DispatchFrame>[] calls = new CompletableFuture[shards];
-        int[][] rows = new int[shards][];
         for (int s = 0; s < shards; s++) {
-            if (s == selfShard || tokensPerShard[s] == 0) continue;
+            if (s == selfShard || tokensOn[s] == 0) continue;
             if (links[s] == null || !links[s].connected()) {
                 throw new PeerUnavailableException("peer shard " + s + " is not connected"
                         + (links[s] == null ? "" : " (" + links[s].address() + ": " + links[s].lastError() + ")"));
             }
         }
+        @SuppressWarnings("unchecked")
+        CompletableFuture<Frame.Combine>[] calls = new CompletableFuture[shards];
+        int[][] rows = new int[shards][];
         for (int s = 0; s < shards; s++) {
-            if (s == selfShard || tokensPerShard[s] == 0) continue;
-            rows[s] = new int[tokensPerShard[s]];
-            Subset sub = subset(s, tokens, k, h, hidden, experts, weights, shardOfSlot, counts[s], rows[s], slotsPerShard[s]);
-            int layerIndex = layer;
-            calls[s] = links[s].call(callId -> DispatchFrame.dispatch(dtype, layerIndex, callId, sub.tokens, h,
-                    sub.counts, sub.experts, sub.weights, sub.hidden));
+            if (s == selfShard || tokensOn[s] == 0) continue;
+            rows[s] = new int[tokensOn[s]];
+            calls[s] = send(s, layer, tokens, k, h, hidden, experts, weights, shardOfSlot, rows[s]);
         }
         long dispatched = System.nanoTime();
         if (shards > 1) metrics.dispatch.record(dispatched - start, TimeUnit.NANOSECONDS);
 
-        if (tokensPerShard[selfShard] > 0) {
-            int[] localRows = new int[tokensPerShard[selfShard]];
-            Subset sub = subset(selfShard, tokens, k, h, hidden, experts, weights, shardOfSlot, counts[selfShard], localRows, slotsPerShard[selfShard]);
+        if (tokensOn[selfShard] > 0) {
             long computeStart = System.nanoTime();
-            float[] partial = host.compute(layer, sub.tokens, h, sub.counts, sub.experts, sub.weights, sub.hidden);
+            host.apply(layer, tokens, k, hidden, localSlots == slots ? experts : only(selfShard, experts, shardOfSlot),
+                    weights, out);
             metrics.expertCompute.record(System.nanoTime() - computeStart, TimeUnit.NANOSECONDS);
-            addRows(partial, localRows, h, out);
         }
 
         if (shards == 1) return;
         long combineStart = System.nanoTime();
         for (int s = 0; s < shards; s++) {
             if (calls[s] == null) continue;
-            DispatchFrame answer = await(calls[s], s);
+            Frame.Combine answer = await(calls[s], s);
+            if (answer.tokens() != rows[s].length) {
+                throw new PeerUnavailableException("peer shard " + s + " answered " + answer.tokens() + " rows for "
+                        + rows[s].length + " dispatched tokens");
+            }
             addRows(answer.vectors(), rows[s], h, out);
         }
         metrics.combine.record(System.nanoTime() - combineStart, TimeUnit.NANOSECONDS);
     }
 
-    private DispatchFrame await(CompletableFuture<DispatchFrame> call, int shard) {
+    /** The tokens with at least one slot on shard s, each once with all k of its slots (those held elsewhere -1). */
+    private CompletableFuture<Frame.Combine> send(int s, int layer, int tokens, int k, int h, float[] hidden, int[] experts,
+                                                  float[] weights, int[] shardOfSlot, int[] rows) {
+        int n = rows.length;
+        int[] ids = new int[n * k];
+        float[] w = new float[n * k];
+        float[] x = new float[n * h];
+        int r = 0;
+        for (int t = 0; t < tokens && r < n; t++) {
+            boolean any = false;
+            for (int j = 0; j < k; j++) any |= shardOfSlot[t * k + j] == s;
+            if (!any) continue;
+            for (int j = 0; j < k; j++) {
+                int slot = t * k + j;
+                boolean here = shardOfSlot[slot] == s;
+                ids[r * k + j] = here ? experts[slot] : -1;
+                w[r * k + j] = here ? weights[slot] : 0f;
+            }
+            rows[r] = t;
+            System.arraycopy(hidden, t * h, x, r * h, h);
+            r++;
+        }
+        return links[s].call(callId -> new Frame.Dispatch(callId, layer, dtype, n, h, k, ids, w, x));
+    }
+
+    /** The slots held by shard s; the others -1. */
+    private static int[] only(int s, int[] experts, int[] shardOfSlot) {
+        int[] ids = new int[experts.length];
+        for (int i = 0; i < ids.length; i++) ids[i] = shardOfSlot[i] == s ? experts[i] : -1;
+        return ids;
+    }
+
+    private Frame.Combine await(CompletableFuture<Frame.Combine> call, int shard) {
         try {
             return call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
@@ -118,33 +159,6 @@ public final class ExpertDispatcher implements RoutedExperts {
             Thread.currentThread().interrupt();
             throw new PeerUnavailableException("interrupted while waiting for peer shard " + shard);
         }
-    }
-
-    private record Subset(int tokens, int[] counts, int[] experts, float[] weights, float[] hidden) {}
-
-    private static Subset subset(int shard, int tokens, int k, int h, float[] hidden, int[] experts, float[] weights,
-                                 int[] shardOfSlot, int[] countPerToken, int[] rows, int slotCount) {
-        int n = rows.length;
-        int[] counts = new int[n];
-        int[] ids = new int[slotCount];
-        float[] w = new float[slotCount];
-        float[] x = new float[n * h];
-        int r = 0, p = 0;
-        for (int t = 0; t < tokens; t++) {
-            if (countPerToken[t] == 0) continue;
-            rows[r] = t;
-            counts[r] = countPerToken[t];
-            System.arraycopy(hidden, t * h, x, r * h, h);
-            for (int j = 0; j < k; j++) {
-                int slot = t * k + j;
-                if (shardOfSlot[slot] != shard) continue;
-                ids[p] = experts[slot];
-                w[p] = weights[slot];
-                p++;
-            }
-            r++;
-        }
-        return new Subset(n, counts, ids, w, x);
     }
 
     private static void addRows(float[] partial, int[] rows, int h, float[] out) {

@@ -1,9 +1,10 @@
 package dev.nuri.worker.moe;
 
+import dev.nuri.contract.Frame;
+import dev.nuri.contract.PlacementFile;
 import dev.nuri.kernels.model.CausalLm;
 import dev.nuri.kernels.moe.ExpertShard;
-import dev.nuri.kernels.moe.RoutedExperts;
-import dev.nuri.worker.placement.ExpertPlacement;
+import dev.nuri.worker.transport.PeerExperts;
 
 import java.util.Arrays;
 import java.util.logging.Logger;
@@ -12,7 +13,7 @@ import java.util.logging.Logger;
  * The routed experts this shard holds. After a placement change the previous shard stays loaded until the next
  * change, so that dispatches a peer computed against the old placement can still be answered.
  */
-public final class ExpertHost {
+public final class ExpertHost implements PeerExperts {
     private static final Logger LOG = Logger.getLogger(ExpertHost.class.getName());
 
     private final CausalLm model;
@@ -20,13 +21,13 @@ public final class ExpertHost {
     private volatile ExpertShard current;
     private volatile ExpertShard previous;
 
-    public ExpertHost(CausalLm model, int shardIndex, ExpertPlacement placement) {
+    public ExpertHost(CausalLm model, int shardIndex, PlacementFile placement) {
         this.model = model;
         this.shardIndex = shardIndex;
         this.current = model.expertShard(placement.expertsOf(shardIndex));
     }
 
-    public synchronized void reload(ExpertPlacement placement) {
+    public synchronized void reload(PlacementFile placement) {
         int[] wanted = placement.expertsOf(shardIndex);
         if (Arrays.equals(wanted, current.ownedExperts())) return;
         LOG.info("shard " + shardIndex + " now holds experts " + Arrays.toString(wanted));
@@ -36,53 +37,33 @@ public final class ExpertHost {
     }
 
     /**
-     * Runs the given (token, expert) pairs; token t uses {@code counts[t]} consecutive entries of experts/weights.
-     * Returns one weighted partial sum per token.
+     * Adds Σ weight · expert(hidden) over each token's k slots into out; a slot of -1 (an expert held elsewhere) is
+     * skipped, so the router's slots are used as they are.
      */
-    public float[] compute(int layer, int tokens, int hidden, int[] counts, int[] experts, float[] weights, float[] vectors) {
-        return applyVariable(holderOf(experts), layer, tokens, hidden, counts, experts, weights, vectors);
+    public void apply(int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights, float[] out) {
+        holderOf(experts).apply(layer, tokens, k, hidden, experts, weights, out);
     }
 
-    private RoutedExperts holderOf(int[] experts) {
+    /** A peer's dispatch: its slots go to the grouped expert product as they came off the wire. */
+    @Override
+    public float[] compute(Frame.Dispatch d) {
+        float[] partial = new float[d.tokens() * d.hidden()];
+        apply(d.layer(), d.tokens(), d.k(), d.vectors(), d.experts(), d.weights(), partial);
+        return partial;
+    }
+
+    private ExpertShard holderOf(int[] experts) {
         ExpertShard c = current;
         if (ownsAll(c, experts)) return c;
         ExpertShard p = previous;
         if (p != null && ownsAll(p, experts)) return p;
         throw new IllegalStateException("shard " + shardIndex + " holds experts " + Arrays.toString(c.ownedExperts())
-                + " but was asked for " + Arrays.toString(Arrays.stream(experts).distinct().sorted().toArray())
+                + " but was asked for " + Arrays.toString(Arrays.stream(experts).filter(e -> e != -1).distinct().sorted().toArray())
                 + "; the shards of this group disagree on the placement");
     }
 
     private static boolean ownsAll(ExpertShard shard, int[] experts) {
         for (int e : experts) if (e != -1 && !shard.owns(e)) return false;
         return true;
-    }
-
-    /**
-     * {@link RoutedExperts#apply} takes a fixed number of slots per token; here each token uses between 1 and k of
-     * this shard's experts, so the slots are padded to the largest count with -1 (an empty slot the kernel skips).
-     */
-    public static float[] applyVariable(RoutedExperts experts, int layer, int tokens, int hidden, int[] counts, int[] ids,
-                                        float[] weights, float[] vectors) {
-        float[] out = new float[tokens * hidden];
-        int k = 0;
-        for (int t = 0; t < tokens; t++) k = Math.max(k, counts[t]);
-        if (k == 0) return out;
-        if (ids.length == tokens * k) {
-            experts.apply(layer, tokens, k, vectors, ids, weights, out);
-            return out;
-        }
-        int[] paddedIds = new int[tokens * k];
-        float[] paddedWeights = new float[tokens * k];
-        java.util.Arrays.fill(paddedIds, -1);
-        int p = 0;
-        for (int t = 0; t < tokens; t++) {
-            for (int j = 0; j < counts[t]; j++, p++) {
-                paddedIds[t * k + j] = ids[p];
-                paddedWeights[t * k + j] = weights[p];
-            }
-        }
-        experts.apply(layer, tokens, k, vectors, paddedIds, paddedWeights, out);
-        return out;
     }
 }

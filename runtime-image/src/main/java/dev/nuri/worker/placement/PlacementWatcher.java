@@ -1,5 +1,7 @@
 package dev.nuri.worker.placement;
 
+import dev.nuri.contract.InvalidPlacementException;
+import dev.nuri.contract.PlacementFile;
 import io.vertx.core.Vertx;
 
 import java.nio.file.Path;
@@ -17,11 +19,11 @@ public final class PlacementWatcher implements AutoCloseable {
 
     private final Vertx vertx;
     private final Path file;
-    private final Consumer<ExpertPlacement> onChange;
+    private final Consumer<PlacementFile> onChange;
     private final long timerId;
     private volatile String lastContent;
 
-    public PlacementWatcher(Vertx vertx, Path file, String initialContent, long periodMs, Consumer<ExpertPlacement> onChange) {
+    public PlacementWatcher(Vertx vertx, Path file, String initialContent, long periodMs, Consumer<PlacementFile> onChange) {
         this.vertx = vertx;
         this.file = file;
         this.onChange = onChange;
@@ -35,7 +37,7 @@ public final class PlacementWatcher implements AutoCloseable {
             if (Objects.equals(content, lastContent)) return;
             lastContent = content;
             try {
-                ExpertPlacement placement = ExpertPlacement.parse(content);
+                PlacementFile placement = PlacementFile.parse(content);
                 LOG.info("placement file " + file + " changed: generation " + placement.generation());
                 onChange.accept(placement);
             } catch (InvalidPlacementException e) {

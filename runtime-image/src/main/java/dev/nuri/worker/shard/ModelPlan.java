@@ -1,5 +1,8 @@
 package dev.nuri.worker.shard;
 
+import dev.nuri.contract.Quantization;
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.ShardSettings;
 import dev.nuri.kernels.model.CausalLm;
 import dev.nuri.kernels.model.LoadOptions;
 import dev.nuri.kernels.model.ModelConfig;
@@ -32,13 +35,13 @@ record ModelPlan(String model, Path dir, CausalLm builtin, ModelConfig config, i
         ModelConfig config;
         if (model.startsWith("builtin:")) {
             if (q == Quantization.Q8_0) {
-                throw new IllegalArgumentException("--quantization / NURI_QUANTIZATION q8_0 is not available for builtin models ("
+                throw new IllegalArgumentException(ShardSetting.QUANTIZATION.names() + " q8_0 is not available for builtin models ("
                         + model + "): the kernels generate them without load options; use a checkpoint directory for q8_0");
             }
             builtin = CausalLm.builtin(model.substring("builtin:".length()));
             config = builtin.config();
             if (q != null) {
-                LOG.warning("--quantization " + q.value() + " asked for, but builtin models are generated in F32; serving them as generated");
+                LOG.warning("--" + ShardSetting.QUANTIZATION.flag() + " " + q.value() + " asked for, but builtin models are generated in F32; serving them as generated");
             }
         } else {
             dir = Path.of(model);
@@ -51,7 +54,7 @@ record ModelPlan(String model, Path dir, CausalLm builtin, ModelConfig config, i
         int max = config.maxPositionEmbeddings();
         int cap = settings.contextLength();
         if (cap > max) {
-            throw new IllegalArgumentException("--context-length / NURI_CONTEXT_LENGTH " + cap + " is larger than the model supports ("
+            throw new IllegalArgumentException(ShardSetting.CONTEXT_LENGTH.names() + " " + cap + " is larger than the model supports ("
                     + model + ": max_position_embeddings " + max + "); set it to at most " + max + " or leave it unset");
         }
         return new ModelPlan(model, dir, builtin, config, cap > 0 ? cap : max, q);
@@ -80,7 +83,7 @@ record ModelPlan(String model, Path dir, CausalLm builtin, ModelConfig config, i
         DType expected = quantization == Quantization.FP8 ? DType.F8_E4M3 : DType.BF16;
         DType stored = elements.entrySet().stream().max(Map.Entry.comparingByValue()).map(Map.Entry::getKey).orElse(expected);
         if (stored != expected) {
-            LOG.warning("--quantization " + quantization.value() + " asked for, but the checkpoint in " + dir + " stores its weight matrices as "
+            LOG.warning("--" + ShardSetting.QUANTIZATION.flag() + " " + quantization.value() + " asked for, but the checkpoint in " + dir + " stores its weight matrices as "
                     + stored + "; serving them as stored (use q8_0 to quantize at load time, or convert the checkpoint)");
         }
     }

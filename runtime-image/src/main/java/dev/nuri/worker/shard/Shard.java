@@ -1,21 +1,25 @@
 package dev.nuri.worker.shard;
 
+import dev.nuri.contract.Frame;
+import dev.nuri.contract.InvalidPlacementException;
+import dev.nuri.contract.PlacementFile;
+import dev.nuri.contract.PlacementStrategy;
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.ShardSettings;
 import dev.nuri.kernels.model.CausalLm;
 import dev.nuri.kernels.model.ModelConfig;
 import dev.nuri.worker.api.ApiServer;
+import dev.nuri.worker.api.HttpSettings;
 import dev.nuri.worker.engine.Engine;
 import dev.nuri.worker.engine.EngineSettings;
 import dev.nuri.worker.metrics.WorkerMetrics;
 import dev.nuri.worker.moe.ExpertDispatcher;
 import dev.nuri.worker.moe.ExpertHost;
 import dev.nuri.worker.moe.MoeLoad;
-import dev.nuri.worker.placement.ExpertPlacement;
-import dev.nuri.worker.placement.InvalidPlacementException;
 import dev.nuri.worker.placement.PlacementWatcher;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
 import dev.nuri.worker.transport.ExpertServer;
 import dev.nuri.worker.transport.PeerLink;
-import dev.nuri.worker.transport.WireDType;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.net.NetClient;
@@ -48,7 +52,7 @@ public final class Shard implements AutoCloseable {
     private final String modelName;
     private final WorkerMetrics metrics;
     private final ApiServer api;
-    private final AtomicReference<ExpertPlacement> placement = new AtomicReference<>();
+    private final AtomicReference<PlacementFile> placement = new AtomicReference<>();
     private final List<PeerLink> links = new ArrayList<>();
     private volatile String loadingState = "starting";
     private volatile boolean loaded;
@@ -65,11 +69,13 @@ public final class Shard implements AutoCloseable {
         this.shardIndex = settings.shardIndex();
         this.shards = settings.shards();
         String model = settings.model();
-        this.modelName = settings.string("served-model-name",
-                model.startsWith("builtin:") ? model.substring("builtin:".length()) : Path.of(model).getFileName().toString());
+        String served = settings.string(ShardSetting.SERVED_MODEL_NAME);
+        this.modelName = served != null ? served
+                : model.startsWith("builtin:") ? model.substring("builtin:".length()) : Path.of(model).getFileName().toString();
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(2));
         this.metrics = new WorkerMetrics(modelName, shardIndex);
-        this.api = new ApiServer(vertx, metrics, this::notReadyReason, settings.http(), this::beforeScrape, settings.apiKey());
+        this.api = new ApiServer(vertx, metrics, this::notReadyReason, HttpSettings.from(settings), this::beforeScrape,
+                settings.apiKey());
     }
 
     /**
@@ -89,6 +95,9 @@ public final class Shard implements AutoCloseable {
      */
     public static Shard start(ShardSettings settings, Runnable onLoadFailure) {
         settings.validate();
+        for (String unknown : settings.unknownVariables()) {
+            LOG.warning("ignoring " + unknown + ": no such setting (the settings are listed in runtime-image/PLACEMENT.md)");
+        }
         ModelPlan plan = ModelPlan.resolve(settings);
         Shard shard = new Shard(settings, plan);
         await(shard.api.listen(settings.bindHost(), settings.port()).toCompletionStage().toCompletableFuture());
@@ -116,8 +125,8 @@ public final class Shard implements AutoCloseable {
                 (System.nanoTime() - t0) / 1e9)));
         CausalLm lm = plan.load();
         ModelTokenizer tokenizer = plan.dir() == null
-                ? ModelTokenizer.builtin(settings.string("tokenizer", model.substring("builtin:".length())))
-                : ModelTokenizer.load(Path.of(settings.string("tokenizer", plan.dir().toString())));
+                ? ModelTokenizer.builtin(tokenizerOr(model.substring("builtin:".length())))
+                : ModelTokenizer.load(Path.of(tokenizerOr(plan.dir().toString())));
         vertx.cancelTimer(ticker);
         ModelConfig config = lm.config();
         LOG.info(String.format("shard %d: model %s loaded in %.1f s (%s, %d layers, %d experts top-%d, vocab %d, context %d)",
@@ -134,9 +143,9 @@ public final class Shard implements AutoCloseable {
             } catch (IOException e) {
                 throw new UncheckedIOException("cannot read placement file " + placementFile, e);
             }
-            placement.set(check(ExpertPlacement.parse(placementText), config));
+            placement.set(PlacementFile.parse(placementText).validateFor(config.numExperts(), shards, config.moeLayers()));
         } else {
-            placement.set(ExpertPlacement.roundRobin(config.numExperts(), shards));
+            placement.set(PlacementStrategy.STATIC.layout(config.numExperts(), shards, 0, 0));
         }
         ExpertHost host = new ExpertHost(lm, shardIndex, placement.get());
         metrics.gauge("nuri.placement_generation", "Generation of the expert placement in force", () -> placement.get().generation());
@@ -144,13 +153,16 @@ public final class Shard implements AutoCloseable {
         moeLoad = load;
         PeerLink[] peerLinks = new PeerLink[shards];
         if (shards > 1) {
-            expertServer = new ExpertServer(vertx, host, shardIndex, settings.groupIndex(), metrics.expertComputeForPeers);
+            Frame.Hello hello = new Frame.Hello(settings.groupIndex(), shardIndex, modelFingerprint(config));
+            Frame.Limits limits = new Frame.Limits(config.hiddenSize(), Math.max(plan.contextLength(), settings.maxBatch()),
+                    config.topK(), config.numExperts());
+            expertServer = new ExpertServer(vertx, host, hello, limits, metrics.expertComputeForPeers);
             await(expertServer.listen(settings.bindHost(), settings.peerPort()).toCompletionStage().toCompletableFuture());
             netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(2000).setTcpKeepAlive(true));
             List<String> peers = settings.peers();
             for (int s = 0; s < shards; s++) {
                 if (s == shardIndex) continue;
-                peerLinks[s] = new PeerLink(vertx, netClient, shardIndex, settings.groupIndex(), s, peers.get(s), () -> {});
+                peerLinks[s] = new PeerLink(vertx, netClient, hello, limits, s, peers.get(s));
                 links.add(peerLinks[s]);
             }
             links.forEach(PeerLink::start);
@@ -158,16 +170,15 @@ public final class Shard implements AutoCloseable {
                     + ", connecting to peers " + peers);
         }
         ExpertDispatcher dispatcher = new ExpertDispatcher(shardIndex, placement::get, host, peerLinks,
-                WireDType.parse(settings.string("wire-dtype", "bf16")),
-                Duration.ofSeconds(settings.integer("peer-timeout-seconds", 30)), metrics, load);
-        int kvTokens = settings.integer("kv-cache-tokens", Math.max(4 * plan.contextLength(), 65536));
-        engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(kvTokens, settings.integer("max-batch", 256),
-                settings.integer("max-waiting", 1024), settings.integer("prefill-tokens-per-step", 2048), plan.contextLength()), metrics);
-        api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer("default-max-tokens", 1024)));
+                settings.wireDType(), Duration.ofSeconds(settings.integer(ShardSetting.PEER_TIMEOUT_SECONDS)), metrics, load);
+        engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(settings.kvCacheTokens(plan.contextLength()),
+                settings.maxBatch(), settings.integer(ShardSetting.MAX_WAITING), settings.prefillTokensPerStep(),
+                plan.contextLength()), metrics);
+        api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer(ShardSetting.DEFAULT_MAX_TOKENS)));
         if (placementFile != null) {
             watcher = new PlacementWatcher(vertx, placementFile, placementText, 1000, next -> {
                 try {
-                    check(next, config);
+                    next.validateFor(config.numExperts(), shards, config.moeLayers());
                     host.reload(next);
                     placement.set(next);
                 } catch (InvalidPlacementException e) {
@@ -181,15 +192,24 @@ public final class Shard implements AutoCloseable {
                 (System.nanoTime() - t0) / 1e9));
     }
 
-    private ExpertPlacement check(ExpertPlacement p, ModelConfig config) {
-        if (p.numExperts() != config.numExperts()) {
-            throw new InvalidPlacementException("placement is for " + p.numExperts() + " experts, the model has " + config.numExperts());
+    private String tokenizerOr(String dflt) {
+        String t = settings.string(ShardSetting.TOKENIZER);
+        return t != null ? t : dflt;
+    }
+
+    /**
+     * What two shards must agree on to exchange hidden vectors: the model's shapes (type, sizes, experts, MoE layers).
+     * The placement is not part of it: shards pick up a new placement at slightly different times.
+     */
+    static long modelFingerprint(ModelConfig c) {
+        String shape = c.modelType() + "|" + c.hiddenSize() + "|" + c.numLayers() + "|" + c.numExperts() + "|" + c.topK()
+                + "|" + c.moeIntermediateSize() + "|" + c.vocabSize() + "|" + java.util.Arrays.toString(c.moeLayers());
+        try {
+            byte[] d = java.security.MessageDigest.getInstance("SHA-256").digest(shape.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.nio.ByteBuffer.wrap(d).getLong();
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
         }
-        if (p.shards() != shards) {
-            throw new InvalidPlacementException("placement is for " + p.shards() + " shards, this group has " + shards);
-        }
-        for (int layer : config.moeLayers()) p.owners(layer);
-        return p;
     }
 
     /** Null when serving-ready; otherwise the reason, as /health/ready reports it. */

@@ -1,16 +1,17 @@
 package dev.nuri.worker.transport;
 
-import dev.nuri.worker.moe.ExpertHost;
+import dev.nuri.contract.Frame;
 import io.micrometer.core.instrument.Timer;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.logging.Level;
+import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
 /**
@@ -22,9 +23,9 @@ public final class ExpertServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ExpertServer.class.getName());
 
     private final Vertx vertx;
-    private final ExpertHost host;
-    private final int shardIndex;
-    private final int groupIndex;
+    private final PeerExperts experts;
+    private final Frame.Hello self;
+    private final Frame.Limits limits;
     private final Timer expertCompute;
     private final ExecutorService compute = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "nuri-expert-server");
@@ -33,46 +34,54 @@ public final class ExpertServer implements AutoCloseable {
     });
     private NetServer server;
 
-    public ExpertServer(Vertx vertx, ExpertHost host, int shardIndex, int groupIndex, Timer expertCompute) {
+    /** @param self this shard's HELLO, sent back to a peer whose HELLO matches its group and model */
+    public ExpertServer(Vertx vertx, PeerExperts experts, Frame.Hello self, Frame.Limits limits, Timer expertCompute) {
         this.vertx = vertx;
-        this.host = host;
-        this.shardIndex = shardIndex;
-        this.groupIndex = groupIndex;
+        this.experts = experts;
+        this.self = self;
+        this.limits = limits;
         this.expertCompute = expertCompute;
     }
 
     public Future<NetServer> listen(String bindHost, int port) {
         server = vertx.createNetServer(new NetServerOptions().setHost(bindHost).setPort(port).setTcpNoDelay(true));
-        server.connectHandler(socket -> socket.handler(new FrameReader(frame -> onFrame(socket, frame))));
+        server.connectHandler(socket -> socket.handler(new FrameReader(limits, frame -> onFrame(socket, frame),
+                bad -> refuse(socket, bad.getMessage()))));
         return server.listen();
     }
 
-    private void onFrame(NetSocket socket, DispatchFrame frame) {
-        switch (frame.kind()) {
-            case HELLO -> {
-                if (frame.hidden() != groupIndex) {
-                    socket.write(DispatchFrame.failure(0, "this is group " + groupIndex + ", not " + frame.hidden()).encode());
-                    socket.close();
+    private void onFrame(NetSocket socket, Frame frame) {
+        switch (frame) {
+            case Frame.Hello hello -> {
+                if (hello.group() != self.group() || hello.modelFingerprint() != self.modelFingerprint()) {
+                    refuse(socket, "HELLO for group " + hello.group() + " (model " + Long.toHexString(hello.modelFingerprint())
+                            + "); this is group " + self.group() + " (model " + Long.toHexString(self.modelFingerprint()) + ")");
                     return;
                 }
-                socket.write(DispatchFrame.hello(shardIndex, groupIndex, 0).encode());
+                socket.write(Buffer.buffer(self.encode()));
             }
-            case DISPATCH -> compute.execute(() -> {
-                DispatchFrame answer;
+            case Frame.Dispatch dispatch -> compute.execute(() -> {
+                Frame answer;
                 try {
                     long start = System.nanoTime();
-                    float[] partial = host.compute(frame.layer(), frame.tokens(), frame.hidden(), frame.counts(),
-                            frame.experts(), frame.weights(), frame.vectors());
-                    expertCompute.record(System.nanoTime() - start, java.util.concurrent.TimeUnit.NANOSECONDS);
-                    answer = DispatchFrame.combine(frame.dtype(), frame.layer(), frame.callId(), frame.tokens(), frame.hidden(), partial);
+                    float[] partial = experts.compute(dispatch);
+                    expertCompute.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                    answer = new Frame.Combine(dispatch.callId(), dispatch.layer(), dispatch.dtype(), dispatch.tokens(),
+                            dispatch.hidden(), partial);
                 } catch (RuntimeException e) {
-                    LOG.log(Level.WARNING, "expert compute failed", e);
-                    answer = DispatchFrame.failure(frame.callId(), String.valueOf(e.getMessage()));
+                    LOG.warning("expert compute for peer " + socket.remoteAddress() + " failed: " + e.getMessage());
+                    answer = new Frame.Failure(dispatch.callId(), String.valueOf(e.getMessage()));
                 }
-                socket.write(answer.encode());
+                socket.write(Buffer.buffer(answer.encode()));
             });
-            default -> LOG.warning("unexpected " + frame.kind() + " frame from a peer");
+            default -> refuse(socket, "unexpected " + frame.getClass().getSimpleName() + " frame");
         }
+    }
+
+    /** One WARNING line per refused peer connection, then the connection is closed. */
+    private void refuse(NetSocket socket, String why) {
+        LOG.warning("peer connection from " + socket.remoteAddress() + " refused: " + why);
+        socket.close();
     }
 
     public int actualPort() {

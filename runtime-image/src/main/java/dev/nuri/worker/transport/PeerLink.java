@@ -1,6 +1,9 @@
 package dev.nuri.worker.transport;
 
+import dev.nuri.contract.Frame;
+import dev.nuri.contract.ShardSetting;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetClient;
 import io.vertx.core.net.NetSocket;
 
@@ -8,6 +11,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongFunction;
 import java.util.logging.Logger;
 
 /**
@@ -21,29 +25,28 @@ public final class PeerLink implements AutoCloseable {
 
     private final Vertx vertx;
     private final NetClient client;
-    private final int selfShard;
-    private final int groupIndex;
+    private final Frame.Hello self;
+    private final Frame.Limits limits;
     private final int peerShard;
     private final String host;
     private final int port;
-    private final Runnable onStateChange;
-    private final Map<Long, CompletableFuture<DispatchFrame>> pending = new ConcurrentHashMap<>();
+    private final Map<Long, CompletableFuture<Frame.Combine>> pending = new ConcurrentHashMap<>();
     private volatile NetSocket socket;
     private volatile boolean connected;
     private volatile boolean closed;
     private volatile String lastError = "not connected yet";
+    private volatile NetSocket dropped; // closed by this side: its reason stays the last error
 
-    public PeerLink(Vertx vertx, NetClient client, int selfShard, int groupIndex, int peerShard, String address, Runnable onStateChange) {
+    public PeerLink(Vertx vertx, NetClient client, Frame.Hello self, Frame.Limits limits, int peerShard, String address) {
         this.vertx = vertx;
         this.client = client;
-        this.selfShard = selfShard;
-        this.groupIndex = groupIndex;
+        this.self = self;
+        this.limits = limits;
         this.peerShard = peerShard;
         int colon = address.lastIndexOf(':');
         if (colon < 0) throw new IllegalArgumentException("peer address " + address + " is not host:port");
         this.host = address.substring(0, colon);
         this.port = Integer.parseInt(address.substring(colon + 1));
-        this.onStateChange = onStateChange;
     }
 
     public void start() {
@@ -54,39 +57,45 @@ public final class PeerLink implements AutoCloseable {
         if (closed) return;
         client.connect(port, host).onSuccess(s -> {
             socket = s;
-            s.handler(new FrameReader(this::onFrame));
+            s.handler(new FrameReader(limits, frame -> onFrame(s, frame), bad -> drop(s, "bad frame: " + bad.getMessage())));
             s.closeHandler(v -> lost(s, "connection closed"));
             s.exceptionHandler(e -> lost(s, e.toString()));
-            s.write(DispatchFrame.hello(selfShard, groupIndex, 0).encode());
+            s.write(Buffer.buffer(self.encode()));
         }).onFailure(e -> {
             lastError = e.getMessage();
             vertx.setTimer(RECONNECT_MS, id -> connect());
         });
     }
 
-    private void onFrame(DispatchFrame frame) {
-        switch (frame.kind()) {
-            case HELLO -> {
-                if (frame.tokens() != peerShard || frame.hidden() != groupIndex) {
-                    lastError = "peer at " + address() + " says it is shard " + frame.tokens() + " of group " + frame.hidden()
-                            + ", expected shard " + peerShard + " of group " + groupIndex + " (check NURI_PEERS order)";
-                    LOG.warning(lastError);
-                    socket.close();
+    private void onFrame(NetSocket s, Frame frame) {
+        switch (frame) {
+            case Frame.Hello hello -> {
+                if (hello.shard() != peerShard || hello.group() != self.group() || hello.modelFingerprint() != self.modelFingerprint()) {
+                    drop(s, "peer at " + address() + " says it is shard " + hello.shard() + " of group " + hello.group()
+                            + " (model " + Long.toHexString(hello.modelFingerprint()) + "), expected shard " + peerShard
+                            + " of group " + self.group() + " (model " + Long.toHexString(self.modelFingerprint()) + "); check "
+                            + ShardSetting.PEERS.env() + " order");
                     return;
                 }
                 connected = true;
-                LOG.info("shard " + selfShard + " connected to peer shard " + peerShard + " at " + address());
-                onStateChange.run();
+                LOG.info("shard " + self.shard() + " connected to peer shard " + peerShard + " at " + address());
             }
-            case COMBINE -> complete(frame.callId(), frame, null);
-            case FAILURE -> complete(frame.callId(), null, new PeerUnavailableException(
-                    "peer shard " + peerShard + " failed to compute its experts: " + frame.message()));
-            case DISPATCH -> LOG.warning("unexpected DISPATCH from the server side of peer " + peerShard);
+            case Frame.Combine combine -> complete(combine.callId(), combine, null);
+            case Frame.Failure failure -> complete(failure.callId(), null, new PeerUnavailableException(
+                    "peer shard " + peerShard + " failed to compute its experts: " + failure.message()));
+            case Frame.Dispatch ignored -> drop(s, "unexpected DISPATCH from the server side of peer " + peerShard);
         }
     }
 
-    private void complete(long callId, DispatchFrame frame, RuntimeException error) {
-        CompletableFuture<DispatchFrame> f = pending.remove(callId);
+    private void drop(NetSocket s, String why) {
+        lastError = why;
+        dropped = s;
+        LOG.warning("shard " + self.shard() + ": " + why);
+        s.close();
+    }
+
+    private void complete(long callId, Frame.Combine frame, RuntimeException error) {
+        CompletableFuture<Frame.Combine> f = pending.remove(callId);
         if (f == null) return;
         if (error != null) f.completeExceptionally(error);
         else f.complete(frame);
@@ -97,26 +106,25 @@ public final class PeerLink implements AutoCloseable {
         socket = null;
         boolean wasConnected = connected;
         connected = false;
-        lastError = reason;
-        if (wasConnected) LOG.warning("shard " + selfShard + " lost peer shard " + peerShard + " at " + address() + ": " + reason);
+        if (dropped != s) lastError = reason;
+        if (wasConnected) LOG.warning("shard " + self.shard() + " lost peer shard " + peerShard + " at " + address() + ": " + reason);
         PeerUnavailableException failure = new PeerUnavailableException(
                 "peer shard " + peerShard + " at " + address() + " was lost: " + reason);
         pending.values().forEach(f -> f.completeExceptionally(failure));
         pending.clear();
-        onStateChange.run();
         if (!closed) vertx.setTimer(RECONNECT_MS, id -> connect());
     }
 
-    /** Sends a frame built for the given call id and returns the peer's answer. */
-    public CompletableFuture<DispatchFrame> call(java.util.function.LongFunction<DispatchFrame> frameForCall) {
+    /** Sends a frame built for a fresh call id and returns the peer's answer. */
+    public CompletableFuture<Frame.Combine> call(LongFunction<Frame.Dispatch> frameForCall) {
         NetSocket s = socket;
         if (!connected || s == null) {
             throw new PeerUnavailableException("peer shard " + peerShard + " at " + address() + " is not connected: " + lastError);
         }
         long callId = CALL_IDS.incrementAndGet();
-        CompletableFuture<DispatchFrame> f = new CompletableFuture<>();
+        CompletableFuture<Frame.Combine> f = new CompletableFuture<>();
         pending.put(callId, f);
-        s.write(frameForCall.apply(callId).encode());
+        s.write(Buffer.buffer(frameForCall.apply(callId).encode()));
         if (!connected) complete(callId, null, new PeerUnavailableException("peer shard " + peerShard + " was lost: " + lastError));
         return f;
     }

@@ -1,7 +1,8 @@
 package dev.nuri.worker.api;
 
 import dev.nuri.worker.shard.Shard;
-import dev.nuri.worker.shard.ShardSettings;
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.ShardSettings;
 import dev.nuri.worker.support.Http;
 import dev.nuri.worker.support.InProcessShard;
 import io.vertx.core.json.JsonArray;
@@ -72,7 +73,7 @@ class ContextLengthTest {
     @Test
     void aCapLargerThanTheModelSupportsFailsAtStart() {
         assertThatThrownBy(() -> Shard.start(ShardSettings.parse(new String[] {"--port", "0"},
-                Map.of("NURI_MODEL", "builtin:tiny-axk1", "NURI_CONTEXT_LENGTH", "2048"))))
+                Map.of(ShardSetting.MODEL.env(), "builtin:tiny-axk1", ShardSetting.CONTEXT_LENGTH.env(), "2048"))))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("2048").hasMessageContaining("max_position_embeddings 1024");
         assertThatThrownBy(() -> Shard.start(ShardSettings.parse(new String[] {"--port", "0", "--context-length", "0"}, Map.of())))

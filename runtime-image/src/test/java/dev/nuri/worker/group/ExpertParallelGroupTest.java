@@ -1,6 +1,7 @@
 package dev.nuri.worker.group;
 
-import dev.nuri.worker.placement.ExpertPlacement;
+import dev.nuri.contract.PlacementStrategy;
+import dev.nuri.contract.ShardSetting;
 import dev.nuri.worker.support.Http;
 import dev.nuri.worker.support.InProcessShard;
 import io.vertx.core.json.JsonObject;
@@ -40,8 +41,8 @@ class ExpertParallelGroupTest {
     static void start() throws Exception {
         reference = InProcessShard.start();
         placementFile = Files.createTempFile("placement", ".json");
-        Files.writeString(placementFile, ExpertPlacement.roundRobin(16, 2).toJson().encode());
-        group = new GroupFixture(2, Map.of("NURI_WIRE_DTYPE", "f32", "NURI_PLACEMENT_FILE", placementFile.toString()));
+        Files.writeString(placementFile, PlacementStrategy.BALANCED.layout(16, 2, 0, 1).toJson());
+        group = new GroupFixture(2, Map.of(ShardSetting.WIRE_DTYPE.env(), "f32", ShardSetting.PLACEMENT_FILE.env(), placementFile.toString()));
     }
 
     @AfterAll

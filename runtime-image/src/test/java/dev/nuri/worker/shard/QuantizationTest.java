@@ -1,5 +1,7 @@
 package dev.nuri.worker.shard;
 
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.ShardSettings;
 import dev.nuri.worker.support.Http;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -114,7 +116,7 @@ class QuantizationTest {
         assertThatThrownBy(() -> Shard.start(ShardSettings.parse(new String[] {"--port", "0", "--quantization", "q8_0"}, Map.of())))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("q8_0 is not available for builtin models");
-        assertThatThrownBy(() -> Shard.start(ShardSettings.parse(new String[] {"--port", "0"}, Map.of("NURI_QUANTIZATION", "int4"))))
+        assertThatThrownBy(() -> Shard.start(ShardSettings.parse(new String[] {"--port", "0"}, Map.of(ShardSetting.QUANTIZATION.env(), "int4"))))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("bf16, fp8 or q8_0");
     }

@@ -1,7 +1,7 @@
 package dev.nuri.worker.support;
 
 import dev.nuri.worker.shard.Shard;
-import dev.nuri.worker.shard.ShardSettings;
+import dev.nuri.contract.ShardSettings;
 
 import java.time.Duration;
 import java.util.ArrayList;

@@ -32,13 +32,13 @@ public class ModelSpec {
     @Default("bf16")
     @JsonPropertyDescription("Weight format the workers run: bf16, fp8 (e4m3 with 128x128 block scales, as DeepSeek ships), "
             + "or q8_0 (8-bit blocks made at load time).")
-    public Quantization quantization;
+    public ModelQuantization quantization;
 
     @JsonPropertyDescription("Total size of the weights, e.g. 1040Gi for A.X K1 in BF16. When set (or known for a builtin "
             + "model) the operator checks that each shard's share fits its devices' memory before creating pods.")
     public Quantity weightsSize;
 
-    public Quantization quantization() {
-        return quantization != null ? quantization : Quantization.BF16;
+    public ModelQuantization quantization() {
+        return quantization != null ? quantization : ModelQuantization.BF16;
     }
 }

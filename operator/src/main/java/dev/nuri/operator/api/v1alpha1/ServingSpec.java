@@ -7,16 +7,18 @@ import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.ValidationRule;
+import dev.nuri.contract.ShardSetting.Defaults;
 
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @ValidationRule(value = "self.port != self.peerPort", message = "spec.serving.port and spec.serving.peerPort must differ",
         fieldPath = ".peerPort")
 public class ServingSpec {
 
-    public static final int DEFAULT_PORT = 8000;
-    public static final int DEFAULT_PEER_PORT = 9000;
-    public static final int DEFAULT_MAX_BATCHED_TOKENS = 8192;
-    public static final int DEFAULT_MAX_SEQUENCES = 256;
+    // the worker's own defaults (shard-contract): a pod without the variable behaves as the CRD default says
+    public static final int DEFAULT_PORT = Defaults.PORT;
+    public static final int DEFAULT_PEER_PORT = Defaults.PEER_PORT;
+    public static final int DEFAULT_MAX_BATCHED_TOKENS = Defaults.PREFILL_TOKENS_PER_STEP;
+    public static final int DEFAULT_MAX_SEQUENCES = Defaults.MAX_BATCH;
 
     @Default("" + DEFAULT_PORT)
     @Min(1024)
@@ -32,7 +34,9 @@ public class ServingSpec {
 
     @Default("" + DEFAULT_MAX_BATCHED_TOKENS)
     @Min(1)
-    @JsonPropertyDescription("Most tokens one engine step processes across all sequences (prefill chunks plus decodes).")
+    @JsonPropertyDescription("Prompt tokens a shard prefills between two decode steps. Each prompt is prefilled whole "
+            + "(there is no chunked prefill yet), one sequence at a time with requests taking turns, until this budget is "
+            + "reached; at least one sequence per step, even if its prompt is longer.")
     public Integer maxBatchedTokens;
 
     @Default("" + DEFAULT_MAX_SEQUENCES)

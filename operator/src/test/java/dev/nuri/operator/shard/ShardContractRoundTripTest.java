@@ -1,0 +1,106 @@
+package dev.nuri.operator.shard;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.nuri.contract.PlacementFile;
+import dev.nuri.contract.ShardSettings;
+import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.api.v1alpha1.ServingSpec;
+import dev.nuri.operator.placement.Placements;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.IntStream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * What the operator writes into a shard pod, read back by the worker's own code: the pod's environment through
+ * {@link ShardSettings} (what {@code WorkerMain shard} runs) and the placement ConfigMap's file through
+ * {@link PlacementFile#parse} + {@link PlacementFile#validateFor} (what {@code Shard} runs at load). Fails when the
+ * operator writes a variable the worker does not know, a value it cannot parse, or a placement it rejects.
+ */
+class ShardContractRoundTripTest {
+
+    @ParameterizedTest
+    @ValueSource(strings = {"axk1-rebellions-rebel.yaml", "qwen3-moe-furiosa.yaml", "tiny-cpu.yaml"})
+    void workerReadsThePodTheOperatorWrites(String example) throws IOException {
+        ModelDeployment md = ShardPodTemplateTest.example(example);
+        md.getMetadata().setGeneration(4L);
+        ServingSpec serving = md.getSpec().serving == null ? new ServingSpec() : md.getSpec().serving;
+        md.getSpec().serving = serving;
+        serving.maxSequences = 48;
+        serving.maxBatchedTokens = 3072;
+        serving.contextLength = 4096;
+        serving.apiKeySecret = new ServingSpec.SecretKeyRef();
+        serving.apiKeySecret.name = "keys";
+        int shards = md.getSpec().experts.parallelism;
+        int lastShard = shards - 1;
+        String revision = "rev7";
+
+        PodTemplateSpec pod = ShardPodTemplate.build(md, 1, "img", revision);
+        ShardSettings settings = ShardSettings.parse(new String[0], environment(pod, lastShard));
+
+        assertThat(settings.unknownVariables()).as("variables the worker does not know").isEmpty();
+        settings.validate();
+        assertThat(settings.groupIndex()).isEqualTo(1);
+        assertThat(settings.shardIndex()).isEqualTo(lastShard);
+        assertThat(settings.shards()).isEqualTo(shards);
+        assertThat(settings.peers()).hasSize(shards).allSatisfy(p -> assertThat(p).endsWith(":" + settings.peerPort()));
+        assertThat(settings.peers().get(lastShard)).startsWith(ShardNames.shardHost(md, 1, lastShard) + ":");
+        assertThat(settings.peerPort()).isEqualTo(serving.peerPort());
+        assertThat(settings.port()).isEqualTo(serving.port());
+        assertThat(settings.maxBatch()).isEqualTo(48);
+        assertThat(settings.prefillTokensPerStep()).isEqualTo(3072);
+        assertThat(settings.contextLength()).isEqualTo(4096);
+        assertThat(settings.apiKey()).isEqualTo("secret:keys/api-key");
+        assertThat(settings.quantization()).isEqualTo(md.getSpec().model.quantization == null ? null
+                : md.getSpec().model.quantization.setting());
+        assertThat(settings.model()).isNotBlank();
+
+        // the file NURI_PLACEMENT_FILE names is the ConfigMap key the placement dependent writes
+        Path placementFile = settings.placementFile();
+        assertThat(placementFile.getFileName().toString()).isEqualTo(ShardNames.placementFile(revision));
+        String written = Placements.of(md.getSpec().experts, md.getMetadata().getGeneration()).toJson();
+        int[] moeLayers = IntStream.range(1, 4).toArray();
+        PlacementFile read = PlacementFile.parse(written).validateFor(md.getSpec().experts.total, settings.shards(), moeLayers);
+        assertThat(read.generation()).isEqualTo(4L);
+        for (int s = 0; s < shards; s++) {
+            assertThat(read.expertsOf(s)).isNotEmpty();
+        }
+    }
+
+    /** Fields left unset: the worker's defaults are the CRD's. */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-cpu.yaml"})
+    void unsetServingFieldsMeanTheSameOnBothSides(String example) throws IOException {
+        ModelDeployment md = ShardPodTemplateTest.example(example);
+        md.getSpec().serving = null;
+        ShardSettings settings = ShardSettings.parse(new String[0], environment(ShardPodTemplate.build(md, 0, "img", "r"), 0));
+        ServingSpec crdDefaults = new ServingSpec();
+        assertThat(settings.maxBatch()).isEqualTo(crdDefaults.maxSequences());
+        assertThat(settings.prefillTokensPerStep()).isEqualTo(crdDefaults.maxBatchedTokens());
+        assertThat(settings.peerPort()).isEqualTo(crdDefaults.peerPort());
+        assertThat(settings.port()).isEqualTo(crdDefaults.port());
+    }
+
+    /** The environment kubelet would give shard {@code ordinal}: field and Secret references resolved. */
+    static Map<String, String> environment(PodTemplateSpec pod, int ordinal) {
+        Map<String, String> env = new LinkedHashMap<>();
+        for (EnvVar e : ShardPodTemplateTest.worker(pod).getEnv()) {
+            if (e.getValueFrom() == null) {
+                env.put(e.getName(), e.getValue());
+            } else if (e.getValueFrom().getFieldRef() != null) {
+                assertThat(e.getValueFrom().getFieldRef().getFieldPath()).contains(ShardLabels.POD_INDEX);
+                env.put(e.getName(), Integer.toString(ordinal));
+            } else {
+                var ref = e.getValueFrom().getSecretKeyRef();
+                env.put(e.getName(), "secret:" + ref.getName() + "/" + ref.getKey());
+            }
+        }
+        return env;
+    }
+}

@@ -1,0 +1,153 @@
+package dev.nuri.contract;
+
+import java.util.Locale;
+
+/**
+ * Every setting of a shard process, defined once: the operator writes them into a pod's environment, the worker reads
+ * them (a flag {@code --kebab-name value} overrides the variable). The settings table of runtime-image/PLACEMENT.md is
+ * generated from this list ({@code SettingsTableTest}).
+ */
+public enum ShardSetting {
+    GROUP_INDEX("NURI_GROUP_INDEX", "0",
+            "index of this expert-parallel group (StatefulSet `<name>-g<i>`); peers of other groups are refused"),
+    SHARD_INDEX("NURI_SHARD_INDEX", "0", "this shard within its group (pod ordinal)"),
+    SHARDS("NURI_SHARDS", "1", "shards in the group (expert-parallel degree)"),
+    PEERS("NURI_PEERS", null,
+            "all shards of the group as `host:peerPort`, comma separated, **in shard order, this shard included** (the same "
+                    + "string for every pod, e.g. `m-g0-0.m-shards.ns.svc:9000,m-g0-1.m-shards.ns.svc:9000`)"),
+    PLACEMENT_FILE("NURI_PLACEMENT_FILE", null,
+            "placement JSON (above); without it the shard uses the `static` layout (contiguous blocks of experts)"),
+    MODEL("NURI_MODEL", Defaults.MODEL,
+            "`builtin:<name>` or a Hugging Face model directory (`config.json`, safetensors, `tokenizer.json`, "
+                    + "`tokenizer_config.json`)"),
+    TOKENIZER("NURI_TOKENIZER", null, "directory with `tokenizer.json` + `tokenizer_config.json`, if not the model's"),
+    SERVED_MODEL_NAME("NURI_SERVED_MODEL_NAME", null, "the `model` clients send; default: the builtin name or the model directory's name"),
+    PORT("NURI_PORT", "" + Defaults.PORT, "HTTP (OpenAI API, `/health/*`, `/metrics`)"),
+    PEER_PORT("NURI_PEER_PORT", "" + Defaults.PEER_PORT, "expert-parallel TCP port (the CRD's `spec.serving.peerPort` has the same default)"),
+    BIND_HOST("NURI_BIND_HOST", "127.0.0.1", "address both servers bind; pods set `0.0.0.0`"),
+    WIRE_DTYPE("NURI_WIRE_DTYPE", "bf16", "`bf16` or `f32` for hidden vectors and partial sums"),
+    PEER_TIMEOUT_SECONDS("NURI_PEER_TIMEOUT_SECONDS", "30", "a peer that does not answer a dispatch in time counts as lost"),
+    KV_CACHE_TOKENS("NURI_KV_CACHE_TOKENS", null,
+            "KV-cache token budget; each sequence reserves prompt + max_tokens at admission; default max(4 × context, 65536)"),
+    MAX_BATCH("NURI_MAX_BATCH", "" + Defaults.MAX_BATCH,
+            "sequences per decode step (the CRD's `spec.serving.maxSequences`)"),
+    MAX_WAITING("NURI_MAX_WAITING", "1024", "queued requests before 429"),
+    PREFILL_TOKENS_PER_STEP("NURI_PREFILL_TOKENS_PER_STEP", "" + Defaults.PREFILL_TOKENS_PER_STEP,
+            "prompt tokens prefilled between two decode steps (the CRD's `spec.serving.maxBatchedTokens`). Each prompt is "
+                    + "prefilled whole (no chunked prefill), one sequence at a time with requests taking turns, until this "
+                    + "budget is reached; at least one sequence per step, even if its prompt is longer"),
+    DEFAULT_MAX_TOKENS("NURI_DEFAULT_MAX_TOKENS", "1024", "chat `max_tokens` when absent (completions default to 16, as OpenAI)"),
+    MAX_BODY_BYTES("NURI_MAX_BODY_BYTES", "" + Defaults.MAX_BODY_BYTES, "larger request bodies get 413"),
+    HTTP_REQUEST_READ_TIMEOUT_SECONDS("NURI_HTTP_REQUEST_READ_TIMEOUT_SECONDS", "" + Defaults.HTTP_REQUEST_READ_TIMEOUT_SECONDS,
+            "a request must arrive whole (headers and body) within this of its first byte, else the connection is closed"),
+    HTTP_IDLE_TIMEOUT_SECONDS("NURI_HTTP_IDLE_TIMEOUT_SECONDS", "" + Defaults.HTTP_IDLE_TIMEOUT_SECONDS,
+            "a connection with no request under way (fresh, or kept alive after a response) is closed after this; requests "
+                    + "being served have no timer"),
+    HTTP_MAX_CONNECTIONS("NURI_HTTP_MAX_CONNECTIONS", "" + Defaults.HTTP_MAX_CONNECTIONS,
+            "HTTP connections past this many are closed as they open"),
+    HTTP_STREAM_BUFFER_BYTES("NURI_HTTP_STREAM_BUFFER_BYTES", "" + Defaults.HTTP_STREAM_BUFFER_BYTES,
+            "a streamed response whose client stops reading is aborted (generation cancelled, connection reset) once this "
+                    + "many bytes wait past the socket's write queue"),
+    CHAT_TEMPLATE("NURI_CHAT_TEMPLATE", null,
+            "a Jinja file that replaces the tokenizer's chat template (vLLM's `--chat-template`); default: the tokenizer's"),
+    CHAT_TEMPLATE_TIMEOUT_MS("NURI_CHAT_TEMPLATE_TIMEOUT_MS", "" + Defaults.CHAT_TEMPLATE_TIMEOUT_MS,
+            "a chat-template render still running after this fails with 400 (`param: messages`)"),
+    HTTP_HALF_CLOSE("NURI_HTTP_HALF_CLOSE", "false",
+            "true: a client's FIN after a whole request means it is done sending, and it still gets its response; false: a "
+                    + "FIN means the client left and its request is cancelled (as nginx)"),
+    CORS_ALLOWED_ORIGINS("NURI_CORS_ALLOWED_ORIGINS", null,
+            "comma-separated origins (or `*`) whose browser pages may call the API; preflights are answered before the "
+                    + "API-key check; default: no CORS"),
+    DRAIN_SECONDS("NURI_DRAIN_SECONDS", "30", "SIGTERM grace: running requests finish, new ones get 503"),
+    API_KEY("NURI_API_KEY", null,
+            "when set, every request except `/health`, `/health/live`, `/health/ready` and `/metrics` (so `/v1/*`, `/tokenize`, "
+                    + "`/detokenize`) must send `Authorization: Bearer <key>`; otherwise 401 `{\"error\": {\"message\", \"type\": "
+                    + "\"invalid_request_error\", \"param\": null, \"code\": \"invalid_api_key\"}}` + `WWW-Authenticate: Bearer`. "
+                    + "Compared in constant time (SHA-256 digests), never logged; set it from a Secret. Default: open"),
+    CONTEXT_LENGTH("NURI_CONTEXT_LENGTH", null,
+            "cap on prompt + completion tokens per sequence (default: the model's `max_position_embeddings`); longer prompts "
+                    + "get 400 `context_length_exceeded` naming the cap; `/v1/models` and `/tokenize` report it as "
+                    + "`max_model_len`. Larger than the model's `max_position_embeddings`: the shard exits at start (status 2) "
+                    + "with a message"),
+    QUANTIZATION("NURI_QUANTIZATION", null,
+            "`q8_0`: re-quantise every linear weight except router and output head to Q8_0 blocks at load time (kernels "
+                    + "`LoadOptions(true)`; a matrix whose input width is not a multiple of 32 stays as stored). `bf16` / "
+                    + "`fp8`: serve the checkpoint as stored; if most of its weight matrices are of another type, a warning is "
+                    + "logged, nothing is converted. `q8_0` with a `builtin:` model: the shard exits at start (the kernels build "
+                    + "builtin models without load options); `bf16`/`fp8` there only warn (builtin weights are F32). Any other "
+                    + "value: exit at start. Default: the checkpoint's own types"),
+    EXIT_WITH_PARENT("NURI_EXIT_WITH_PARENT", "false",
+            "exit when the launching process exits (set by `serve` and the tests for their child shards)");
+
+    /** Defaults the operator also needs (its CRD defaults are these constants). */
+    public static final class Defaults {
+        public static final String MODEL = "builtin:tiny-axk1";
+        public static final int PORT = 8000;
+        public static final int PEER_PORT = 9000;
+        public static final int MAX_BATCH = 256;
+        public static final int PREFILL_TOKENS_PER_STEP = 2048;
+        public static final long MAX_BODY_BYTES = 4 << 20;
+        public static final int HTTP_REQUEST_READ_TIMEOUT_SECONDS = 10;
+        public static final int HTTP_IDLE_TIMEOUT_SECONDS = 60;
+        public static final int HTTP_MAX_CONNECTIONS = 4096;
+        public static final long HTTP_STREAM_BUFFER_BYTES = 1 << 20;
+        public static final int CHAT_TEMPLATE_TIMEOUT_MS = 2000;
+
+        private Defaults() {}
+    }
+
+    private final String env;
+    private final String defaultValue;
+    private final String description;
+
+    ShardSetting(String env, String defaultValue, String description) {
+        this.env = env;
+        this.defaultValue = defaultValue;
+        this.description = description;
+    }
+
+    /** The environment variable, e.g. {@code NURI_PEER_PORT}. */
+    public String env() {
+        return env;
+    }
+
+    /** The flag without its dashes, e.g. {@code peer-port}. */
+    public String flag() {
+        return env.substring("NURI_".length()).toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+    /** The value used when neither flag nor variable is set; null when there is none or it is computed. */
+    public String defaultValue() {
+        return defaultValue;
+    }
+
+    public String description() {
+        return description;
+    }
+
+    /** How messages name the setting: {@code --peer-port / NURI_PEER_PORT}. */
+    public String names() {
+        return "--" + flag() + " / " + env;
+    }
+
+    public static ShardSetting ofEnv(String name) {
+        for (ShardSetting s : values()) if (s.env.equals(name)) return s;
+        return null;
+    }
+
+    public static ShardSetting ofFlag(String flag) {
+        for (ShardSetting s : values()) if (s.flag().equals(flag)) return s;
+        return null;
+    }
+
+    /** The Markdown table of runtime-image/PLACEMENT.md. */
+    public static String markdownTable() {
+        StringBuilder b = new StringBuilder("| variable | flag | default | meaning |\n|---|---|---|---|\n");
+        for (ShardSetting s : values()) {
+            b.append("| `").append(s.env).append("` | `--").append(s.flag()).append("` | ")
+                    .append(s.defaultValue == null ? "–" : "`" + s.defaultValue + "`").append(" | ")
+                    .append(s.description).append(" |\n");
+        }
+        return b.toString();
+    }
+}

@@ -1,0 +1,56 @@
+package dev.nuri.contract;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ShardSettingsTest {
+    @Test
+    void flagsOverrideVariablesWhichOverrideDefaults() {
+        ShardSettings s = ShardSettings.parse(new String[] {"--peer-port", "9300"},
+                Map.of("NURI_PEER_PORT", "9200", "NURI_MAX_BATCH", "64"));
+        assertThat(s.peerPort()).isEqualTo(9300);
+        assertThat(s.maxBatch()).isEqualTo(64);
+        assertThat(s.port()).isEqualTo(ShardSetting.Defaults.PORT);
+        assertThat(s.prefillTokensPerStep()).isEqualTo(ShardSetting.Defaults.PREFILL_TOKENS_PER_STEP);
+        assertThat(s.kvCacheTokens(32768)).isEqualTo(131072);
+        assertThat(s.contextLength()).isZero();
+        assertThat(s.quantization()).isNull();
+    }
+
+    @Test
+    void unknownFlagsAreRefusedAndUnknownVariablesReported() {
+        assertThatThrownBy(() -> ShardSettings.parse(new String[] {"--peer-prot", "1"}, Map.of()))
+                .hasMessageContaining("unknown flag --peer-prot");
+        assertThat(ShardSettings.parse(new String[0], Map.of("NURI_MAX_BATCHES", "1", "NURI_PORT", "1", "HOME", "/")).unknownVariables())
+                .containsExactly("NURI_MAX_BATCHES");
+    }
+
+    @Test
+    void validateNamesTheSettingThatIsWrong() {
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_SHARDS", "2", "NURI_PEERS", "a:1")).validate())
+                .hasMessageContaining("--peers / NURI_PEERS must list all 2 shards");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_MAX_BATCH", "many")).validate())
+                .hasMessageContaining("--max-batch / NURI_MAX_BATCH must be an integer, got 'many'");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_QUANTIZATION", "int4")).validate())
+                .hasMessageContaining("bf16, fp8 or q8_0");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_SHARD_INDEX", "3")).validate())
+                .hasMessageContaining("3 is outside 0..0");
+    }
+
+    @Test
+    void namesAreUniqueAndFollowTheFlag() {
+        Set<String> flags = new HashSet<>();
+        for (ShardSetting s : ShardSetting.values()) {
+            assertThat(s.env()).matches("NURI_[A-Z0-9_]+");
+            assertThat(flags.add(s.flag())).as(s.flag()).isTrue();
+            assertThat(ShardSetting.ofEnv(s.env())).isSameAs(s);
+            assertThat(s.description()).doesNotContain("\n", "|");
+        }
+    }
+}
