@@ -10,24 +10,28 @@ import java.nio.charset.StandardCharsets;
  * kind's own fields:
  *
  * <pre>
- * HELLO    u32 group | u32 shard | u64 model fingerprint
+ * HELLO    u32 group | u32 shard | u64 model fingerprint | u8 nonce[32] | u8 proof[32] (zeros in the client's HELLO)
+ * PROOF    u8 proof[32]
  * DISPATCH u64 call | u16 layer | u8 dtype | u8 k | u32 tokens T | u32 hidden H
  *          | u16 expert[T·k] (0xFFFF: an empty slot) | f32 weight[T·k] | vectors[T·H] in dtype
  * COMBINE  u64 call | u16 layer | u8 dtype | u32 tokens T | u32 hidden H | vectors[T·H] in dtype
  * FAILURE  u64 call | UTF-8 message
  * </pre>
  *
- * dtype: 0 F32, 1 BF16 (round to nearest even). A DISPATCH carries, for each token that has at least one of its k
+ * A connection opens with the handshake of {@link PeerKey}: the client's HELLO, the server's HELLO with its proof, the
+ * client's PROOF; until it is done neither side sends or accepts anything else, and frames longer than a HELLO are
+ * refused. dtype: 0 F32, 1 BF16 (round to nearest even). A DISPATCH carries, for each token that has at least one of its k
  * routed experts on the receiving shard, the token's hidden vector once and its k slots as the router chose them, with
  * the slots of experts held elsewhere left empty: the receiver hands them to the grouped expert product as they are.
  * The COMBINE with the same call id holds one weighted partial sum per dispatched token, in dispatch order; a FAILURE
  * with that id says why there is none. A receiver checks every header against its {@link Limits} before it allocates.
  */
-public sealed interface Frame permits Frame.Hello, Frame.Dispatch, Frame.Combine, Frame.Failure {
+public sealed interface Frame permits Frame.Hello, Frame.Proof, Frame.Dispatch, Frame.Combine, Frame.Failure {
     int HELLO = 1;
     int DISPATCH = 2;
     int COMBINE = 3;
     int FAILURE = 4;
+    int PROOF = 5;
 
     /** Bytes of the length prefix. */
     int LENGTH_BYTES = 4;
@@ -38,13 +42,37 @@ public sealed interface Frame permits Frame.Hello, Frame.Dispatch, Frame.Combine
     /** The frame with its length prefix. */
     byte[] encode();
 
-    /** The first frame on a connection, in both directions: who is speaking, for which group and model. */
-    record Hello(int group, int shard, long modelFingerprint) implements Frame {
-        static final int BYTES = 1 + 4 + 4 + 8;
+    /**
+     * The first frame on a connection, in both directions: who is speaking, for which group and model, a fresh nonce,
+     * and (from the server) the proof that it holds the group's key.
+     */
+    record Hello(int group, int shard, long modelFingerprint, byte[] nonce, byte[] proof) implements Frame {
+        public static final int NONCE_BYTES = 32;
+        public static final int PROOF_BYTES = 32;
+        static final int BYTES = 1 + 4 + 4 + 8 + NONCE_BYTES + PROOF_BYTES;
+
+        public Hello {
+            if (nonce.length != NONCE_BYTES || proof.length != PROOF_BYTES) throw new IllegalArgumentException("nonce and proof are 32 bytes");
+        }
+
+        /** A client's opening HELLO: no proof yet. */
+        public Hello(int group, int shard, long modelFingerprint, byte[] nonce) {
+            this(group, shard, modelFingerprint, nonce, new byte[PROOF_BYTES]);
+        }
 
         @Override
         public byte[] encode() {
-            return start(BYTES, HELLO).putInt(group).putInt(shard).putLong(modelFingerprint).array();
+            return start(BYTES, HELLO).putInt(group).putInt(shard).putLong(modelFingerprint).put(nonce).put(proof).array();
+        }
+    }
+
+    /** The client's answer to the server's HELLO: proof that it holds the group's key too. */
+    record Proof(byte[] proof) implements Frame {
+        static final int BYTES = 1 + Hello.PROOF_BYTES;
+
+        @Override
+        public byte[] encode() {
+            return start(BYTES, PROOF).put(proof).array();
         }
     }
 
@@ -112,6 +140,9 @@ public sealed interface Frame permits Frame.Hello, Frame.Dispatch, Frame.Combine
         }
     }
 
+    /** The length cap while the handshake is not done: a HELLO is the largest handshake frame. */
+    int HANDSHAKE_MAX_BYTES = Hello.BYTES;
+
     /** A frame that breaks the layout or the receiver's limits; the connection it came on is closed. */
     final class BadFrameException extends RuntimeException {
         public BadFrameException(String message) {
@@ -121,9 +152,12 @@ public sealed interface Frame permits Frame.Hello, Frame.Dispatch, Frame.Combine
 
     /** Checks a length prefix before its bytes are buffered. */
     static void checkLength(long length, Limits limits) {
-        if (length < 1 || length > limits.maxFrameBytes()) {
-            throw new BadFrameException("frame length " + length + " is outside 1.." + limits.maxFrameBytes());
-        }
+        checkLength(length, limits.maxFrameBytes());
+    }
+
+    /** Checks a length prefix against a cap, e.g. {@link #HANDSHAKE_MAX_BYTES} before the handshake is done. */
+    static void checkLength(long length, int max) {
+        if (length < 1 || length > max) throw new BadFrameException("frame length " + length + " is outside 1.." + max);
     }
 
     /** Decodes one frame given without its length prefix. */
@@ -134,7 +168,19 @@ public sealed interface Frame permits Frame.Hello, Frame.Dispatch, Frame.Combine
             return switch (kind) {
                 case HELLO -> {
                     exact(in, Hello.BYTES - 1, "HELLO");
-                    yield new Hello(in.getInt(), in.getInt(), in.getLong());
+                    int group = in.getInt();
+                    int shard = in.getInt();
+                    long fingerprint = in.getLong();
+                    byte[] nonce = new byte[Hello.NONCE_BYTES];
+                    byte[] proof = new byte[Hello.PROOF_BYTES];
+                    in.get(nonce).get(proof);
+                    yield new Hello(group, shard, fingerprint, nonce, proof);
+                }
+                case PROOF -> {
+                    exact(in, Proof.BYTES - 1, "PROOF");
+                    byte[] proof = new byte[Hello.PROOF_BYTES];
+                    in.get(proof);
+                    yield new Proof(proof);
                 }
                 case DISPATCH -> {
                     long call = in.getLong();

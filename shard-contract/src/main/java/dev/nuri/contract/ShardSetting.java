@@ -24,6 +24,11 @@ public enum ShardSetting {
     SERVED_MODEL_NAME("NURI_SERVED_MODEL_NAME", null, "the `model` clients send; default: the builtin name or the model directory's name"),
     PORT("NURI_PORT", "" + Defaults.PORT, "HTTP (OpenAI API, `/health/*`, `/metrics`)"),
     PEER_PORT("NURI_PEER_PORT", "" + Defaults.PEER_PORT, "expert-parallel TCP port (the CRD's `spec.serving.peerPort` has the same default)"),
+    PEER_KEY("NURI_PEER_KEY", null,
+            "the group's peer key: 64 hex characters (32 random bytes), the same on every shard of the group. Each peer "
+                    + "connection starts with an HMAC-SHA256 challenge-response on it, both ways (docs/security.md). "
+                    + "Required with more than one shard; the operator sets it from the `<name>-peer-key` Secret, `serve` "
+                    + "and the tests make one per group. Never logged"),
     BIND_HOST("NURI_BIND_HOST", "127.0.0.1", "address both servers bind; pods set `0.0.0.0`"),
     WIRE_DTYPE("NURI_WIRE_DTYPE", "bf16", "`bf16` or `f32` for hidden vectors and partial sums"),
     PEER_TIMEOUT_SECONDS("NURI_PEER_TIMEOUT_SECONDS", "30", "a peer that does not answer a dispatch in time counts as lost"),

@@ -129,6 +129,12 @@ public final class ShardSettings {
     /** Null: the checkpoint's own types. */
     public Quantization quantization() { return Quantization.parse(string(ShardSetting.QUANTIZATION)); }
 
+    /** The group's peer key; null when not set (a one-shard group needs none). Never log it. */
+    public PeerKey peerKey() {
+        String v = string(ShardSetting.PEER_KEY);
+        return v == null ? null : PeerKey.parse(v);
+    }
+
     public WireDType wireDType() { return WireDType.parse(string(ShardSetting.WIRE_DTYPE)); }
 
     public int maxBatch() { return integer(ShardSetting.MAX_BATCH); }
@@ -164,6 +170,10 @@ public final class ShardSettings {
         if (shards > 1 && peers().size() != shards) {
             throw new IllegalArgumentException(ShardSetting.PEERS.names() + " must list all " + shards
                     + " shards of the group as host:port in shard order (this shard's own entry included), got " + peers());
+        }
+        if (shards > 1 && peerKey() == null) {
+            throw new IllegalArgumentException(ShardSetting.PEER_KEY.names() + " must be set for a group of " + shards
+                    + " shards: the same 64 hex characters on every shard (e.g. from `openssl rand -hex 32`)");
         }
         for (String peer : peers()) {
             int colon = peer.lastIndexOf(':');

@@ -40,7 +40,16 @@ class FrameTest {
 
     @Test
     void helloAndFailureCarryTheirFields() {
-        assertThat(decode(new Frame.Hello(7, 3, 0x1234_5678_9abcL).encode(), LIMITS)).isEqualTo(new Frame.Hello(7, 3, 0x1234_5678_9abcL));
+        byte[] nonce = PeerKey.nonce();
+        byte[] proof = PeerKey.nonce();
+        var hello = (Frame.Hello) decode(new Frame.Hello(7, 3, 0x1234_5678_9abcL, nonce, proof).encode(), LIMITS);
+        assertThat(hello.group()).isEqualTo(7);
+        assertThat(hello.shard()).isEqualTo(3);
+        assertThat(hello.modelFingerprint()).isEqualTo(0x1234_5678_9abcL);
+        assertThat(hello.nonce()).isEqualTo(nonce);
+        assertThat(hello.proof()).isEqualTo(proof);
+        assertThat(((Frame.Proof) decode(new Frame.Proof(proof).encode(), LIMITS)).proof()).isEqualTo(proof);
+        assertThat(new Frame.Hello(1, 2, 3, nonce).encode().length - 4).isEqualTo(Frame.HANDSHAKE_MAX_BYTES);
         assertThat(decode(new Frame.Failure(4, "전문가 없음").encode(), LIMITS)).isEqualTo(new Frame.Failure(4, "전문가 없음"));
     }
 

@@ -7,6 +7,7 @@ import dev.nuri.operator.dependents.ApiService;
 import dev.nuri.operator.dependents.DependentInputs;
 import dev.nuri.operator.dependents.GroupDisruptionBudget;
 import dev.nuri.operator.dependents.GroupStatefulSets;
+import dev.nuri.operator.dependents.PeerKeySecret;
 import dev.nuri.operator.dependents.PeerNetworkPolicy;
 import dev.nuri.operator.dependents.PlacementConfigMap;
 import dev.nuri.operator.dependents.ShardsService;
@@ -86,6 +87,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
         // Each dependent is the only writer of its objects: GroupStatefulSets also drains the groups the plan says to.
         placement.reconcile(md, context);
+        PeerKeySecret.ensure(md, context);
         shardsService.reconcile(md, context);
         apiService.reconcile(md, context);
         groups.reconcile(md, context);

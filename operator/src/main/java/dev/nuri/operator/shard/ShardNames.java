@@ -35,6 +35,14 @@ public final class ShardNames {
         return md.getMetadata().getName() + "-placement";
     }
 
+    /** The Secret holding the key the shards of every group authenticate each other with. */
+    public static String peerKey(ModelDeployment md) {
+        return md.getMetadata().getName() + "-peer-key";
+    }
+
+    /** Key of the peer key inside that Secret. */
+    public static final String PEER_KEY_ENTRY = "peer-key";
+
     /** Key of a revision's placement file in the placement ConfigMap (one per pod template revision in use). */
     public static String placementFile(String revision) {
         return "placement-" + revision + ".json";

@@ -126,6 +126,8 @@ public final class ShardPodTemplate {
         env.add(plain(ShardSetting.PORT.env(), Integer.toString(spec.serving().port())));
         env.add(plain(ShardSetting.PEER_PORT.env(), Integer.toString(spec.serving().peerPort())));
         env.add(plain(ShardSetting.BIND_HOST.env(), "0.0.0.0"));
+        env.add(new EnvVarBuilder().withName(ShardSetting.PEER_KEY.env()).withNewValueFrom().withNewSecretKeyRef()
+                .withName(ShardNames.peerKey(md)).withKey(ShardNames.PEER_KEY_ENTRY).endSecretKeyRef().endValueFrom().build());
         env.add(plain(ShardSetting.DRAIN_SECONDS.env(), Long.toString(TERMINATION_GRACE_SECONDS - 15)));
         ServingSpec serving = spec.serving;
         if (serving != null && serving.maxSequences != null) {

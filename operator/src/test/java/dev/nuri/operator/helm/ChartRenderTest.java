@@ -78,7 +78,13 @@ class ChartRenderTest {
                 .filter(r -> r.getMetadata().getName().equals("nuri-nuri-operator")).findFirst().orElseThrow();
         assertThat(role.getRules()).flatExtracting(PolicyRule::getResources)
                 .contains("modeldeployments", "modeldeployments/status", "statefulsets", "pods")
-                .doesNotContain("secrets", "nodes", "*");
+                .doesNotContain("nodes", "*");
+        // Secrets: create the peer key, nothing else; reading any Secret stays impossible
+        assertThat(role.getRules()).filteredOn(r -> r.getResources().contains("secrets"))
+                .singleElement().satisfies(r -> {
+                    assertThat(r.getResources()).containsExactly("secrets");
+                    assertThat(r.getVerbs()).containsExactly("create");
+                });
         assertThat(role.getRules()).flatExtracting(PolicyRule::getVerbs).doesNotContain("*", "escalate", "bind", "impersonate");
         assertThat(Chart.one(objects, ClusterRoleBinding.class).getRoleRef().getName()).isEqualTo("nuri-nuri-operator");
         assertThat(Chart.ofKind(objects, Role.class)).extracting(r -> r.getMetadata().getName())

@@ -158,6 +158,7 @@ class NamespacedInstallTest {
             delete, statefulsets.apps,                                 nuri-helm-team,   yes
             patch,  services,                                          nuri-helm-team,   yes
             create, configmaps,                                        nuri-helm-team,   yes
+            create, secrets,                                           nuri-helm-team,   yes
             create, poddisruptionbudgets.policy,                       nuri-helm-team,   yes
             create, networkpolicies.networking.k8s.io,                 nuri-helm-team,   yes
             update, statefulsets.apps/scale,                           nuri-helm-team,   yes
@@ -169,6 +170,8 @@ class NamespacedInstallTest {
             update, statefulsets.apps/status,                          nuri-helm-team,   no
             get,    secrets,                                           nuri-helm-team,   no
             list,   secrets,                                           nuri-helm-system, no
+            update, secrets,                                           nuri-helm-team,   no
+            create, secrets,                                           nuri-helm-system, no
             create, pods,                                              nuri-helm-team,   no
             delete, pods,                                              nuri-helm-team,   no
             create, pods/exec,                                         nuri-helm-team,   no

@@ -5,9 +5,11 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nuri.contract.ShardSetting;
 import dev.nuri.operator.api.v1alpha1.AcceleratorProfile;
 import dev.nuri.operator.api.v1alpha1.AcceleratorSpec;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.api.v1alpha1.ServingSpec;
 import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.testing.KubernetesClusterExtension;
 import dev.nuri.operator.testing.TestCluster;
@@ -16,6 +18,7 @@ import io.fabric8.kubernetes.api.model.PersistentVolumeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.Watch;
@@ -26,10 +29,12 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -106,7 +111,7 @@ class ModelDeploymentOperatorTest {
         // Pods were admitted under Pod Security "restricted" (the namespace enforces it) and run.
         List<Pod> pods = shardPods(TINY, "tiny");
         assertThat(pods).hasSize(4).allSatisfy(p -> assertThat(p.getStatus().getPhase()).isEqualTo("Running"));
-        assertThat(pods).extracting(p -> env(p, "NURI_PEERS"))
+        assertThat(pods).extracting(p -> env(p, ShardSetting.PEERS.env()))
                 .allSatisfy(peers -> assertThat(peers).contains("tiny-g0-3.tiny-shards.op-tiny.svc:9000"));
 
         ModelDeployment ready = get(TINY, "tiny");
@@ -114,6 +119,50 @@ class ModelDeploymentOperatorTest {
         assertThat(ready.getStatus().endpoint).isEqualTo("http://tiny.op-tiny.svc:8000/v1");
         assertThat(ready.getStatus().selector).isEqualTo("serving.nuri.dev/deployment=tiny");
         assertThat(cluster.kubectl("get", "md", "-n", TINY).assertSuccess().stdout()).contains("1/1").contains("True");
+    }
+
+    @Test
+    void peerKeySecretIsCreatedOnceOwnedMountedAndNeverChanged() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", TINY);
+        md.getMetadata().setName("keyed");
+        client.resource(md).create();
+        awaitReady(TINY, "keyed", 1);
+
+        Secret key = client.secrets().inNamespace(TINY).withName("keyed-peer-key").get();
+        assertThat(key).as("the peer key Secret").isNotNull();
+        assertThat(key.getImmutable()).isTrue();
+        assertThat(key.getMetadata().getOwnerReferences()).singleElement().satisfies(o -> {
+            assertThat(o.getKind()).isEqualTo("ModelDeployment");
+            assertThat(o.getUid()).isEqualTo(get(TINY, "keyed").getMetadata().getUid());
+            assertThat(o.getController()).isTrue();
+        });
+        String hex = new String(Base64.getDecoder().decode(key.getData().get("peer-key")), StandardCharsets.US_ASCII);
+        assertThat(hex).matches("[0-9a-f]{64}");
+        assertThat(shardPods(TINY, "keyed")).hasSize(4).allSatisfy(p -> {
+            var ref = p.getSpec().getContainers().getFirst().getEnv().stream()
+                    .filter(e -> ShardSetting.PEER_KEY.env().equals(e.getName())).findFirst().orElseThrow()
+                    .getValueFrom().getSecretKeyRef();
+            assertThat(ref.getName()).isEqualTo("keyed-peer-key");
+            assertThat(ref.getKey()).isEqualTo("peer-key");
+        });
+
+        // later reconciles: a new group, then a template change that rolls every group
+        cluster.kubectl("scale", "md/keyed", "-n", TINY, "--replicas=2").assertSuccess();
+        awaitReady(TINY, "keyed", 2);
+        client.resources(ModelDeployment.class).inNamespace(TINY).withName("keyed")
+                .edit(m -> {
+                    if (m.getSpec().serving == null) m.getSpec().serving = new ServingSpec();
+                    m.getSpec().serving.maxSequences = 32;
+                    return m;
+                });
+        await().atMost(TIMEOUT).untilAsserted(() -> assertThat(shardPods(TINY, "keyed")).hasSize(8)
+                .allSatisfy(p -> assertThat(p.getSpec().getContainers().getFirst().getEnv())
+                        .anyMatch(e -> ShardSetting.MAX_BATCH.env().equals(e.getName()) && "32".equals(e.getValue()))));
+        awaitReady(TINY, "keyed", 2);
+        Secret after = client.secrets().inNamespace(TINY).withName("keyed-peer-key").get();
+        assertThat(after.getMetadata().getUid()).isEqualTo(key.getMetadata().getUid());
+        assertThat(after.getMetadata().getResourceVersion()).isEqualTo(key.getMetadata().getResourceVersion());
+        assertThat(after.getData()).isEqualTo(key.getData());
     }
 
     @Test

@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.nuri.contract.PlacementFile;
 import dev.nuri.contract.ShardSettings;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.dependents.PeerKeySecret;
 import dev.nuri.operator.api.v1alpha1.ServingSpec;
 import dev.nuri.operator.placement.Placements;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
+import io.fabric8.kubernetes.api.model.Secret;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -42,7 +44,7 @@ class ShardContractRoundTripTest {
         String revision = "rev7";
 
         PodTemplateSpec pod = ShardPodTemplate.build(md, 1, "img", revision);
-        ShardSettings settings = ShardSettings.parse(new String[0], environment(pod, lastShard));
+        ShardSettings settings = ShardSettings.parse(new String[0], environment(md, pod, lastShard));
 
         assertThat(settings.unknownVariables()).as("variables the worker does not know").isEmpty();
         settings.validate();
@@ -57,6 +59,7 @@ class ShardContractRoundTripTest {
         assertThat(settings.prefillTokensPerStep()).isEqualTo(3072);
         assertThat(settings.contextLength()).isEqualTo(4096);
         assertThat(settings.apiKey()).isEqualTo("secret:keys/api-key");
+        assertThat(settings.peerKey()).as("the peer key from the operator's Secret").isNotNull();
         assertThat(settings.quantization()).isEqualTo(md.getSpec().model.quantization == null ? null
                 : md.getSpec().model.quantization.setting());
         assertThat(settings.model()).isNotBlank();
@@ -79,7 +82,7 @@ class ShardContractRoundTripTest {
     void unsetServingFieldsMeanTheSameOnBothSides(String example) throws IOException {
         ModelDeployment md = ShardPodTemplateTest.example(example);
         md.getSpec().serving = null;
-        ShardSettings settings = ShardSettings.parse(new String[0], environment(ShardPodTemplate.build(md, 0, "img", "r"), 0));
+        ShardSettings settings = ShardSettings.parse(new String[0], environment(md, ShardPodTemplate.build(md, 0, "img", "r"), 0));
         ServingSpec crdDefaults = new ServingSpec();
         assertThat(settings.maxBatch()).isEqualTo(crdDefaults.maxSequences());
         assertThat(settings.prefillTokensPerStep()).isEqualTo(crdDefaults.maxBatchedTokens());
@@ -88,7 +91,7 @@ class ShardContractRoundTripTest {
     }
 
     /** The environment kubelet would give shard {@code ordinal}: field and Secret references resolved. */
-    static Map<String, String> environment(PodTemplateSpec pod, int ordinal) {
+    static Map<String, String> environment(ModelDeployment md, PodTemplateSpec pod, int ordinal) {
         Map<String, String> env = new LinkedHashMap<>();
         for (EnvVar e : ShardPodTemplateTest.worker(pod).getEnv()) {
             if (e.getValueFrom() == null) {
@@ -98,7 +101,10 @@ class ShardContractRoundTripTest {
                 env.put(e.getName(), Integer.toString(ordinal));
             } else {
                 var ref = e.getValueFrom().getSecretKeyRef();
-                env.put(e.getName(), "secret:" + ref.getName() + "/" + ref.getKey());
+                Secret ours = PeerKeySecret.desired(md);
+                env.put(e.getName(), ref.getName().equals(ours.getMetadata().getName())
+                        ? ours.getStringData().get(ref.getKey())            // the Secret the operator creates
+                        : "secret:" + ref.getName() + "/" + ref.getKey()); // a user's Secret (the API key)
             }
         }
         return env;

@@ -1,5 +1,6 @@
 package dev.nuri.worker.group;
 
+import dev.nuri.contract.PeerKey;
 import dev.nuri.contract.ShardSetting;
 
 import java.io.BufferedReader;
@@ -36,6 +37,8 @@ public final class LocalGroup implements AutoCloseable {
                        Map<String, String> extraEnv, Path logs) {}
 
     private final Spec spec;
+    /** The group's peer key, made here: the shards of one local group share it and nothing else has it. */
+    private final String peerKey = PeerKey.generate();
     private final int[] httpPorts;
     private final int[] peerPorts;
     private final Process[] processes;
@@ -90,6 +93,7 @@ public final class LocalGroup implements AutoCloseable {
         env.put(ShardSetting.PORT.env(), Integer.toString(httpPorts[shard]));
         env.put(ShardSetting.PEER_PORT.env(), Integer.toString(peerPorts[shard]));
         env.put(ShardSetting.BIND_HOST.env(), "127.0.0.1");
+        env.put(ShardSetting.PEER_KEY.env(), peerKey);
         env.putAll(spec.extraEnv());
         return env;
     }
@@ -134,6 +138,10 @@ public final class LocalGroup implements AutoCloseable {
 
     public int httpPort(int shard) {
         return httpPorts[shard];
+    }
+
+    public int peerPort(int shard) {
+        return peerPorts[shard];
     }
 
     public int shards() {

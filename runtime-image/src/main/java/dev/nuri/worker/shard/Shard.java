@@ -20,6 +20,7 @@ import dev.nuri.worker.placement.PlacementWatcher;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
 import dev.nuri.worker.transport.ExpertServer;
 import dev.nuri.worker.transport.PeerLink;
+import dev.nuri.worker.transport.ShardIdentity;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.net.NetClient;
@@ -153,16 +154,16 @@ public final class Shard implements AutoCloseable {
         moeLoad = load;
         PeerLink[] peerLinks = new PeerLink[shards];
         if (shards > 1) {
-            Frame.Hello hello = new Frame.Hello(settings.groupIndex(), shardIndex, modelFingerprint(config));
+            ShardIdentity identity = new ShardIdentity(settings.groupIndex(), shardIndex, modelFingerprint(config));
             Frame.Limits limits = new Frame.Limits(config.hiddenSize(), Math.max(plan.contextLength(), settings.maxBatch()),
                     config.topK(), config.numExperts());
-            expertServer = new ExpertServer(vertx, host, hello, limits, metrics.expertComputeForPeers);
+            expertServer = new ExpertServer(vertx, host, identity, shards, settings.peerKey(), limits, metrics.expertComputeForPeers);
             await(expertServer.listen(settings.bindHost(), settings.peerPort()).toCompletionStage().toCompletableFuture());
             netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(2000).setTcpKeepAlive(true));
             List<String> peers = settings.peers();
             for (int s = 0; s < shards; s++) {
                 if (s == shardIndex) continue;
-                peerLinks[s] = new PeerLink(vertx, netClient, hello, limits, s, peers.get(s));
+                peerLinks[s] = new PeerLink(vertx, netClient, identity, settings.peerKey(), limits, s, peers.get(s));
                 links.add(peerLinks[s]);
             }
             links.forEach(PeerLink::start);
@@ -201,7 +202,7 @@ public final class Shard implements AutoCloseable {
      * What two shards must agree on to exchange hidden vectors: the model's shapes (type, sizes, experts, MoE layers).
      * The placement is not part of it: shards pick up a new placement at slightly different times.
      */
-    static long modelFingerprint(ModelConfig c) {
+    public static long modelFingerprint(ModelConfig c) {
         String shape = c.modelType() + "|" + c.hiddenSize() + "|" + c.numLayers() + "|" + c.numExperts() + "|" + c.topK()
                 + "|" + c.moeIntermediateSize() + "|" + c.vocabSize() + "|" + java.util.Arrays.toString(c.moeLayers());
         try {

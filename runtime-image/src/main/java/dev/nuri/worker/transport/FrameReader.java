@@ -7,6 +7,7 @@ import io.vertx.core.parsetools.RecordParser;
 
 import java.nio.ByteBuffer;
 import java.util.function.Consumer;
+import java.util.function.IntSupplier;
 
 /**
  * Cuts a TCP byte stream into {@link Frame}s: a 4-byte little-endian length, then that many bytes. A length or header
@@ -15,11 +16,14 @@ import java.util.function.Consumer;
  */
 final class FrameReader implements Handler<Buffer> {
     private final RecordParser parser;
+    private final IntSupplier maxLength;
     private final Frame.Limits limits;
     private boolean expectingLength = true;
     private boolean failed;
 
-    FrameReader(Frame.Limits limits, Handler<Frame> onFrame, Consumer<Frame.BadFrameException> onBadFrame) {
+    /** @param maxLength the largest length prefix accepted now (smaller until the handshake is done) */
+    FrameReader(IntSupplier maxLength, Frame.Limits limits, Handler<Frame> onFrame, Consumer<Frame.BadFrameException> onBadFrame) {
+        this.maxLength = maxLength;
         this.limits = limits;
         parser = RecordParser.newFixed(Frame.LENGTH_BYTES);
         parser.handler(chunk -> {
@@ -27,7 +31,7 @@ final class FrameReader implements Handler<Buffer> {
             try {
                 if (expectingLength) {
                     long length = Integer.toUnsignedLong(chunk.getIntLE(0));
-                    Frame.checkLength(length, this.limits);
+                    Frame.checkLength(length, this.maxLength.getAsInt());
                     expectingLength = false;
                     parser.fixedSizeMode((int) length);
                 } else {

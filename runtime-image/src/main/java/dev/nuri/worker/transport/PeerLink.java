@@ -1,6 +1,7 @@
 package dev.nuri.worker.transport;
 
 import dev.nuri.contract.Frame;
+import dev.nuri.contract.PeerKey;
 import dev.nuri.contract.ShardSetting;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
@@ -15,8 +16,10 @@ import java.util.function.LongFunction;
 import java.util.logging.Logger;
 
 /**
- * This shard's connection to one peer's expert server. It reconnects on its own; while it is down every call fails
- * with {@link PeerUnavailableException} and the shard reports itself not ready.
+ * This shard's connection to one peer's expert server. It counts as connected only once the server has proven that it
+ * holds the group's key ({@link PeerKey}) and is the shard of the group at that address; until then nothing but the
+ * handshake is sent to it. It reconnects on its own; while it is down every call fails with
+ * {@link PeerUnavailableException} and the shard reports itself not ready.
  */
 public final class PeerLink implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(PeerLink.class.getName());
@@ -25,7 +28,8 @@ public final class PeerLink implements AutoCloseable {
 
     private final Vertx vertx;
     private final NetClient client;
-    private final Frame.Hello self;
+    private final ShardIdentity self;
+    private final PeerKey key;
     private final Frame.Limits limits;
     private final int peerShard;
     private final String host;
@@ -36,11 +40,13 @@ public final class PeerLink implements AutoCloseable {
     private volatile boolean closed;
     private volatile String lastError = "not connected yet";
     private volatile NetSocket dropped; // closed by this side: its reason stays the last error
+    private Frame.Hello opening; // this side's HELLO on the current connection (fresh nonce each time)
 
-    public PeerLink(Vertx vertx, NetClient client, Frame.Hello self, Frame.Limits limits, int peerShard, String address) {
+    public PeerLink(Vertx vertx, NetClient client, ShardIdentity self, PeerKey key, Frame.Limits limits, int peerShard, String address) {
         this.vertx = vertx;
         this.client = client;
         this.self = self;
+        this.key = key;
         this.limits = limits;
         this.peerShard = peerShard;
         int colon = address.lastIndexOf(':');
@@ -57,10 +63,12 @@ public final class PeerLink implements AutoCloseable {
         if (closed) return;
         client.connect(port, host).onSuccess(s -> {
             socket = s;
-            s.handler(new FrameReader(limits, frame -> onFrame(s, frame), bad -> drop(s, "bad frame: " + bad.getMessage())));
+            s.handler(new FrameReader(() -> connected ? limits.maxFrameBytes() : Frame.HANDSHAKE_MAX_BYTES, limits,
+                    frame -> onFrame(s, frame), bad -> drop(s, "bad frame from peer shard " + peerShard + ": " + bad.getMessage())));
             s.closeHandler(v -> lost(s, "connection closed"));
             s.exceptionHandler(e -> lost(s, e.toString()));
-            s.write(Buffer.buffer(self.encode()));
+            opening = self.hello();
+            s.write(Buffer.buffer(opening.encode()));
         }).onFailure(e -> {
             lastError = e.getMessage();
             vertx.setTimer(RECONNECT_MS, id -> connect());
@@ -68,8 +76,9 @@ public final class PeerLink implements AutoCloseable {
     }
 
     private void onFrame(NetSocket s, Frame frame) {
+        if (s != socket) return;
         switch (frame) {
-            case Frame.Hello hello -> {
+            case Frame.Hello hello when !connected -> {
                 if (hello.shard() != peerShard || hello.group() != self.group() || hello.modelFingerprint() != self.modelFingerprint()) {
                     drop(s, "peer at " + address() + " says it is shard " + hello.shard() + " of group " + hello.group()
                             + " (model " + Long.toHexString(hello.modelFingerprint()) + "), expected shard " + peerShard
@@ -77,20 +86,27 @@ public final class PeerLink implements AutoCloseable {
                             + ShardSetting.PEERS.env() + " order");
                     return;
                 }
+                if (!PeerKey.matches(key.serverProof(opening, hello), hello.proof())) {
+                    drop(s, "the process at " + address() + " does not hold this group's peer key; not sending it anything");
+                    return;
+                }
+                s.write(Buffer.buffer(new Frame.Proof(key.clientProof(opening, hello)).encode()));
                 connected = true;
                 LOG.info("shard " + self.shard() + " connected to peer shard " + peerShard + " at " + address());
             }
-            case Frame.Combine combine -> complete(combine.callId(), combine, null);
-            case Frame.Failure failure -> complete(failure.callId(), null, new PeerUnavailableException(
+            case Frame.Combine combine when connected -> complete(combine.callId(), combine, null);
+            case Frame.Failure failure when connected -> complete(failure.callId(), null, new PeerUnavailableException(
                     "peer shard " + peerShard + " failed to compute its experts: " + failure.message()));
-            case Frame.Dispatch ignored -> drop(s, "unexpected DISPATCH from the server side of peer " + peerShard);
+            default -> drop(s, "unexpected " + frame.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT)
+                    + " from peer shard " + peerShard + " at " + address());
         }
     }
 
+    /** Closes a connection this side will not use: one WARNING line, not repeated for each retry of the same failure. */
     private void drop(NetSocket s, String why) {
+        if (!why.equals(lastError)) LOG.warning("shard " + self.shard() + ": " + why);
         lastError = why;
         dropped = s;
-        LOG.warning("shard " + self.shard() + ": " + why);
         s.close();
     }
 

@@ -1,6 +1,7 @@
 package dev.nuri.worker.moe;
 
 import dev.nuri.contract.Frame;
+import dev.nuri.contract.PeerKey;
 import dev.nuri.contract.PlacementFile;
 import dev.nuri.contract.PlacementStrategy;
 import dev.nuri.contract.WireDType;
@@ -9,6 +10,7 @@ import dev.nuri.kernels.model.ModelConfig;
 import dev.nuri.worker.metrics.WorkerMetrics;
 import dev.nuri.worker.transport.ExpertServer;
 import dev.nuri.worker.transport.PeerLink;
+import dev.nuri.worker.transport.ShardIdentity;
 import io.vertx.core.Vertx;
 import io.vertx.core.net.NetClientOptions;
 import org.junit.jupiter.api.AfterAll;
@@ -33,6 +35,7 @@ import static org.awaitility.Awaitility.await;
  */
 class ExpertDispatcherTest {
     static final int TOKENS = 12;
+    static final PeerKey KEY = PeerKey.parse(PeerKey.generate());
     static CausalLm model;
     static ModelConfig config;
     static int layer;
@@ -57,18 +60,18 @@ class ExpertDispatcherTest {
 
     /** Shard 0's dispatcher for the given placement, with shard 1 served by a real expert server (started once). */
     static ExpertDispatcher dispatcher(PlacementFile placement, boolean connectPeer) throws Exception {
-        Frame.Hello hello0 = new Frame.Hello(0, 0, 42);
+        ShardIdentity shard0 = new ShardIdentity(0, 0, 42);
         Frame.Limits limits = new Frame.Limits(config.hiddenSize(), 64, config.topK(), config.numExperts());
         ExpertHost host1 = new ExpertHost(model, 1, placement);
         ExpertServer s = new ExpertServer(vertx, d -> {
             received.add(d);
             if (failPeer) throw new IllegalStateException("no expert 99 here");
             return host1.compute(d);
-        }, new Frame.Hello(0, 1, 42), limits, new WorkerMetrics("test", 1).expertComputeForPeers);
+        }, new ShardIdentity(0, 1, 42), 2, KEY, limits, new WorkerMetrics("test", 1).expertComputeForPeers);
         s.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
         if (server != null) server.close();
         server = s;
-        PeerLink link = new PeerLink(vertx, vertx.createNetClient(new NetClientOptions()), hello0, limits, 1,
+        PeerLink link = new PeerLink(vertx, vertx.createNetClient(new NetClientOptions()), shard0, KEY, limits, 1,
                 "127.0.0.1:" + (connectPeer ? s.actualPort() : 1));
         link.start();
         if (connectPeer) await().atMost(Duration.ofSeconds(10)).until(link::connected);
