@@ -101,4 +101,57 @@ class GroupRolloutTest {
         assertThat(plan.actions()).isEmpty();
         assertThat(plan.capacityHeld()).isTrue();
     }
+
+    @Test
+    void surgeGroupStaysWhileACurrentGroupIsNotReady() {
+        var plan = GroupRollout.plan(2, 0, 1, "new", groups(starting("new"), ready("new"), ready("new")), true);
+        assertThat(plan.actions()).containsExactly(Map.entry(0, UPDATE), Map.entry(1, UPDATE), Map.entry(2, UPDATE));
+        assertThat(plan.surgeGroups()).isEqualTo(1);
+    }
+
+    @Test
+    void surgeGroupGoesOnceTheCurrentGroupsAreReadyEvenIfItIsNot() {
+        var plan = GroupRollout.plan(2, 0, 1, "new", groups(ready("new"), ready("new"), starting("new")), true);
+        assertThat(plan.actions()).containsOnlyKeys(0, 1);
+        assertThat(plan.surgeGroups()).isZero();
+    }
+
+    @Test
+    void anOldGroupAboveReplicasIsDeletedWithoutStartingASurge() {
+        // scaled from 3 to 2 while group 2 still ran the old revision: nothing is rolling below replicas
+        var plan = GroupRollout.plan(2, 1, 1, "new", groups(ready("new"), ready("new"), ready("old")), true);
+        assertThat(plan.actions()).containsExactly(Map.entry(0, UPDATE), Map.entry(1, UPDATE));
+        assertThat(plan.surgeGroups()).isZero();
+    }
+
+    @Test
+    void groupsAboveTheTargetNeitherStallTheRolloutNorCountAsAvailable() {
+        var failing = new GroupObservation("new", 4, 0, 0, 4, Optional.of(new GroupFailure("CrashLoop", "pod x: CrashLoopBackOff")));
+        var plan = GroupRollout.plan(2, 1, 0, "new", groups(ready("old"), ready("old"), failing), true);
+        assertThat(plan.stalledBy()).as("group 2 is being deleted").isEmpty();
+        assertThat(plan.actions()).containsExactly(Map.entry(0, DRAIN), Map.entry(1, KEEP));
+
+        plan = GroupRollout.plan(2, 0, 0, "new", groups(ready("old"), ready("old"), ready("new")), true);
+        assertThat(plan.actions()).as("group 2 is being deleted: it does not cover for group 0")
+                .containsExactly(Map.entry(0, KEEP), Map.entry(1, KEEP));
+    }
+
+    @Test
+    void updatingMeansChosenForTheNewRevision() {
+        var plan = GroupRollout.plan(3, 1, 0, "new", groups(ready("old"), ready("old"), starting("old")), true);
+        // the group not serving is updated for free; a ready one would take capacity below 3 - 1
+        assertThat(plan.actions()).containsExactly(Map.entry(0, KEEP), Map.entry(1, KEEP), Map.entry(2, DRAIN));
+        assertThat(plan.updating(2)).as("DRAIN").isTrue();
+        assertThat(plan.updating(0)).as("KEEP").isFalse();
+        assertThat(plan.updating(3)).as("not in the plan").isFalse();
+        var drained = new GroupObservation("old", 4, 0, 0, 0, Optional.empty());
+        assertThat(GroupRollout.plan(1, 1, 0, "new", groups(drained), true).updating(0)).as("UPDATE").isTrue();
+    }
+
+    @Test
+    void aGroupWithoutShardsIsNeverReady() {
+        assertThat(new GroupObservation("r", 0, 0, 0, 0, Optional.empty()).ready()).isFalse();
+        assertThat(new GroupObservation("r", 4, 4, 1, 5, Optional.empty()).ready()).as("a stale pod left").isFalse();
+        assertThat(ready("r").ready()).isTrue();
+    }
 }
