@@ -13,7 +13,7 @@ class ShardSettingsTest {
     @Test
     void flagsOverrideVariablesWhichOverrideDefaults() {
         ShardSettings s = ShardSettings.parse(new String[] {"--peer-port", "9300"},
-                Map.of("NURI_PEER_PORT", "9200", "NURI_MAX_BATCH", "64"));
+                Map.of(ShardSetting.PEER_PORT.env(), "9200", ShardSetting.MAX_BATCH.env(), "64"));
         assertThat(s.peerPort()).isEqualTo(9300);
         assertThat(s.maxBatch()).isEqualTo(64);
         assertThat(s.port()).isEqualTo(ShardSetting.Defaults.PORT);
@@ -27,19 +27,19 @@ class ShardSettingsTest {
     void unknownFlagsAreRefusedAndUnknownVariablesReported() {
         assertThatThrownBy(() -> ShardSettings.parse(new String[] {"--peer-prot", "1"}, Map.of()))
                 .hasMessageContaining("unknown flag --peer-prot");
-        assertThat(ShardSettings.parse(new String[0], Map.of("NURI_MAX_BATCHES", "1", "NURI_PORT", "1", "HOME", "/")).unknownVariables())
+        assertThat(ShardSettings.parse(new String[0], Map.of("NURI_MAX_BATCHES", "1", ShardSetting.PORT.env(), "1", "HOME", "/")).unknownVariables())
                 .containsExactly("NURI_MAX_BATCHES");
     }
 
     @Test
     void validateNamesTheSettingThatIsWrong() {
-        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_SHARDS", "2", "NURI_PEERS", "a:1")).validate())
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.SHARDS.env(), "2", ShardSetting.PEERS.env(), "a:1")).validate())
                 .hasMessageContaining("--peers / NURI_PEERS must list all 2 shards");
-        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_MAX_BATCH", "many")).validate())
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.MAX_BATCH.env(), "many")).validate())
                 .hasMessageContaining("--max-batch / NURI_MAX_BATCH must be an integer, got 'many'");
-        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_QUANTIZATION", "int4")).validate())
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.QUANTIZATION.env(), "int4")).validate())
                 .hasMessageContaining("bf16, fp8 or q8_0");
-        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of("NURI_SHARD_INDEX", "3")).validate())
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.SHARD_INDEX.env(), "3")).validate())
                 .hasMessageContaining("3 is outside 0..0");
     }
 

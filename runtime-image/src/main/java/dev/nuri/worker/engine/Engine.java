@@ -6,7 +6,7 @@ import dev.nuri.kernels.moe.RoutedExperts;
 import dev.nuri.worker.engine.Generation.Sequence;
 import dev.nuri.worker.metrics.WorkerMetrics;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
-import dev.nuri.worker.transport.PeerUnavailableException;
+import dev.nuri.worker.moe.ExpertsUnavailableException;
 
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -187,7 +187,7 @@ public final class Engine implements AutoCloseable {
                 decodeStep();
             } catch (InterruptedException e) {
                 return;
-            } catch (PeerUnavailableException e) {
+            } catch (ExpertsUnavailableException e) {
                 LOG.warning("decode step failed, the requests in it get 503: " + e.getMessage());
                 failRunning(e);
             } catch (RuntimeException | Error e) {
@@ -288,8 +288,8 @@ public final class Engine implements AutoCloseable {
             else accept(s, logits);
             return s.prompt.length;
         } catch (RuntimeException e) {
-            LOG.log(e instanceof PeerUnavailableException ? Level.WARNING : Level.SEVERE, "prefill failed: " + e.getMessage(),
-                    e instanceof PeerUnavailableException ? null : e);
+            LOG.log(e instanceof ExpertsUnavailableException ? Level.WARNING : Level.SEVERE, "prefill failed: " + e.getMessage(),
+                    e instanceof ExpertsUnavailableException ? null : e);
             fail(g, e);
             return 0;
         }
@@ -448,8 +448,8 @@ public final class Engine implements AutoCloseable {
     private void fail(Generation g, Throwable e) {
         if (g.ended) return;
         end(g, "error");
-        EngineFailure.Kind kind = e instanceof PeerUnavailableException ? EngineFailure.Kind.UNAVAILABLE : EngineFailure.Kind.INTERNAL;
-        String message = e instanceof PeerUnavailableException
+        EngineFailure.Kind kind = e instanceof ExpertsUnavailableException ? EngineFailure.Kind.UNAVAILABLE : EngineFailure.Kind.INTERNAL;
+        String message = e instanceof ExpertsUnavailableException
                 ? "expert-parallel group lost a shard: " + e.getMessage() + "; retry shortly"
                 : "internal error while generating: " + e;
         try {

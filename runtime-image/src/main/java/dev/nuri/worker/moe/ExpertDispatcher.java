@@ -79,7 +79,7 @@ public final class ExpertDispatcher implements RoutedExperts {
         for (int s = 0; s < shards; s++) {
             if (s == selfShard || tokensOn[s] == 0) continue;
             if (links[s] == null || !links[s].connected()) {
-                throw new PeerUnavailableException("peer shard " + s + " is not connected"
+                throw new ExpertsUnavailableException("peer shard " + s + " is not connected"
                         + (links[s] == null ? "" : " (" + links[s].address() + ": " + links[s].lastError() + ")"));
             }
         }
@@ -107,7 +107,7 @@ public final class ExpertDispatcher implements RoutedExperts {
             if (calls[s] == null) continue;
             Frame.Combine answer = await(calls[s], s);
             if (answer.tokens() != rows[s].length) {
-                throw new PeerUnavailableException("peer shard " + s + " answered " + answer.tokens() + " rows for "
+                throw new ExpertsUnavailableException("peer shard " + s + " answered " + answer.tokens() + " rows for "
                         + rows[s].length + " dispatched tokens");
             }
             addRows(answer.vectors(), rows[s], h, out);
@@ -137,7 +137,11 @@ public final class ExpertDispatcher implements RoutedExperts {
             System.arraycopy(hidden, t * h, x, r * h, h);
             r++;
         }
-        return links[s].call(callId -> new Frame.Dispatch(callId, layer, dtype, n, h, k, ids, w, x));
+        try {
+            return links[s].call(callId -> new Frame.Dispatch(callId, layer, dtype, n, h, k, ids, w, x));
+        } catch (PeerUnavailableException e) {
+            throw new ExpertsUnavailableException(e.getMessage());
+        }
     }
 
     /** The slots held by shard s; the others -1. */
@@ -151,13 +155,13 @@ public final class ExpertDispatcher implements RoutedExperts {
         try {
             return call.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (ExecutionException e) {
-            if (e.getCause() instanceof RuntimeException r) throw r;
-            throw new PeerUnavailableException("peer shard " + shard + " failed: " + e.getCause());
+            throw new ExpertsUnavailableException(e.getCause() instanceof PeerUnavailableException p ? p.getMessage()
+                    : "peer shard " + shard + " failed: " + e.getCause());
         } catch (TimeoutException e) {
-            throw new PeerUnavailableException("peer shard " + shard + " did not answer within " + timeout.toMillis() + " ms");
+            throw new ExpertsUnavailableException("peer shard " + shard + " did not answer within " + timeout.toMillis() + " ms");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new PeerUnavailableException("interrupted while waiting for peer shard " + shard);
+            throw new ExpertsUnavailableException("interrupted while waiting for peer shard " + shard);
         }
     }
 

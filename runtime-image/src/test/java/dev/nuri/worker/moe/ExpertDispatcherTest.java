@@ -119,6 +119,18 @@ class ExpertDispatcherTest {
     }
 
     @Test
+    void oneShardComputesEverythingLocallyIntoTheOutput() {
+        PlacementFile placement = PlacementStrategy.STATIC.layout(config.numExperts(), 1, 0, 1);
+        WorkerMetrics metrics = new WorkerMetrics("test", 0);
+        ExpertDispatcher d = new ExpertDispatcher(0, () -> placement, new ExpertHost(model, 0, placement), new PeerLink[1],
+                WireDType.F32, Duration.ofSeconds(1), metrics, new MoeLoad(config.numExperts(), 1, config.numLayers(), metrics));
+        Batch b = batch(5);
+        float[] out = new float[b.hidden.length];
+        d.apply(layer, TOKENS, config.topK(), b.hidden, b.experts, b.weights, out);
+        assertThat(out).containsExactly(allLocal(b));
+    }
+
+    @Test
     void peerGetsEachOfItsTokensOnceWithTheRoutersSlotsAndTheOthersEmpty() throws Exception {
         received.clear();
         int half = config.numExperts() / 2; // static: shard 1 holds experts half..E-1
@@ -172,11 +184,12 @@ class ExpertDispatcherTest {
         PlacementFile placement = PlacementStrategy.STATIC.layout(config.numExperts(), 2, 0, 1);
         ExpertDispatcher unconnected = dispatcher(placement, false);
         assertThatThrownBy(() -> unconnected.apply(layer, TOKENS, config.topK(), b.hidden, b.experts, b.weights, new float[b.hidden.length]))
-                .hasMessageContaining("peer shard 1 is not connected");
+                .isInstanceOf(ExpertsUnavailableException.class).hasMessageContaining("peer shard 1 is not connected");
         failPeer = true;
         try {
             ExpertDispatcher failing = dispatcher(placement, true);
             assertThatThrownBy(() -> failing.apply(layer, TOKENS, config.topK(), b.hidden, b.experts, b.weights, new float[b.hidden.length]))
+                    .isInstanceOf(ExpertsUnavailableException.class)
                     .hasMessageContaining("peer shard 1 failed to compute its experts: no expert 99 here");
         } finally {
             failPeer = false;
