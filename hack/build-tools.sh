@@ -8,7 +8,9 @@
 #   ${NURI_CACHE:-~/.cache/nuri}/bin/etcd-<v>/        etcd
 #   ${NURI_CACHE:-~/.cache/nuri}/bin/kwok-<v>/        kwok kwok-stages.yaml
 #   ${NURI_CACHE:-~/.cache/nuri}/bin/helm-<v>/        helm
-#   ${NURI_CACHE:-~/.cache/nuri}/bin/set-kubernetes-<v>_etcd-<v>_kwok-<v>_helm-<v>/   symlinks to all of the above
+#   ${NURI_CACHE:-~/.cache/nuri}/bin/kubernetes-node-<v>/  kubelet kube-proxy (the real node, hack/cluster up --real-node)
+#   ${NURI_CACHE:-~/.cache/nuri}/bin/coredns-<v>/     coredns (cluster DNS of the real node; few plugins)
+#   ${NURI_CACHE:-~/.cache/nuri}/bin/set-kubernetes-<v>_etcd-<v>_kwok-<v>_helm-<v>_coredns-<v>/   symlinks to all of the above
 #
 # Usage:
 #   hack/build-tools.sh              build what is missing, print the folders
@@ -43,12 +45,15 @@ K8S_VERSION="$(modver kubernetes k8s.io/kubernetes)"
 ETCD_VERSION="$(modver etcd go.etcd.io/etcd/server/v3)"
 KWOK_VERSION="$(modver kwok sigs.k8s.io/kwok)"
 HELM_VERSION="$(modver helm helm.sh/helm/v3)"
+COREDNS_VERSION="$(modver coredns github.com/coredns/coredns)"
 
 K8S_DIR="$BIN_ROOT/kubernetes-$K8S_VERSION"
 ETCD_DIR="$BIN_ROOT/etcd-$ETCD_VERSION"
 KWOK_DIR="$BIN_ROOT/kwok-$KWOK_VERSION"
 HELM_DIR="$BIN_ROOT/helm-$HELM_VERSION"
-SET_DIR="$BIN_ROOT/set-kubernetes-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}"
+NODE_DIR="$BIN_ROOT/kubernetes-node-$K8S_VERSION"
+COREDNS_DIR="$BIN_ROOT/coredns-$COREDNS_VERSION"
+SET_DIR="$BIN_ROOT/set-kubernetes-${K8S_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}_helm-${HELM_VERSION}_coredns-${COREDNS_VERSION}"
 
 mkdir -p "$BIN_ROOT"
 # Serialise concurrent callers (e.g. two test JVMs starting clusters).
@@ -85,6 +90,11 @@ build_tool kubernetes "$K8S_VERSION" "$K8S_DIR" kubernetes -- -ldflags "$K8S_LDF
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
 
+# --- kubelet and kube-proxy of the real node, from the same module (own folder, so adding them
+# did not invalidate the control plane's cache entry)
+build_tool kubernetes-node "$K8S_VERSION" "$NODE_DIR" kubernetes -- -ldflags "$K8S_LDFLAGS" \
+  k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
+
 # --- etcd (version.Version is a constant of the api module; only the git SHA is a variable)
 build_tool etcd "$ETCD_VERSION" "$ETCD_DIR" etcd -- \
   -ldflags "-s -w -X go.etcd.io/etcd/api/v3/version.GitSHA=$ETCD_VERSION" .
@@ -112,10 +122,14 @@ for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
 done
 build_tool helm "$HELM_VERSION" "$HELM_DIR" helm -- -ldflags "$HELM_LDFLAGS" helm.sh/helm/v3/cmd/helm
 
+# --- coredns: the real node's cluster DNS (hack/tools/coredns/main.go picks the plugins)
+build_tool coredns "$COREDNS_VERSION" "$COREDNS_DIR" coredns -- \
+  -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=$COREDNS_VERSION" .
+
 # --- one folder of symlinks to everything
 if [ ! -f "$SET_DIR/.complete" ]; then
   rm -rf "$SET_DIR"; mkdir -p "$SET_DIR"
-  for d in "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$HELM_DIR"; do
+  for d in "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$HELM_DIR" "$NODE_DIR" "$COREDNS_DIR"; do
     for f in "$d"/*; do ln -s "$f" "$SET_DIR/$(basename "$f")"; done
   done
   touch "$SET_DIR/.complete"
@@ -125,5 +139,5 @@ log "done"
 if $PRINT_BIN; then
   echo "$SET_DIR"
 else
-  printf '%s\n' "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$HELM_DIR" "$SET_DIR"
+  printf '%s\n' "$K8S_DIR" "$ETCD_DIR" "$KWOK_DIR" "$HELM_DIR" "$NODE_DIR" "$COREDNS_DIR" "$SET_DIR"
 fi

@@ -1,6 +1,7 @@
 //go:build tools
 
-// Package tools pins the Kubernetes commands built by hack/build-tools.sh so
+// Package tools pins the Kubernetes commands built by hack/build-tools.sh (kubelet and
+// kube-proxy only for the real node of `hack/cluster up --real-node`) so
 // that `go mod tidy` keeps their dependencies.
 package tools
 
@@ -9,4 +10,6 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
