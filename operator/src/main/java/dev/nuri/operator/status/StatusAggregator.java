@@ -48,7 +48,8 @@ public final class StatusAggregator {
         status.placement = placement;
         status.capacity = capacity;
         status.endpoint = endpoint;
-        status.groups = groupStatuses(groups, plan, updateRevision);
+        List<GroupStatus> before = md.getStatus() == null || md.getStatus().groups == null ? List.of() : md.getStatus().groups;
+        status.groups = groupStatuses(groups, plan, updateRevision, before);
 
         List<Condition> previous = md.getStatus() == null ? List.of() : md.getStatus().conditions;
         long generation = md.getMetadata().getGeneration();
@@ -58,7 +59,9 @@ public final class StatusAggregator {
                 "rollout stopped at group " + g + ": " + groups.get(g).failure().orElseThrow().message())))
                 .or(() -> groups.entrySet().stream().filter(e -> e.getValue().failure().isPresent()).findFirst()
                         .map(e -> new Blocker(e.getValue().failure().get().reason(),
-                                "group " + e.getKey() + ": " + e.getValue().failure().get().message())));
+                                "group " + e.getKey() + ": " + e.getValue().failure().get().message())))
+                .or(() -> status.groups.stream().filter(g -> RECOVERING.equals(g.state)).findFirst()
+                        .map(g -> new Blocker("ShardLost", "group " + g.index + ": " + g.message)));
         status.conditions.add(condition(previous, ModelDeploymentStatus.READY, allReady,
                 allReady ? (desired == 0 ? "ScaledToZero" : "AllGroupsReady") : "GroupsNotReady",
                 readyCurrent + " of " + desired + " groups serving-ready at revision " + updateRevision, generation));
@@ -70,10 +73,20 @@ public final class StatusAggregator {
         return status;
     }
 
+    /**
+     * A group that served and lost a shard (a pod deleted, evicted, crashed): its requests fail with
+     * 503 until the StatefulSet has the shard back. Only a group at an unchanged revision that is
+     * not being rolled counts; a rollout's drain is expected, not degraded.
+     */
+    static final String RECOVERING = "Recovering";
+
     private static List<GroupStatus> groupStatuses(Map<Integer, GroupObservation> groups, GroupRollout.Plan plan,
-                                                   String updateRevision) {
+                                                   String updateRevision, List<GroupStatus> before) {
         List<GroupStatus> out = new ArrayList<>();
         groups.forEach((i, g) -> {
+            Optional<GroupStatus> was = before.stream().filter(b -> i.equals(b.index)).findFirst();
+            boolean served = was.filter(b -> g.revision().equals(b.revision)
+                    && ("Ready".equals(b.state) || "Outdated".equals(b.state) || RECOVERING.equals(b.state))).isPresent();
             GroupStatus s = new GroupStatus();
             s.index = i;
             s.revision = g.revision();
@@ -89,6 +102,10 @@ public final class StatusAggregator {
             } else if (g.ready()) {
                 s.state = "Outdated";
                 s.message = "waiting for its turn to move to revision " + updateRevision;
+            } else if (served && plan.actions().get(i) != GroupRollout.Action.DRAIN && g.staleShards() == 0) {
+                s.state = RECOVERING;
+                s.message = g.readyShards() + " of " + g.shards() + " shards ready; it served before and answers 503 "
+                        + "until the missing shards are back";
             } else if (plan.actions().get(i) == GroupRollout.Action.DRAIN || !g.revision().equals(updateRevision)) {
                 s.state = "Updating";
             } else {

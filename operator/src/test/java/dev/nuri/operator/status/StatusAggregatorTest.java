@@ -209,4 +209,50 @@ class StatusAggregatorTest {
         assertThat(condition(status, "Progressing").getMessage()).endsWith("; 1 surge group(s)");
         assertThat(status.groups.stream().map(g -> g.index)).containsExactly(0, 1);
     }
+    /** Seen on the real node (RealNodeIT): a deleted shard pod; KWOK never loses one. */
+    @Test
+    void aServingGroupThatLosesAShardIsRecoveringAndDegradedUntilItIsBack() {
+        var serving = ClusterState.tiny(1).readyGroup(0, REV);
+        ModelDeploymentStatus before = reconcile(serving);
+        assertThat(before.groups).singleElement().satisfies(g -> assertThat(g.state).isEqualTo("Ready"));
+
+        var lost = ClusterState.tiny(1).group(0, REV)
+                .pod(0, 0, REV, READY).pod(0, 1, REV, STARTING).pod(0, 2, REV, READY).pod(0, 3, REV, READY);
+        lost.md.setStatus(before);
+        ModelDeploymentStatus recovering = reconcile(lost);
+        assertThat(recovering.groups).singleElement().satisfies(g -> {
+            assertThat(g.state).isEqualTo("Recovering");
+            assertThat(g.message).isEqualTo("3 of 4 shards ready; it served before and answers 503 until the missing shards are back");
+        });
+        assertThat(condition(recovering, "Degraded")).satisfies(c -> {
+            assertThat(c.getStatus()).isEqualTo("True");
+            assertThat(c.getReason()).isEqualTo("ShardLost");
+            assertThat(c.getMessage()).startsWith("group 0: 3 of 4 shards ready");
+        });
+        assertThat(condition(recovering, "Ready").getStatus()).isEqualTo("False");
+
+        // the next reconciliation still sees a group that served (its previous state is Recovering)
+        var worse = ClusterState.tiny(1).group(0, REV).shards(0, REV, STARTING);
+        worse.md.setStatus(recovering);
+        ModelDeploymentStatus still = reconcile(worse);
+        assertThat(still.groups.getFirst().state).isEqualTo("Recovering");
+
+        var back = ClusterState.tiny(1).readyGroup(0, REV);
+        back.md.setStatus(still);
+        ModelDeploymentStatus after = reconcile(back);
+        assertThat(after.groups.getFirst().state).isEqualTo("Ready");
+        assertThat(condition(after, "Degraded").getStatus()).isEqualTo("False");
+        assertThat(condition(after, "Ready").getStatus()).isEqualTo("True");
+    }
+
+    @Test
+    void aGroupMovedToANewRevisionIsUpdatingNotRecovering() {
+        var old = ClusterState.tiny(1).readyGroup(0, OLD);
+        ModelDeploymentStatus before = reconcile(old);
+        var moved = ClusterState.tiny(1).group(0, REV).shards(0, REV, STARTING);
+        moved.md.setStatus(before);
+        ModelDeploymentStatus status = reconcile(moved);
+        assertThat(status.groups.getFirst().state).isNotEqualTo("Recovering");
+        assertThat(condition(status, "Degraded").getStatus()).isEqualTo("False");
+    }
 }

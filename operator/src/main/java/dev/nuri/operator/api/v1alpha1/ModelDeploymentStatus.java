@@ -69,7 +69,7 @@ public class ModelDeploymentStatus {
         @JsonPropertyDescription("Shards that are serving-ready (weights loaded, all peers connected).")
         public Integer readyShards;
 
-        @JsonPropertyDescription("Pending, Starting, Ready, Updating, Draining or Failed.")
+        @JsonPropertyDescription("Starting, Ready, Outdated (serving, waiting for its turn in a rollout), Updating, Recovering (served, lost a shard, answers 503 until it is back), Draining or Failed.")
         public String state;
 
         @JsonPropertyDescription("Why the group is not Ready, when it is not.")
