@@ -65,6 +65,7 @@ node_cleanup() {
   unmount_under "$STATE/node"
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE"; fi
   if [ -x "$BIN/kube-proxy" ]; then "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+  kubelet_iptables_cleanup
   rm -rf "$NODE_RUN/containerd-state" "$CONTAINERD_SOCK" "$CONTAINERD_SOCK.ttrpc"
 }
 
@@ -345,10 +346,27 @@ node_down() {
   unmount_under "$NODE_RUN/containerd-state"
 }
 
+# The chains the kubelet adds (kube-proxy --cleanup leaves them).
+kubelet_iptables_cleanup() {
+  local ipt t c
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    while "$ipt" -D INPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    while "$ipt" -D OUTPUT -j KUBE-FIREWALL 2>/dev/null; do :; done
+    for t in filter nat mangle; do
+      for c in KUBE-FIREWALL KUBE-KUBELET-CANARY KUBE-IPTABLES-HINT; do
+        "$ipt" -t "$t" -F "$c" 2>/dev/null || true
+        "$ipt" -t "$t" -X "$c" 2>/dev/null || true
+      done
+    done
+  done
+}
+
 # After the API server stopped (it listens on the bridge's address until then).
 node_network_down() {
   if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE"; fi
   if [ -n "${BIN:-}" ] && [ -x "$BIN/kube-proxy" ]; then "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
+  kubelet_iptables_cleanup
   if [ -f "$NODE_RUN/owner" ] && [ "$(cat "$NODE_RUN/owner")" = "$STATE" ]; then
     mv "$NODE_RUN/owner" "$NODE_RUN/owner.last"
   fi

@@ -6,8 +6,9 @@ import java.util.List;
 /**
  * etcd, kube-apiserver, kube-controller-manager, kube-scheduler and KWOK on 127.0.0.1, started by
  * {@code hack/cluster up} with this JVM as owner: if the JVM dies, the cluster's watchdog stops it.
+ * With a real node ({@link #startWithRealNode()}), also a kubelet on containerd that runs pods.
  */
-final class LocalControlPlane extends TestCluster {
+public final class LocalControlPlane extends TestCluster {
 
     private final Path state;
     private final Path kubeconfig;
@@ -21,9 +22,22 @@ final class LocalControlPlane extends TestCluster {
 
     static LocalControlPlane start() {
         // one state folder per JVM, so concurrent test runs never stop each other's plane
-        Path state = REPO.resolve("operator/target/cluster-" + ProcessHandle.current().pid());
-        Result up = run(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "up",
-                "--owner-pid", Long.toString(ProcessHandle.current().pid())), REPO);
+        return start(REPO.resolve("operator/target/cluster-" + ProcessHandle.current().pid()), List.of());
+    }
+
+    /**
+     * A plane of its own with the machine's one real node ({@code hack/cluster up --real-node}; waits
+     * while another run holds the node). Needs root.
+     */
+    public static LocalControlPlane startWithRealNode() {
+        return start(REPO.resolve("operator/target/cluster-real-" + ProcessHandle.current().pid()), List.of("--real-node"));
+    }
+
+    private static LocalControlPlane start(Path state, List<String> options) {
+        List<String> cmd = new java.util.ArrayList<>(List.of("env", "NURI_CLUSTER_DIR=" + state,
+                REPO.resolve("hack/cluster").toString(), "up", "--owner-pid", Long.toString(ProcessHandle.current().pid())));
+        cmd.addAll(options);
+        Result up = run(cmd, REPO);
         if (up.exitCode() != 0) {
             throw new IllegalStateException("hack/cluster up failed (logs in " + state + "/logs):\n" + up.stderr());
         }
@@ -74,6 +88,11 @@ final class LocalControlPlane extends TestCluster {
     @Override
     public String describe() {
         return "local control plane (" + state + ")";
+    }
+
+    /** The folder holding the plane's logs (and the node's, with a real node). */
+    public Path logs() {
+        return state.resolve("logs");
     }
 
     @Override
