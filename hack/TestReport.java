@@ -15,7 +15,7 @@ import org.w3c.dom.NodeList;
  * The test report hack/test prints after the build: every test of this run with its result and the
  * cluster lane it ran on (target/test-report.tsv), and a failure for any skipped test or class that
  * .ci/declared-skips.tsv does not declare, with its reason, for that lane. It reads JUnit's own
- * event reports (target/junit-platform/, see the parent pom), which also list classes skipped as a
+ * event reports (target/junit-platform/ and, for failsafe, target/junit-platform-it/; see the parent pom), which also list classes skipped as a
  * whole, and each module's target/cluster-lanes.tsv (written by KubernetesClusterExtension).
  *
  * <p>Run: {@code java hack/TestReport.java [--since <epoch millis>]}; reports older than --since
@@ -159,13 +159,18 @@ public class TestReport {
         try (Stream<Path> modules = Files.list(repo)) {
             List<Path> found = new ArrayList<>();
             for (Path module : modules.filter(m -> Files.isDirectory(m.resolve("target"))).sorted().toList()) {
-                Path dir = name == null ? module.resolve("target/junit-platform") : module.resolve("target");
-                if (!Files.isDirectory(dir)) continue;
-                try (Stream<Path> files = Files.list(dir)) {
-                    files.filter(f -> name == null ? f.getFileName().toString().endsWith(".xml")
-                                    : f.getFileName().toString().equals(name))
-                            .filter(f -> f.toFile().lastModified() >= since)
-                            .sorted().forEach(found::add);
+                // surefire's and failsafe's reports live in folders of their own (parent pom)
+                List<Path> dirs = name == null
+                        ? List.of(module.resolve("target/junit-platform"), module.resolve("target/junit-platform-it"))
+                        : List.of(module.resolve("target"));
+                for (Path dir : dirs) {
+                    if (!Files.isDirectory(dir)) continue;
+                    try (Stream<Path> files = Files.list(dir)) {
+                        files.filter(f -> name == null ? f.getFileName().toString().endsWith(".xml")
+                                        : f.getFileName().toString().equals(name))
+                                .filter(f -> f.toFile().lastModified() >= since)
+                                .sorted().forEach(found::add);
+                    }
                 }
             }
             return found;
