@@ -127,7 +127,8 @@ class ExpertDispatcherTest {
         Batch b = batch(5);
         float[] out = new float[b.hidden.length];
         d.apply(layer, TOKENS, config.topK(), b.hidden, b.experts, b.weights, out);
-        assertThat(out).containsExactly(allLocal(b));
+        // same experts, same order; only the JIT's choice of fused or separate multiply-adds may differ
+        assertThat(out).containsExactly(allLocal(b), org.assertj.core.data.Offset.offset(1e-5f));
     }
 
     @Test
