@@ -10,3 +10,4 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 cd "$(dirname "$0")"
 "$VENV/bin/python" make_golden.py "${1:-../src/test/resources/golden}"
+"$VENV/bin/python" make_config_defaults.py ../src/test/resources/config-defaults

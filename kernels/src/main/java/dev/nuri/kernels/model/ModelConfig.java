@@ -81,49 +81,54 @@ public record ModelConfig(
         }
     }
 
-    public static ModelConfig parse(Map<String, Object> c) {
-        String type = str(c, "model_type");
+    /**
+     * Reads config.json's object: keys it leaves out take transformers' defaults for its model_type, and fields
+     * that would make the kernels compute something else than the checkpoint's model are refused by name.
+     */
+    public static ModelConfig parse(Map<String, Object> json) {
+        String type = str(json, "model_type");
         if (!SUPPORTED.contains(type)) {
             throw new WeightFormatException("model_type '" + type + "' is not supported; supported: " + SUPPORTED);
         }
+        Map<String, Object> c = TransformersDefaults.apply(type, json);
+        UnsupportedFeatures.check(type, c);
         int hidden = integer(c, "hidden_size");
         int layers = integer(c, "num_hidden_layers");
         int heads = integer(c, "num_attention_heads");
-        int kvHeads = optInt(c, "num_key_value_heads", heads);
+        int kvHeads = optInt(c, "num_key_value_heads", heads); // null: as many as attention heads
         float eps = (float) optDouble(c, "rms_norm_eps", 1e-6);
-        int maxPos = optInt(c, "max_position_embeddings", 4096);
+        int maxPos = integer(c, "max_position_embeddings");
         int[] eos = intList(c.get("eos_token_id"));
         int bos = c.get("bos_token_id") instanceof Number b ? b.intValue() : -1;
         boolean tie = c.get("tie_word_embeddings") instanceof Boolean b && b;
-        RopeParameters rope = ropeParameters(c, type.equals("mixtral") ? 1e6 : 10000.0, maxPos);
+        RopeParameters rope = ropeParameters(c, maxPos);
         return switch (type) {
             case "axk1", "deepseek_v3" -> {
                 int experts = integer(c, "n_routed_experts");
-                int firstDense = optInt(c, "first_k_dense_replace", type.equals("axk1") ? 1 : 3);
+                int firstDense = integer(c, "first_k_dense_replace");
                 int freq = optInt(c, "moe_layer_freq", 1);
                 int[] moe = sparseLayers(c, layers, i -> i >= firstDense && i % freq == 0);
-                int qLora = c.get("q_lora_rank") instanceof Number q ? q.intValue() : 0;
+                int qLora = c.get("q_lora_rank") instanceof Number q ? q.intValue() : 0; // null: a plain q_proj
                 int rope64 = integer(c, "qk_rope_head_dim");
-                boolean interleave = !(c.get("rope_interleave") instanceof Boolean b) || b;
+                boolean interleave = Boolean.TRUE.equals(c.get("rope_interleave")); // null is falsy there too
                 yield new ModelConfig(type, hidden, integer(c, "intermediate_size"), integer(c, "moe_intermediate_size"),
                         layers, heads, kvHeads, rope64, integer(c, "vocab_size"), experts,
-                        integer(c, "num_experts_per_tok"), optInt(c, "n_shared_experts", 1), optInt(c, "n_group", 1),
-                        optInt(c, "topk_group", 1), (float) optDouble(c, "routed_scaling_factor", 1.0),
-                        optBool(c, "norm_topk_prob", true), moe, qLora, integer(c, "kv_lora_rank"),
+                        integer(c, "num_experts_per_tok"), integer(c, "n_shared_experts"), integer(c, "n_group"),
+                        integer(c, "topk_group"), (float) optDouble(c, "routed_scaling_factor", 1.0),
+                        Boolean.TRUE.equals(c.get("norm_topk_prob")), moe, qLora, integer(c, "kv_lora_rank"),
                         integer(c, "qk_nope_head_dim"), rope64, integer(c, "v_head_dim"), eps, rope, interleave, maxPos,
                         eos, bos, tie);
             }
             case "qwen3_moe" -> {
-                // transformers ≥ 5 writes num_local_experts (attribute_map); older configs num_experts
-                int experts = c.get("num_experts") instanceof Number x ? x.intValue() : integer(c, "num_local_experts");
-                int step = optInt(c, "decoder_sparse_step", 1);
+                int experts = integer(c, "num_experts");
+                int step = integer(c, "decoder_sparse_step");
                 int[] mlpOnly = intList(c.get("mlp_only_layers"));
                 int[] moe = sparseLayers(c, layers, i -> Arrays.stream(mlpOnly).noneMatch(m -> m == i)
                         && experts > 0 && (i + 1) % step == 0);
                 int headDim = optInt(c, "head_dim", hidden / heads);
-                yield new ModelConfig(type, hidden, optInt(c, "intermediate_size", 0), integer(c, "moe_intermediate_size"),
+                yield new ModelConfig(type, hidden, integer(c, "intermediate_size"), integer(c, "moe_intermediate_size"),
                         layers, heads, kvHeads, headDim, integer(c, "vocab_size"), experts,
-                        integer(c, "num_experts_per_tok"), 0, 1, 1, 1f, optBool(c, "norm_topk_prob", false), moe,
+                        integer(c, "num_experts_per_tok"), 0, 1, 1, 1f, Boolean.TRUE.equals(c.get("norm_topk_prob")), moe,
                         0, 0, 0, 0, 0, eps, rope, false, maxPos, eos, bos, tie);
             }
             case "mixtral" -> {
@@ -150,14 +155,16 @@ public record ModelConfig(
     }
 
     @SuppressWarnings("unchecked")
-    private static RopeParameters ropeParameters(Map<String, Object> c, double defaultTheta, int maxPos) {
-        Map<String, Object> p = c.get("rope_parameters") instanceof Map<?, ?> m ? (Map<String, Object>) m
-                : c.get("rope_scaling") instanceof Map<?, ?> m2 ? (Map<String, Object>) m2 : Map.of();
-        double theta = p.get("rope_theta") instanceof Number t ? t.doubleValue() : optDouble(c, "rope_theta", defaultTheta);
-        String type = p.get("rope_type") instanceof String s ? s : p.get("type") instanceof String s2 ? s2 : "default";
+    private static RopeParameters ropeParameters(Map<String, Object> c, int maxPos) {
+        String field = c.get("rope_parameters") instanceof Map<?, ?> ? "rope_parameters" : "rope_scaling";
+        Map<String, Object> p = c.get(field) instanceof Map<?, ?> m ? (Map<String, Object>) m : Map.of();
+        double theta = p.get("rope_theta") instanceof Number t ? t.doubleValue() : optDouble(c, "rope_theta", 10000.0);
+        String typeKey = p.containsKey("rope_type") ? "rope_type" : "type";
+        String type = p.get(typeKey) == null ? "default" : String.valueOf(p.get(typeKey));
         if (type.equals("default")) return RopeParameters.standard(theta);
         if (!type.equals("yarn")) {
-            throw new WeightFormatException("rope type '" + type + "' is not supported (default and yarn are)");
+            throw new WeightFormatException("config.json: " + field + "." + typeKey + " = \"" + type
+                    + "\" is not supported: Nuri's kernels apply RoPE types default and yarn only");
         }
         int origMax = optInt(p, "original_max_position_embeddings", maxPos);
         double factor = p.get("factor") instanceof Number f ? f.doubleValue() : (double) maxPos / origMax;
