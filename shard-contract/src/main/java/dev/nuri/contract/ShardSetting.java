@@ -33,14 +33,25 @@ public enum ShardSetting {
     WIRE_DTYPE("NURI_WIRE_DTYPE", "bf16", "`bf16` or `f32` for hidden vectors and partial sums"),
     PEER_TIMEOUT_SECONDS("NURI_PEER_TIMEOUT_SECONDS", "30", "a peer that does not answer a dispatch in time counts as lost"),
     KV_CACHE_TOKENS("NURI_KV_CACHE_TOKENS", null,
-            "KV-cache token budget; each sequence reserves prompt + max_tokens at admission; default max(4 × context, 65536)"),
+            "KV-cache size in tokens (rounded down to whole blocks). A sequence takes blocks as its tokens are computed; "
+                    + "when none is free the newest running sequence is preempted and recomputed later "
+                    + "(`nuri_num_preemptions_total`). Default: derived from the memory the shard has, see "
+                    + "`NURI_KV_CACHE_MEMORY_FRACTION`"),
+    KV_CACHE_MEMORY_FRACTION("NURI_KV_CACHE_MEMORY_FRACTION", "0.5",
+            "without `NURI_KV_CACHE_TOKENS`: share of the heap still free once the weights are loaded that the KV cache "
+                    + "may fill (the heap follows the pod's memory limit: `-XX:MaxRAMPercentage`)"),
+    KV_BLOCK_SIZE("NURI_KV_BLOCK_SIZE", "16", "positions per KV-cache block (every layer; MLA's compressed latent included)"),
+    PREFIX_CACHING("NURI_PREFIX_CACHING", "true",
+            "`true`: full KV blocks are shared between requests whose tokens up to and including the block are the same "
+                    + "(a shared system prompt is computed once), the least recently used evicted first; `false`: off"),
     MAX_BATCH("NURI_MAX_BATCH", "" + Defaults.MAX_BATCH,
             "sequences per decode step (the CRD's `spec.serving.maxSequences`)"),
     MAX_WAITING("NURI_MAX_WAITING", "1024", "queued requests before 429"),
-    PREFILL_TOKENS_PER_STEP("NURI_PREFILL_TOKENS_PER_STEP", "" + Defaults.PREFILL_TOKENS_PER_STEP,
-            "prompt tokens prefilled between two decode steps (the CRD's `spec.serving.maxBatchedTokens`). Each prompt is "
-                    + "prefilled whole (no chunked prefill), one sequence at a time with requests taking turns, until this "
-                    + "budget is reached; at least one sequence per step, even if its prompt is longer"),
+    MAX_BATCHED_TOKENS("NURI_MAX_BATCHED_TOKENS", "" + Defaults.MAX_BATCHED_TOKENS,
+            "tokens per engine step (the CRD's `spec.serving.maxBatchedTokens`): the next token of every running sequence, "
+                    + "then prompt chunks up to this total (chunked prefill: a longer prompt takes several steps, so it never "
+                    + "stalls the running streams for more than one). Running sequences are never held back: with more of "
+                    + "them than this, a step carries just their tokens"),
     DEFAULT_MAX_TOKENS("NURI_DEFAULT_MAX_TOKENS", "1024", "chat `max_tokens` when absent (completions default to 16, as OpenAI)"),
     MAX_BODY_BYTES("NURI_MAX_BODY_BYTES", "" + Defaults.MAX_BODY_BYTES, "larger request bodies get 413"),
     HTTP_REQUEST_READ_TIMEOUT_SECONDS("NURI_HTTP_REQUEST_READ_TIMEOUT_SECONDS", "" + Defaults.HTTP_REQUEST_READ_TIMEOUT_SECONDS,
@@ -90,7 +101,7 @@ public enum ShardSetting {
         public static final int PORT = 8000;
         public static final int PEER_PORT = 9000;
         public static final int MAX_BATCH = 256;
-        public static final int PREFILL_TOKENS_PER_STEP = 2048;
+        public static final int MAX_BATCHED_TOKENS = 2048;
         public static final long MAX_BODY_BYTES = 4 << 20;
         public static final int HTTP_REQUEST_READ_TIMEOUT_SECONDS = 10;
         public static final int HTTP_IDLE_TIMEOUT_SECONDS = 60;

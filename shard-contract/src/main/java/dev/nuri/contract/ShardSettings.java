@@ -139,11 +139,32 @@ public final class ShardSettings {
 
     public int maxBatch() { return integer(ShardSetting.MAX_BATCH); }
 
-    public int prefillTokensPerStep() { return integer(ShardSetting.PREFILL_TOKENS_PER_STEP); }
+    public int maxBatchedTokens() { return integer(ShardSetting.MAX_BATCHED_TOKENS); }
 
-    /** @param contextLength the effective context cap, from which the default budget is computed */
-    public int kvCacheTokens(int contextLength) {
-        return integer(ShardSetting.KV_CACHE_TOKENS, Math.max(4 * contextLength, 65536));
+    /** The KV-cache size asked for, in tokens; 0 when not set (the worker derives it from its memory). */
+    public int kvCacheTokens() { return integer(ShardSetting.KV_CACHE_TOKENS, 0); }
+
+    /** @throws IllegalArgumentException not a number in (0, 1] */
+    public double kvCacheMemoryFraction() {
+        String v = string(ShardSetting.KV_CACHE_MEMORY_FRACTION);
+        try {
+            double f = Double.parseDouble(v);
+            if (f > 0 && f <= 1) return f;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException(ShardSetting.KV_CACHE_MEMORY_FRACTION.names() + " must be a number in (0, 1], got '" + v + "'");
+    }
+
+    public int kvBlockSize() { return integer(ShardSetting.KV_BLOCK_SIZE); }
+
+    /** @throws IllegalArgumentException neither true nor false */
+    public boolean prefixCaching() {
+        String v = string(ShardSetting.PREFIX_CACHING).trim();
+        if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
+            throw new IllegalArgumentException(ShardSetting.PREFIX_CACHING.names() + " must be true or false, got '" + v + "'");
+        }
+        return Boolean.parseBoolean(v);
     }
 
     /** Checks the settings that do not need the model; {@link IllegalArgumentException} says which and why. */
@@ -153,7 +174,12 @@ public final class ShardSettings {
         }
         quantization();
         wireDType();
-        for (ShardSetting s : new ShardSetting[] {ShardSetting.MAX_BATCH, ShardSetting.PREFILL_TOKENS_PER_STEP,
+        kvCacheMemoryFraction();
+        prefixCaching();
+        if (isSet(ShardSetting.KV_CACHE_TOKENS) && kvCacheTokens() < 1) {
+            throw new IllegalArgumentException(ShardSetting.KV_CACHE_TOKENS.names() + " must be at least 1, got " + kvCacheTokens());
+        }
+        for (ShardSetting s : new ShardSetting[] {ShardSetting.MAX_BATCH, ShardSetting.MAX_BATCHED_TOKENS, ShardSetting.KV_BLOCK_SIZE,
                 ShardSetting.MAX_WAITING, ShardSetting.PEER_TIMEOUT_SECONDS}) {
             if (integer(s) < 1) throw new IllegalArgumentException(s.names() + " must be at least 1, got " + integer(s));
         }

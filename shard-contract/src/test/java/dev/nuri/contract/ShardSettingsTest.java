@@ -17,8 +17,11 @@ class ShardSettingsTest {
         assertThat(s.peerPort()).isEqualTo(9300);
         assertThat(s.maxBatch()).isEqualTo(64);
         assertThat(s.port()).isEqualTo(ShardSetting.Defaults.PORT);
-        assertThat(s.prefillTokensPerStep()).isEqualTo(ShardSetting.Defaults.PREFILL_TOKENS_PER_STEP);
-        assertThat(s.kvCacheTokens(32768)).isEqualTo(131072);
+        assertThat(s.maxBatchedTokens()).isEqualTo(ShardSetting.Defaults.MAX_BATCHED_TOKENS);
+        assertThat(s.kvCacheTokens()).as("unset: the worker derives it from its memory").isZero();
+        assertThat(s.kvCacheMemoryFraction()).isEqualTo(0.5);
+        assertThat(s.kvBlockSize()).isEqualTo(16);
+        assertThat(s.prefixCaching()).as("prefix caching is on by default").isTrue();
         assertThat(s.contextLength()).isZero();
         assertThat(s.quantization()).isNull();
     }
@@ -37,6 +40,12 @@ class ShardSettingsTest {
                 .hasMessageContaining("--peers / NURI_PEERS must list all 2 shards");
         assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.MAX_BATCH.env(), "many")).validate())
                 .hasMessageContaining("--max-batch / NURI_MAX_BATCH must be an integer, got 'many'");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.KV_CACHE_MEMORY_FRACTION.env(), "1.5")).validate())
+                .hasMessageContaining("--kv-cache-memory-fraction / NURI_KV_CACHE_MEMORY_FRACTION must be a number in (0, 1], got '1.5'");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.PREFIX_CACHING.env(), "yes")).validate())
+                .hasMessageContaining("--prefix-caching / NURI_PREFIX_CACHING must be true or false, got 'yes'");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.KV_BLOCK_SIZE.env(), "0")).validate())
+                .hasMessageContaining("--kv-block-size / NURI_KV_BLOCK_SIZE must be at least 1, got 0");
         assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.QUANTIZATION.env(), "int4")).validate())
                 .hasMessageContaining("bf16, fp8 or q8_0");
         assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.SHARD_INDEX.env(), "3")).validate())

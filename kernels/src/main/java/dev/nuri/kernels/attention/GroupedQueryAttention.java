@@ -66,8 +66,10 @@ public final class GroupedQueryAttention implements Attention {
                 if (kNorm != null) Norms.rmsNorm(k, o, kNorm, eps, k, o, headDim);
                 rope.apply(k, o, p);
             }
-            System.arraycopy(k, t * kw, caches[t].keys(layer), p * kw, kw);
-            System.arraycopy(v, t * kw, caches[t].values(layer), p * kw, kw);
+            KvCache c = caches[t];
+            int row = (p % c.blockSize()) * kw;
+            System.arraycopy(k, t * kw, c.keys(layer, p), row, kw);
+            System.arraycopy(v, t * kw, c.values(layer, p), row, kw);
         }
         int group = heads / kvHeads;
         int maxLen = 0;
@@ -75,14 +77,20 @@ public final class GroupedQueryAttention implements Attention {
         float[] scores = new float[maxLen];
         float[] attn = new float[n * qw];
         for (int t = 0; t < n; t++) {
-            float[] kc = caches[t].keys(layer), vc = caches[t].values(layer);
-            int len = positions[t] + 1;
+            KvCache c = caches[t];
+            int len = positions[t] + 1, bs = c.blockSize();
             for (int h = 0; h < heads; h++) {
                 int qo = t * qw + h * headDim;
                 int ko = (h / group) * headDim;
-                for (int s = 0; s < len; s++) scores[s] = Blas1.dot(q, qo, kc, s * kw + ko, headDim) * scaling;
+                for (int b = 0; b < len; b += bs) { // one block of positions at a time
+                    float[] kc = c.keys(layer, b);
+                    for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) scores[s] = Blas1.dot(q, qo, kc, r, headDim) * scaling;
+                }
                 Activations.softmax(scores, 0, len);
-                for (int s = 0; s < len; s++) Blas1.axpy(scores[s], vc, s * kw + ko, attn, qo, headDim);
+                for (int b = 0; b < len; b += bs) {
+                    float[] vc = c.values(layer, b);
+                    for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], vc, r, attn, qo, headDim);
+                }
             }
         }
         oProj.matmul(attn, n, out);

@@ -80,7 +80,8 @@ public final class MultiHeadLatentAttention implements Attention {
             int p = positions[t];
             Norms.rmsNorm(kv, t * kw, kvANorm, eps, kv, t * kw, rank);
             rope.apply(kv, t * kw + rank, p);
-            System.arraycopy(kv, t * kw, caches[t].keys(layer), p * kw, kw);
+            KvCache c = caches[t];
+            System.arraycopy(kv, t * kw, c.keys(layer, p), (p % c.blockSize()) * kw, kw);
             for (int h = 0; h < heads; h++) rope.apply(q, (t * heads + h) * qkHead + nope, p);
         }
 
@@ -97,15 +98,20 @@ public final class MultiHeadLatentAttention implements Attention {
                 int qo = (t * heads + h) * qkHead;
                 java.util.Arrays.fill(qAbs, 0f);
                 for (int d = 0; d < nope; d++) Blas1.axpy(q[qo + d], wuk, d * rank, qAbs, 0, rank);
-                float[] cache = caches[t].keys(layer);
-                int len = positions[t] + 1;
-                for (int s = 0; s < len; s++) {
-                    scores[s] = (Blas1.dot(qAbs, 0, cache, s * kw, rank)
-                            + Blas1.dot(q, qo + nope, cache, s * kw + rank, ropeDim)) * scaling;
+                KvCache c = caches[t];
+                int len = positions[t] + 1, bs = c.blockSize();
+                for (int b = 0; b < len; b += bs) { // one block of positions at a time
+                    float[] block = c.keys(layer, b);
+                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) {
+                        scores[s] = (Blas1.dot(qAbs, 0, block, r, rank) + Blas1.dot(q, qo + nope, block, r + rank, ropeDim)) * scaling;
+                    }
                 }
                 Activations.softmax(scores, 0, len);
                 int co = (t * heads + h) * rank;
-                for (int s = 0; s < len; s++) Blas1.axpy(scores[s], cache, s * kw, ctx, co, rank);
+                for (int b = 0; b < len; b += bs) {
+                    float[] block = c.keys(layer, b);
+                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], block, r, ctx, co, rank);
+                }
             }
         }
         float[] attn = new float[n * heads * vDim];

@@ -1,6 +1,7 @@
 package dev.nuri.kernels.model;
 
 import dev.nuri.kernels.attention.Attention;
+import dev.nuri.kernels.attention.KvBlockPool;
 import dev.nuri.kernels.attention.KvCache;
 import dev.nuri.kernels.moe.ExpertShard;
 import dev.nuri.kernels.moe.FeedForward;
@@ -49,7 +50,19 @@ final class DecoderLm implements CausalLm {
     @Override
     public KvCache newCache(int maxTokens) {
         Attention a = layers[0].selfAttn();
-        return new KvCache(layers.length, maxTokens, a.keyWidth(), a.valueWidth());
+        return KvCache.standalone(layers.length, maxTokens, a.keyWidth(), a.valueWidth());
+    }
+
+    @Override
+    public KvBlockPool newBlockPool(int blockSize, int blocks) {
+        Attention a = layers[0].selfAttn();
+        return new KvBlockPool(layers.length, blockSize, blocks, a.keyWidth(), a.valueWidth());
+    }
+
+    @Override
+    public long kvCacheBytesPerToken() {
+        Attention a = layers[0].selfAttn();
+        return KvBlockPool.bytesPerBlock(layers.length, 1, a.keyWidth(), a.valueWidth());
     }
 
     @Override
@@ -79,8 +92,15 @@ final class DecoderLm implements CausalLm {
 
     @Override
     public float[][] decode(int[] tokens, KvCache[] caches, RoutedExperts routed) {
-        if (tokens.length != caches.length) {
-            throw new IllegalArgumentException(tokens.length + " tokens but " + caches.length + " caches");
+        boolean[] want = new boolean[tokens.length];
+        java.util.Arrays.fill(want, true);
+        return forward(tokens, caches, want, routed);
+    }
+
+    @Override
+    public float[][] forward(int[] tokens, KvCache[] caches, boolean[] want, RoutedExperts routed) {
+        if (tokens.length != caches.length || tokens.length != want.length) {
+            throw new IllegalArgumentException(tokens.length + " tokens but " + caches.length + " caches and " + want.length + " logit flags");
         }
         // a cache listed twice gets consecutive positions, like a prefill chunk
         Map<KvCache, Integer> next = new IdentityHashMap<>();
@@ -90,8 +110,6 @@ final class DecoderLm implements CausalLm {
             positions[t] = p;
             next.put(caches[t], p + 1);
         }
-        boolean[] want = new boolean[tokens.length];
-        java.util.Arrays.fill(want, true);
         return forward(tokens, caches, positions, routed, want);
     }
 

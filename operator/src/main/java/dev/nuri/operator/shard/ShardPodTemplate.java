@@ -134,7 +134,7 @@ public final class ShardPodTemplate {
             env.add(plain(ShardSetting.MAX_BATCH.env(), serving.maxSequences.toString()));
         }
         if (serving != null && serving.maxBatchedTokens != null) {
-            env.add(plain(ShardSetting.PREFILL_TOKENS_PER_STEP.env(), serving.maxBatchedTokens.toString()));
+            env.add(plain(ShardSetting.MAX_BATCHED_TOKENS.env(), serving.maxBatchedTokens.toString()));
         }
         if (spec.model.quantization != null) {
             env.add(plain(ShardSetting.QUANTIZATION.env(), spec.model.quantization.setting().value()));

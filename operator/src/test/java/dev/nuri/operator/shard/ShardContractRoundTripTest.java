@@ -56,7 +56,7 @@ class ShardContractRoundTripTest {
         assertThat(settings.peerPort()).isEqualTo(serving.peerPort());
         assertThat(settings.port()).isEqualTo(serving.port());
         assertThat(settings.maxBatch()).isEqualTo(48);
-        assertThat(settings.prefillTokensPerStep()).isEqualTo(3072);
+        assertThat(settings.maxBatchedTokens()).isEqualTo(3072);
         assertThat(settings.contextLength()).isEqualTo(4096);
         assertThat(settings.apiKey()).isEqualTo("secret:keys/api-key");
         assertThat(settings.peerKey()).as("the peer key from the operator's Secret").isNotNull();
@@ -85,7 +85,7 @@ class ShardContractRoundTripTest {
         ShardSettings settings = ShardSettings.parse(new String[0], environment(md, ShardPodTemplate.build(md, 0, "img", "r"), 0));
         ServingSpec crdDefaults = new ServingSpec();
         assertThat(settings.maxBatch()).isEqualTo(crdDefaults.maxSequences());
-        assertThat(settings.prefillTokensPerStep()).isEqualTo(crdDefaults.maxBatchedTokens());
+        assertThat(settings.maxBatchedTokens()).isEqualTo(crdDefaults.maxBatchedTokens());
         assertThat(settings.peerPort()).isEqualTo(crdDefaults.peerPort());
         assertThat(settings.port()).isEqualTo(crdDefaults.port());
     }

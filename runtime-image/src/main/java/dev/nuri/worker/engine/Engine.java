@@ -1,5 +1,6 @@
 package dev.nuri.worker.engine;
 
+import dev.nuri.kernels.attention.KvBlockPool;
 import dev.nuri.kernels.attention.KvCache;
 import dev.nuri.kernels.model.CausalLm;
 import dev.nuri.kernels.moe.RoutedExperts;
@@ -12,6 +13,8 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -21,14 +24,22 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * Continuous batching on one dedicated thread. Each step the engine drops finished and cancelled sequences, admits
- * waiting requests that fit the KV-cache budget and the batch, prefills admitted sequences one at a time (taking turns
- * between requests, up to the per-step prefill budget), then runs one decode step over every prefilled sequence as one
- * batch, so the MoE layers see as many tokens as possible.
+ * Continuous batching on one dedicated thread, over a paged KV cache (vLLM's scheduler, reduced). Each step the engine
+ * drops finished and cancelled sequences, admits waiting requests up to the batch limit, then builds one batch of rows:
+ * every running sequence's next token (decodes are never held back), then prompt chunks, in admission order, until the
+ * step carries {@code maxBatchedTokens} tokens (chunked prefill: a long prompt takes several steps and never stalls the
+ * running streams for more than one). Sequences of different requests start in turns, so a request with many prompts
+ * shares the engine with the others. All rows go through the model as one pass, so the MoE layers see as many tokens
+ * as possible.
  *
- * <p>Accounting: a request reserves its KV tokens when admitted and {@link #end} gives them back exactly once, however
- * and in whatever order its sequences finish, its client goes away or a step fails; {@code end} is also the one place
- * that counts the request in {@code request_success_total}.
+ * <p>KV cache: a sequence holds only the blocks its computed tokens need, taken step by step. When none is free, the
+ * newest running sequence is preempted (its blocks given back, to be recomputed when blocks free up, ahead of requests
+ * that have not started) instead of anyone being rejected. With prefix caching a starting sequence takes the full
+ * blocks another request already computed for the same leading tokens (see {@link KvBlockPool}).
+ *
+ * <p>Accounting: {@link #end} is the one way an admitted request ends; it gives every block of its sequences back
+ * exactly once, however and in whatever order its sequences finish, its client goes away or a step fails, and it is
+ * the one place that counts the request in {@code request_success_total}.
  */
 public final class Engine implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(Engine.class.getName());
@@ -40,18 +51,20 @@ public final class Engine implements AutoCloseable {
     private final WorkerMetrics metrics;
     private final BitSet eos = new BitSet();
     private final int contextLength;
+    /** engine thread only (its used-block count may be read anywhere) */
+    private final KvBlockPool pool;
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
     /** guarded by lock */
     private final ArrayDeque<Generation> waiting = new ArrayDeque<>();
-    /** guarded by lock (written there, read anywhere) */
-    private volatile int reservedTokens;
-    /** engine thread only: admitted requests with sequences still to prefill, in turn order */
-    private final ArrayDeque<Generation> prefilling = new ArrayDeque<>();
-    /** engine thread only: prefilled sequences, decoded every step */
+    /** engine thread only: admitted requests with sequences not started yet, in turn order */
+    private final ArrayDeque<Generation> starting = new ArrayDeque<>();
+    /** engine thread only: sequences preempted to free blocks, the first to resume first */
+    private final ArrayDeque<Sequence> preempted = new ArrayDeque<>();
+    /** engine thread only: started sequences (holding blocks), oldest first; the last is the first to be preempted */
     private final List<Sequence> running = new ArrayList<>();
-    /** engine thread only: sequences of admitted requests that have not finished (prefilling or running) */
+    /** engine thread only: sequences of admitted requests that have not finished (starting, running or preempted) */
     private int activeSequences;
     /** {@link #activeSequences} published for gauges and drain */
     private volatile int runningCount;
@@ -71,13 +84,14 @@ public final class Engine implements AutoCloseable {
                     + " (the model's max_position_embeddings)");
         }
         this.contextLength = settings.contextLength();
+        this.pool = model.newBlockPool(settings.blockSize(), settings.kvCacheBlocks());
         for (int id : model.config().eosTokenIds()) eos.set(id);
         int eosFromTokenizer = tokenizer.specialId(tokenizer.eosToken());
         if (eosFromTokenizer >= 0) eos.set(eosFromTokenizer);
         metrics.gauge(WorkerMetrics.NUM_REQUESTS_RUNNING, "Sequences admitted to the batch (being prefilled or decoded)", () -> runningCount);
         metrics.gauge(WorkerMetrics.NUM_REQUESTS_WAITING, "Requests waiting for admission", this::waitingCount);
-        metrics.gauge(WorkerMetrics.KV_CACHE_USAGE_PERC, "Share of the KV-cache token budget reserved by admitted sequences (0..1)",
-                () -> (double) reservedTokens / settings.kvCacheTokens());
+        metrics.gauge(WorkerMetrics.KV_CACHE_USAGE_PERC, "Share of the KV-cache blocks held by running sequences (0..1)",
+                () -> (double) pool.usedBlocks() / pool.totalBlocks());
         thread = Thread.ofPlatform().name("nuri-engine").daemon(true).start(this::loop);
     }
 
@@ -89,16 +103,22 @@ public final class Engine implements AutoCloseable {
         return settings;
     }
 
-    /** Queues a request; the listener hears about it on the engine thread. */
+    /**
+     * Queues a request; the listener hears about it on the engine thread. A request whose sequences could not all be
+     * held at their longest even with the whole cache to themselves is refused: it could never finish.
+     */
     public Generation submit(GenerationSpec spec, GenerationListener listener) throws EngineRejectedException {
-        int reserve = 0;
-        for (int[] prompt : spec.prompts()) reserve += spec.n() * Math.min(contextLength, prompt.length + spec.params().maxTokens());
-        if (reserve > settings.kvCacheTokens()) {
-            throw new EngineRejectedException(new EngineFailure(EngineFailure.Kind.TOO_LARGE, "this request needs "
-                    + reserve + " tokens of KV cache (prompt + max_tokens, times n) but the shard holds " + settings.kvCacheTokens()
-                    + "; lower max_tokens or n"));
+        long blocks = 0;
+        int bs = settings.blockSize();
+        for (int[] prompt : spec.prompts()) {
+            blocks += (long) spec.n() * ((Math.min(contextLength, prompt.length + spec.params().maxTokens()) + bs - 1) / bs);
         }
-        Generation g = new Generation(spec, listener, reserve);
+        if (blocks > pool.totalBlocks()) {
+            throw new EngineRejectedException(new EngineFailure(EngineFailure.Kind.TOO_LARGE, "this request needs "
+                    + blocks * bs + " tokens of KV cache (prompt + max_tokens, times n, in blocks of " + bs
+                    + ") but the shard holds " + (long) pool.totalBlocks() * bs + "; lower max_tokens or n"));
+        }
+        Generation g = new Generation(spec, listener);
         lock.lock();
         try {
             if (!accepting) {
@@ -125,7 +145,7 @@ public final class Engine implements AutoCloseable {
         lock.lock();
         try {
             if (waiting.remove(g)) {
-                g.ended = true; // never admitted: nothing reserved, no sequences
+                g.ended = true; // never admitted: holds nothing, no sequences
                 metrics.requestFinished("abort");
             }
             changed.signalAll();
@@ -143,14 +163,14 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /** Sequences of admitted requests that have not finished: being prefilled or decoded. */
+    /** Sequences of admitted requests that have not finished: starting, being prefilled or decoded, or preempted. */
     public int runningCount() {
         return runningCount;
     }
 
-    /** KV-cache tokens reserved by admitted requests. */
-    public int reservedKvTokens() {
-        return reservedTokens;
+    /** KV-cache blocks held by running sequences. */
+    public int usedKvBlocks() {
+        return pool.usedBlocks();
     }
 
     /** Stops admitting new requests and waits up to {@code grace} for admitted and waiting ones to finish. */
@@ -179,16 +199,16 @@ public final class Engine implements AutoCloseable {
             try {
                 dropEnded();
                 admit();
-                if (prefilling.isEmpty() && running.isEmpty()) {
+                Map<Sequence, Integer> batch = schedule();
+                if (batch.isEmpty()) {
                     awaitWork();
                     continue;
                 }
-                prefillStep();
-                decodeStep();
+                run(batch);
             } catch (InterruptedException e) {
                 return;
             } catch (ExpertsUnavailableException e) {
-                LOG.warning("decode step failed, the requests in it get 503: " + e.getMessage());
+                LOG.warning("engine step failed, the requests in it get 503: " + e.getMessage());
                 failRunning(e);
             } catch (RuntimeException | Error e) {
                 LOG.log(Level.SEVERE, "engine step failed", e);
@@ -209,14 +229,16 @@ public final class Engine implements AutoCloseable {
     /** Ends cancelled requests and forgets finished sequences and ended requests. */
     private void dropEnded() {
         for (Sequence s : running) if (s.generation.cancelled) end(s.generation, "abort");
-        for (Generation g : prefilling) if (g.cancelled) end(g, "abort");
+        for (Sequence s : preempted) if (s.generation.cancelled) end(s.generation, "abort");
+        for (Generation g : starting) if (g.cancelled) end(g, "abort");
         running.removeIf(s -> s.finished);
-        prefilling.removeIf(g -> g.ended);
+        preempted.removeIf(s -> s.finished);
+        starting.removeIf(g -> g.ended);
     }
 
     /**
-     * Admits waiting requests in arrival order while the next one fits both the KV-cache budget (what admitted requests
-     * have reserved, plus its own reservation) and the batch. A request larger than the batch is admitted alone.
+     * Admits waiting requests in arrival order while their sequences fit the batch limit (a request larger than the
+     * batch is admitted alone). KV blocks are not reserved here: a sequence takes them as its tokens are computed.
      */
     private void admit() {
         List<Generation> admitted = new ArrayList<>();
@@ -225,11 +247,8 @@ public final class Engine implements AutoCloseable {
             while (!waiting.isEmpty()) {
                 Generation g = waiting.peek();
                 int choices = g.spec.choices();
-                boolean fits = reservedTokens + g.reservedTokens <= settings.kvCacheTokens()
-                        && activeSequences + choices <= Math.max(settings.maxBatch(), choices);
-                if (!fits) break;
+                if (activeSequences + choices > Math.max(settings.maxBatch(), choices)) break;
                 waiting.poll();
-                reservedTokens += g.reservedTokens;
                 g.admitted = true;
                 activeSequences += choices;
                 admitted.add(g);
@@ -251,74 +270,155 @@ public final class Engine implements AutoCloseable {
                 }
             }
             g.unfinished = g.sequences.size();
-            prefilling.add(g);
+            starting.add(g);
         }
     }
 
     /**
-     * Prefills admitted sequences, one at a time and one request after another in turn, until this step's prompt-token
-     * budget is spent (at least one sequence per step, so a long prompt is never starved). A request with many prompts
-     * thus shares the engine with the others instead of holding it for its whole prefill.
+     * This step's rows, as tokens to compute per sequence, in row order: every running sequence's decode first, then
+     * prompt chunks of running sequences, then sequences that start (preempted ones first, then new ones in turns),
+     * while the token budget lasts. A sequence that cannot get the blocks its rows need preempts the newest running
+     * sequences (itself, if it is the newest); nothing starts in a step that preempted.
      */
-    private void prefillStep() {
-        int tokens = 0;
-        while (!prefilling.isEmpty() && (tokens == 0 || tokens < settings.prefillTokensPerStep())) {
-            Generation g = prefilling.poll();
-            if (g.ended) continue;
-            if (g.cancelled) {
-                end(g, "abort");
+    private Map<Sequence, Integer> schedule() {
+        Map<Sequence, Integer> batch = new LinkedHashMap<>();
+        int budget = settings.maxBatchedTokens();
+        boolean preemptedAny = false;
+        for (boolean decodes : new boolean[] {true, false}) {
+            for (Sequence s : List.copyOf(running)) {
+                if (s.finished || !running.contains(s) || batch.containsKey(s) || (s.uncomputed() == 1) != decodes) continue;
+                int n = decodes ? 1 : Math.min(s.uncomputed(), budget);
+                if (n <= 0) break;
+                while (!s.cache.tryReserve(s.cache.length() + n)) {
+                    Sequence victim = running.getLast();
+                    preempt(victim);
+                    preemptedAny = true;
+                    Integer given = batch.remove(victim);
+                    if (given != null) budget += given;
+                    if (victim == s) break;
+                }
+                if (!running.contains(s)) continue;
+                batch.put(s, n);
+                budget -= n;
+            }
+        }
+        while (!preemptedAny && budget > 0) {
+            Sequence s = nextToStart();
+            if (s == null || !start(s, budget)) break;
+            int n = s.cache.blocks() * pool.blockSize() - s.cache.length(); // what start reserved room for
+            n = Math.min(Math.min(s.uncomputed(), budget), n);
+            batch.put(s, n);
+            budget -= n;
+        }
+        return batch;
+    }
+
+    /** The next sequence to start, without taking it: a preempted one, else the next new one in turn. */
+    private Sequence nextToStart() {
+        if (!preempted.isEmpty()) return preempted.peek();
+        while (!starting.isEmpty()) {
+            Generation g = starting.peek();
+            if (g.ended || g.started >= g.sequences.size()) {
+                starting.poll();
                 continue;
             }
-            Sequence s = g.sequences.get(g.prefilled++);
-            tokens += prefill(s);
-            if (!g.ended && g.prefilled < g.sequences.size()) prefilling.add(g);
+            return g.sequences.get(g.started);
         }
+        return null;
     }
-
-    private int prefill(Sequence s) {
-        Generation g = s.generation;
-        try {
-            s.cache = model.newCache(Math.min(contextLength, s.prompt.length + s.maxTokens));
-            long start = System.nanoTime();
-            float[] logits = g.spec.params().promptLogprobs() ? scorePrompt(s) : model.prefill(s.prompt, s.cache, experts);
-            metrics.prefill.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-            metrics.promptTokens.increment(s.prompt.length);
-            running.add(s);
-            if (s.maxTokens == 0) scoredOnly(s);
-            else accept(s, logits);
-            return s.prompt.length;
-        } catch (RuntimeException e) {
-            LOG.log(e instanceof ExpertsUnavailableException ? Level.WARNING : Level.SEVERE, "prefill failed: " + e.getMessage(),
-                    e instanceof ExpertsUnavailableException ? null : e);
-            fail(g, e);
-            return 0;
-        }
-    }
-
-    /** Rows of logits per prompt chunk: bounds the memory of scoring a long prompt to this many vocabulary rows. */
-    private static final int SCORE_CHUNK = 32;
 
     /**
-     * Prefills like {@link CausalLm#prefill} but keeps every position's logits (a chunk at a time) to score each
-     * prompt token under the model; returns the last position's logits.
+     * Gives a sequence its cached prefix and the blocks for its first {@code budget} tokens and moves it to running;
+     * false (and nothing taken) when the blocks are not free.
      */
-    private float[] scorePrompt(Sequence s) {
-        int[] prompt = s.prompt;
-        int top = Math.max(0, s.generation.spec.params().logprobs());
-        List<TokenLogprob> scored = new ArrayList<>(prompt.length - 1);
-        float[] last = null;
-        for (int from = 0; from < prompt.length; from += SCORE_CHUNK) {
-            int[] chunk = java.util.Arrays.copyOfRange(prompt, from, Math.min(prompt.length, from + SCORE_CHUNK));
-            KvCache[] same = new KvCache[chunk.length];
-            java.util.Arrays.fill(same, s.cache); // one cache listed per token: consecutive positions, as a prefill
-            float[][] logits = model.decode(chunk, same, experts);
-            for (int i = 0; i < chunk.length; i++) {
-                if (last != null) scored.add(TokenSampler.logprobs(last, chunk[i], top));
-                last = logits[i];
+    private boolean start(Sequence s, int budget) {
+        Generation g = s.generation;
+        if (s.cache == null) s.cache = new KvCache(pool, Math.min(contextLength, s.maxLength()));
+        boolean scoring = g.spec.params().promptLogprobs();
+        // the last token is always computed (its logits are needed); prompt scoring needs every position's logits
+        int hit = settings.prefixCaching() && !scoring ? s.cache.attachCachedPrefix(s.tokens, s.tokenCount - 1) : 0;
+        int n = Math.min(s.uncomputed(), budget);
+        if (running.isEmpty()) {
+            // nothing else will give blocks back: start with the chunk that fits (a request fits the cache whole)
+            n = Math.min(n, (s.cache.blocks() + pool.freeBlocks()) * pool.blockSize() - s.cache.length());
+        }
+        if (n <= 0 || !s.cache.tryReserve(s.cache.length() + n)) {
+            s.cache.release();
+            return false;
+        }
+        if (settings.prefixCaching() && !scoring) {
+            metrics.prefixCacheQueries.increment(s.tokenCount);
+            metrics.prefixCacheHits.increment(hit);
+        }
+        if (!preempted.isEmpty() && preempted.peek() == s) {
+            preempted.poll();
+        } else {
+            starting.poll();
+            g.started++;
+            if (!g.ended && g.started < g.sequences.size()) starting.add(g); // the next request's turn
+        }
+        running.add(s);
+        return true;
+    }
+
+    /** Frees a running sequence's blocks; it is recomputed from its tokens when it resumes, ahead of new sequences. */
+    private void preempt(Sequence s) {
+        running.remove(s);
+        s.cache.release();
+        preempted.addFirst(s);
+        metrics.preemptions.increment();
+    }
+
+    /** Runs one step: all rows through the model at once, then each sequence takes its logits. */
+    private void run(Map<Sequence, Integer> batch) {
+        int rows = 0;
+        boolean prompts = false;
+        for (Map.Entry<Sequence, Integer> e : batch.entrySet()) {
+            rows += e.getValue();
+            prompts |= e.getKey().cache.length() < e.getKey().prompt.length;
+        }
+        int[] tokens = new int[rows];
+        KvCache[] caches = new KvCache[rows];
+        boolean[] logitsFor = new boolean[rows];
+        int r = 0;
+        for (Map.Entry<Sequence, Integer> e : batch.entrySet()) {
+            Sequence s = e.getKey();
+            boolean scoring = s.generation.spec.params().promptLogprobs();
+            for (int i = 0, p = s.cache.length(); i < e.getValue(); i++, p++, r++) {
+                tokens[r] = s.tokens[p];
+                caches[r] = s.cache;
+                logitsFor[r] = p == s.tokenCount - 1 || (scoring && p < s.prompt.length - 1);
             }
         }
-        s.promptLogprobs = scored;
-        return last;
+        long start = System.nanoTime();
+        float[][] logits = model.forward(tokens, caches, logitsFor, experts);
+        (prompts ? metrics.prefill : metrics.decodeStep).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+        metrics.batchSize.record(batch.size());
+        r = 0;
+        for (Map.Entry<Sequence, Integer> e : batch.entrySet()) {
+            Sequence s = e.getKey();
+            int n = e.getValue();
+            int first = s.cache.length() - n;
+            if (settings.prefixCaching()) s.cache.publishFullBlocks(s.tokens);
+            if (s.generation.spec.params().promptLogprobs()) scorePrompt(s, logits, r, first, n);
+            r += n;
+            if (s.finished || s.uncomputed() > 0) continue;
+            if (s.generated == 0) metrics.promptTokens.increment(s.prompt.length);
+            if (s.maxTokens == 0) scoredOnly(s);
+            else accept(s, logits[r - 1]);
+        }
+        running.removeIf(s -> s.finished);
+    }
+
+    /** Scores each prompt token under the logits of the position before it, once (a recomputed chunk adds nothing). */
+    private static void scorePrompt(Sequence s, float[][] logits, int row, int first, int n) {
+        int top = Math.max(0, s.generation.spec.params().logprobs());
+        if (s.promptLogprobs.isEmpty()) s.promptLogprobs = new ArrayList<>(s.prompt.length - 1);
+        for (int i = 0, p = first; i < n; i++, p++) {
+            if (p < s.prompt.length - 1 && p == s.promptLogprobs.size()) {
+                s.promptLogprobs.add(TokenSampler.logprobs(logits[row + i], s.prompt[p + 1], top));
+            }
+        }
     }
 
     /** max_tokens 0: the prompt was only to be scored; the choice ends with nothing generated. */
@@ -332,27 +432,6 @@ public final class Engine implements AutoCloseable {
             return;
         }
         sequenceFinished(s, "length");
-    }
-
-    private void decodeStep() {
-        running.removeIf(s -> s.finished);
-        if (running.isEmpty()) return;
-        int b = running.size();
-        int[] tokens = new int[b];
-        KvCache[] caches = new KvCache[b];
-        for (int i = 0; i < b; i++) {
-            tokens[i] = running.get(i).lastToken;
-            caches[i] = running.get(i).cache;
-        }
-        long start = System.nanoTime();
-        float[][] logits = model.decode(tokens, caches, experts);
-        metrics.decodeStep.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-        metrics.batchSize.record(b);
-        for (int i = 0; i < b; i++) {
-            Sequence s = running.get(i);
-            if (!s.finished) accept(s, logits[i]);
-        }
-        running.removeIf(s -> s.finished);
     }
 
     /** Samples a sequence's next token from its logits and tells the listener. */
@@ -372,7 +451,7 @@ public final class Engine implements AutoCloseable {
         }
         s.lastTokenNanos = now;
         s.generated++;
-        s.lastToken = token;
+        s.append(token);
         metrics.generationTokens.increment();
 
         boolean isEos = !p.ignoreEos() && eos.get(token);
@@ -404,7 +483,7 @@ public final class Engine implements AutoCloseable {
         Generation g = s.generation;
         if (s.finished) return;
         s.finished = true;
-        s.cache = null;
+        if (s.cache != null) s.cache.release();
         activeSequences--;
         runningCount = activeSequences;
         if (--g.unfinished > 0) return;
@@ -420,7 +499,7 @@ public final class Engine implements AutoCloseable {
     }
 
     /**
-     * The one way an admitted request ends: finishes its sequences, gives its KV reservation back and counts it under
+     * The one way an admitted request ends: finishes its sequences, gives their KV blocks back and counts it under
      * {@code reason}. Only the first call does anything, so a request that both finished and was cancelled (or failed)
      * is released and counted once.
      */
@@ -430,14 +509,13 @@ public final class Engine implements AutoCloseable {
         for (Sequence s : g.sequences) {
             if (s.finished) continue;
             s.finished = true;
-            s.cache = null;
+            if (s.cache != null) s.cache.release();
             activeSequences--;
         }
         g.unfinished = 0;
         runningCount = activeSequences; // published before the request is counted: a finished request is never "running"
         lock.lock();
         try {
-            if (g.admitted) reservedTokens -= g.reservedTokens;
             changed.signalAll();
         } finally {
             lock.unlock();
@@ -459,7 +537,7 @@ public final class Engine implements AutoCloseable {
         }
     }
 
-    /** A decode step failed: every request with a sequence in it fails. */
+    /** A step failed: every request with a started sequence fails. */
     private void failRunning(Throwable e) {
         List<Generation> gens = new ArrayList<>();
         for (Sequence s : running) if (!gens.contains(s.generation)) gens.add(s.generation);

@@ -1,12 +1,15 @@
 package dev.nuri.worker.engine;
 
 /**
- * @param kvCacheTokens total tokens of KV cache this shard may hold; each sequence reserves prompt + max_tokens at
- *                      admission, so a running sequence is never preempted
- * @param maxBatch most sequences admitted at once (prefilling or decoding); a larger request is admitted alone
+ * @param kvCacheBlocks blocks of KV cache this shard holds; a sequence takes blocks as its tokens are computed, and the
+ *                      newest running sequence is preempted (recomputed later) when none is free
+ * @param blockSize positions per KV-cache block (every layer; MLA's compressed latent included)
+ * @param prefixCaching whether full blocks are shared between requests with the same leading tokens
+ * @param maxBatch most sequences admitted at once (starting, running or preempted); a larger request is admitted alone
  * @param maxWaiting requests waiting for admission before new ones get 429
- * @param prefillTokensPerStep prompt tokens prefilled between two decode steps, one sequence at a time with requests
- *                             taking turns (at least one sequence per step, so a long prompt is never starved)
+ * @param maxBatchedTokens tokens per engine step: every running sequence's next token, then prompt chunks up to this
+ *                         total (decodes are never held back, so a step with more running sequences carries only them)
  * @param contextLength most prompt + completion tokens of one sequence; at most the model's max_position_embeddings
  */
-public record EngineSettings(int kvCacheTokens, int maxBatch, int maxWaiting, int prefillTokensPerStep, int contextLength) {}
+public record EngineSettings(int kvCacheBlocks, int blockSize, boolean prefixCaching, int maxBatch, int maxWaiting,
+                             int maxBatchedTokens, int contextLength) {}

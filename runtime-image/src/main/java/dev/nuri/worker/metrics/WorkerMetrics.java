@@ -36,7 +36,7 @@ public final class WorkerMetrics {
     static final Set<String> VLLM_NAMES = Set.of("num_requests_running", "num_requests_waiting", "kv_cache_usage_perc",
             "prompt_tokens", "generation_tokens", "request_success", "num_preemptions", "time_to_first_token",
             "inter_token_latency", "e2e_request_latency", "request_queue_time", "request_prompt_tokens",
-            "request_generation_tokens");
+            "request_generation_tokens", "prefix_cache_queries", "prefix_cache_hits");
 
     private static final Duration[] LATENCY_BUCKETS = seconds(0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5,
             0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0);
@@ -54,6 +54,8 @@ public final class WorkerMetrics {
     public final Counter promptTokens;
     public final Counter generationTokens;
     public final Counter preemptions;
+    public final Counter prefixCacheQueries;
+    public final Counter prefixCacheHits;
     public final Timer timeToFirstToken;
     public final Timer interTokenLatency;
     public final Timer e2eLatency;
@@ -85,7 +87,12 @@ public final class WorkerMetrics {
         registry.config().commonTags(Tags.of("model_name", modelName, "shard", Integer.toString(shardIndex)));
         promptTokens = Counter.builder("nuri.prompt_tokens").description("Prefill tokens processed").register(registry);
         generationTokens = Counter.builder("nuri.generation_tokens").description("Generated tokens").register(registry);
-        preemptions = Counter.builder("nuri.num_preemptions").description("Sequences preempted (always 0: KV is reserved at admission)").register(registry);
+        preemptions = Counter.builder("nuri.num_preemptions")
+                .description("Sequences preempted: KV blocks given back when none was free, recomputed when they resume").register(registry);
+        prefixCacheQueries = Counter.builder("nuri.prefix_cache_queries")
+                .description("Tokens of starting sequences looked up in the prefix cache").register(registry);
+        prefixCacheHits = Counter.builder("nuri.prefix_cache_hits")
+                .description("Tokens of starting sequences found in the prefix cache (not recomputed)").register(registry);
         timeToFirstToken = latency("nuri.time_to_first_token", "Time from arrival to the first generated token", LATENCY_BUCKETS);
         interTokenLatency = latency("nuri.inter_token_latency", "Time between consecutive generated tokens", LATENCY_BUCKETS);
         e2eLatency = latency("nuri.e2e_request_latency", "Time from arrival to the last token", LATENCY_BUCKETS);
@@ -94,9 +101,9 @@ public final class WorkerMetrics {
         requestGenerationTokens = tokens("nuri.request_generation_tokens", "Generated tokens per request");
         dispatch = latency("nuri.moe_dispatch", "Per MoE layer: routing, encoding and sending hidden vectors to peer shards", FAST_BUCKETS);
         combine = latency("nuri.moe_combine", "Per MoE layer: waiting for and adding the peers' partial sums", FAST_BUCKETS);
-        decodeStep = latency("nuri.engine_decode_step", "One decode step of the whole batch (all layers, MoE included)", FAST_BUCKETS);
-        prefill = latency("nuri.engine_prefill", "Prefill of one sequence's prompt", LATENCY_BUCKETS);
-        batchSize = DistributionSummary.builder("nuri.engine_batch_size").description("Sequences per decode step")
+        decodeStep = latency("nuri.engine_decode_step", "An engine step of decodes only (all layers, MoE included)", FAST_BUCKETS);
+        prefill = latency("nuri.engine_prefill", "An engine step that carries prompt chunks (and the decodes that ride along)", LATENCY_BUCKETS);
+        batchSize = DistributionSummary.builder("nuri.engine_batch_size").description("Sequences per engine step")
                 .serviceLevelObjectives(TOKEN_BUCKETS).register(registry);
         expertCompute = Timer.builder("nuri.moe_expert_compute").description("Per call: routed-expert compute on this shard")
                 .tag("tokens_from", "self").serviceLevelObjectives(FAST_BUCKETS).register(registry);

@@ -12,6 +12,7 @@ import dev.nuri.worker.api.ApiServer;
 import dev.nuri.worker.api.HttpSettings;
 import dev.nuri.worker.engine.Engine;
 import dev.nuri.worker.engine.EngineSettings;
+import dev.nuri.worker.engine.KvCacheBudget;
 import dev.nuri.worker.metrics.WorkerMetrics;
 import dev.nuri.worker.moe.ExpertDispatcher;
 import dev.nuri.worker.moe.ExpertHost;
@@ -172,8 +173,13 @@ public final class Shard implements AutoCloseable {
         }
         ExpertDispatcher dispatcher = new ExpertDispatcher(shardIndex, placement::get, host, peerLinks,
                 settings.wireDType(), Duration.ofSeconds(settings.integer(ShardSetting.PEER_TIMEOUT_SECONDS)), metrics, load);
-        engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(settings.kvCacheTokens(plan.contextLength()),
-                settings.maxBatch(), settings.integer(ShardSetting.MAX_WAITING), settings.prefillTokensPerStep(),
+        KvCacheBudget kv = KvCacheBudget.of(settings.kvCacheTokens(), settings.kvCacheMemoryFraction(), settings.kvBlockSize(),
+                lm.kvCacheBytesPerToken(), settings.kvCacheTokens() == 0 ? KvCacheBudget.freeHeapBytes() : 0);
+        LOG.info(String.format("shard %d: KV cache of %d blocks x %d tokens = %d tokens (%d MiB)%s, prefix caching %s", shardIndex,
+                kv.blocks(), kv.blockSize(), kv.tokens(), kv.tokens() * lm.kvCacheBytesPerToken() >> 20,
+                kv.derived() ? ", " + settings.kvCacheMemoryFraction() + " of the free heap" : "", settings.prefixCaching() ? "on" : "off"));
+        engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(kv.blocks(), kv.blockSize(), settings.prefixCaching(),
+                settings.maxBatch(), settings.integer(ShardSetting.MAX_WAITING), settings.maxBatchedTokens(),
                 plan.contextLength()), metrics);
         api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer(ShardSetting.DEFAULT_MAX_TOKENS)));
         if (placementFile != null) {

@@ -289,7 +289,8 @@ class OpenAiApiTest {
     static final List<String> VLLM_SERIES = List.of("prompt_tokens_total", "generation_tokens_total", "num_requests_running",
             "num_requests_waiting", "kv_cache_usage_perc", "time_to_first_token_seconds_bucket",
             "inter_token_latency_seconds_bucket", "e2e_request_latency_seconds_bucket", "request_queue_time_seconds_bucket",
-            "request_prompt_tokens_bucket", "request_generation_tokens_bucket", "request_success_total{", "num_preemptions_total");
+            "request_prompt_tokens_bucket", "request_generation_tokens_bucket", "request_success_total{", "num_preemptions_total",
+            "prefix_cache_queries_total", "prefix_cache_hits_total");
 
     @Test
     void healthAndMetricsServeVllmNamesUnderNuriAndVllmPrefixesWithoutMaxSeries() {

@@ -44,6 +44,13 @@ class Recorder implements GenerationListener {
         return ticks;
     }
 
+    /** The token ids choice {@code choice} generated, in order. */
+    synchronized List<Integer> tokens(int choice) {
+        List<Integer> ids = new ArrayList<>();
+        for (Event e : events) if (e.output().choice() == choice) for (int t : e.output().tokens()) ids.add(t);
+        return ids;
+    }
+
     synchronized long firstTick() {
         return events.isEmpty() ? Long.MAX_VALUE : events.getFirst().tick();
     }

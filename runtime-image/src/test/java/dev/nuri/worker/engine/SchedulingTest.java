@@ -37,31 +37,56 @@ class SchedulingTest {
         return r;
     }
 
+    /** The tokens one request gets with the engine to itself. */
+    List<Integer> alone(Engine engine, GenerationSpec spec) throws Exception {
+        Recorder r = submit(engine, spec);
+        await().atMost(Duration.ofSeconds(60)).until(() -> r.finishedChoices() == spec.choices());
+        return r.tokens(0);
+    }
+
     /**
-     * Two requests that each reserve 60 of 100 KV tokens, with room for 8 sequences in the batch: the second waits for
-     * the first to end, because the budget counts what is already admitted. Two that reserve 40 each run side by side.
+     * Admission by the blocks actually needed, preemption instead of rejection. The cache holds 25 blocks of 4 tokens;
+     * two requests of 10 prompt + 50 generated tokens need 15 blocks each at their longest. (Before paging each reserved
+     * 60 tokens at admission and the second waited for the first to end.) Now both start at once; when blocks run out,
+     * the newer one is preempted, recomputed once blocks free up, and finishes after the first, with exactly the tokens
+     * each gets alone (greedy). Two requests that need 10 blocks each run side by side without a preemption.
      */
     @Test
-    void theKvBudgetNotTheBatchLimitDecidesAdmission() throws Exception {
-        shard = InProcessShard.start("--kv-cache-tokens", "100", "--max-batch", "8");
+    void bothStartAtOnceAndTheNewestIsPreemptedAndRecomputedWhenBlocksRunOut() throws Exception {
+        shard = InProcessShard.start("--kv-cache-tokens", "100", "--kv-block-size", "4", "--max-batch", "8");
         Engine engine = shard.shard.engine();
         SplittableRandom random = new SplittableRandom(3);
+        GenerationSpec firstSpec = spec("first", List.of(prompt(random, 10)), 1, 50, true);
+        GenerationSpec secondSpec = spec("second", List.of(prompt(random, 10)), 1, 50, true);
+        List<Integer> firstAlone = alone(engine, firstSpec), secondAlone = alone(engine, secondSpec);
+        double preemptionsBefore = shard.http.metric("nuri_num_preemptions_total");
+
         Recorder first, second;
         try (EngineGate gate = EngineGate.close(engine)) {
-            first = submit(engine, spec("first", List.of(prompt(random, 10)), 1, 50, true));
-            second = submit(engine, spec("second", List.of(prompt(random, 10)), 1, 50, true));
+            first = submit(engine, firstSpec);
+            second = submit(engine, secondSpec);
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> first.finishedChoices() == 1 && second.finishedChoices() == 1);
-        assertThat(second.firstTick()).as("the second request starts only after the first has ended (60 + 60 > 100)")
-                .isGreaterThan(first.lastTick());
+        assertThat(second.firstTick()).as("both start at once: 1 + 1 blocks needed, not 15 + 15 reserved").isLessThan(first.lastTick());
+        assertThat(shard.http.metric("nuri_num_preemptions_total") - preemptionsBefore).as("preemptions when 30 blocks are needed of 25")
+                .isPositive();
+        assertThat(shard.http.metric("vllm:num_preemptions_total")).isEqualTo(shard.http.metric("nuri_num_preemptions_total"));
+        assertThat(second.lastTick()).as("the newer request is the one preempted, so it finishes last").isGreaterThan(first.lastTick());
+        assertThat(first.tokens(0)).as("first request's tokens").isEqualTo(firstAlone);
+        assertThat(second.tokens(0)).as("preempted and recomputed, the second request's tokens").isEqualTo(secondAlone);
+        assertThat(first.failure).isNull();
+        assertThat(second.failure).isNull();
+        await().atMost(Duration.ofSeconds(10)).until(() -> engine.usedKvBlocks() == 0);
 
+        double preemptionsBetween = shard.http.metric("nuri_num_preemptions_total");
         Recorder third, fourth;
         try (EngineGate gate = EngineGate.close(engine)) {
             third = submit(engine, spec("third", List.of(prompt(random, 10)), 1, 30, true));
             fourth = submit(engine, spec("fourth", List.of(prompt(random, 10)), 1, 30, true));
         }
         await().atMost(Duration.ofSeconds(60)).until(() -> third.finishedChoices() == 1 && fourth.finishedChoices() == 1);
-        assertThat(fourth.firstTick()).as("40 + 40 fit in 100: both run in one batch").isLessThan(third.lastTick());
+        assertThat(fourth.firstTick()).as("10 + 10 blocks fit in 25: both run in one batch").isLessThan(third.lastTick());
+        assertThat(shard.http.metric("nuri_num_preemptions_total")).as("no preemption when everything fits").isEqualTo(preemptionsBetween);
     }
 
     /**
@@ -72,7 +97,7 @@ class SchedulingTest {
     void aConcurrentRequestIsPrefilledBetweenTheSequencesOfAMultiPromptRequest() throws Exception {
         int promptTokens = 20;
         int budget = 200; // prompt tokens per step: ten of the large request's prompts
-        shard = InProcessShard.start("--prefill-tokens-per-step", Integer.toString(budget));
+        shard = InProcessShard.start("--max-batched-tokens", Integer.toString(budget));
         Engine engine = shard.shard.engine();
         SplittableRandom random = new SplittableRandom(5);
         List<int[]> prompts = new ArrayList<>();

@@ -17,7 +17,7 @@ public class ServingSpec {
     // the worker's own defaults (shard-contract): a pod without the variable behaves as the CRD default says
     public static final int DEFAULT_PORT = Defaults.PORT;
     public static final int DEFAULT_PEER_PORT = Defaults.PEER_PORT;
-    public static final int DEFAULT_MAX_BATCHED_TOKENS = Defaults.PREFILL_TOKENS_PER_STEP;
+    public static final int DEFAULT_MAX_BATCHED_TOKENS = Defaults.MAX_BATCHED_TOKENS;
     public static final int DEFAULT_MAX_SEQUENCES = Defaults.MAX_BATCH;
 
     @Default("" + DEFAULT_PORT)
@@ -34,9 +34,10 @@ public class ServingSpec {
 
     @Default("" + DEFAULT_MAX_BATCHED_TOKENS)
     @Min(1)
-    @JsonPropertyDescription("Prompt tokens a shard prefills between two decode steps. Each prompt is prefilled whole "
-            + "(there is no chunked prefill yet), one sequence at a time with requests taking turns, until this budget is "
-            + "reached; at least one sequence per step, even if its prompt is longer.")
+    @JsonPropertyDescription("Tokens per engine step of a shard: the next token of every running sequence, then prompt "
+            + "chunks up to this total (chunked prefill: a longer prompt takes several steps, so it never stalls the running "
+            + "streams for more than one). Running sequences are never held back: with more of them than this, a step "
+            + "carries just their tokens. Passed to the worker as NURI_MAX_BATCHED_TOKENS.")
     public Integer maxBatchedTokens;
 
     @Default("" + DEFAULT_MAX_SEQUENCES)
