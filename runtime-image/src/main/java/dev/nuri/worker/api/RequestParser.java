@@ -103,12 +103,14 @@ final class RequestParser {
         }
         Integer logprobs = f.integer("logprobs", 0, SamplingParams.MAX_LOGPROBS);
         boolean echo = Boolean.TRUE.equals(f.bool("echo"));
-        // echo with max_tokens 0 scores a prompt without generating (lm-eval-harness loglikelihood), as vLLM allows
-        int maxTokens = maxTokens(f, prompts, 16, "max_tokens", echo ? 0 : 1);
-        SamplingParams params = sampling(f, maxTokens, logprobs == null ? -1 : logprobs, echo && logprobs != null);
+        Integer promptLogprobs = promptLogprobs(f);
+        // echo (or prompt_logprobs) with max_tokens 0 scores a prompt without generating (lm-eval-harness loglikelihood), as vLLM allows
+        int maxTokens = maxTokens(f, prompts, 16, "max_tokens", echo || promptLogprobs != null ? 0 : 1);
+        int scored = Math.max(echo && logprobs != null ? logprobs : -1, promptLogprobs == null ? -1 : promptLogprobs);
+        SamplingParams params = sampling(f, maxTokens, logprobs == null ? -1 : logprobs, scored);
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         List<String> echoTexts = echo ? echoTexts(prompts, texts) : null;
-        return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream));
+        return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream), promptLogprobs);
     }
 
     ParsedRequest chat(JsonObject body) {
@@ -141,9 +143,11 @@ final class RequestParser {
         }
         int maxTokens = f.has("max_completion_tokens") ? maxTokens(f, prompts, -1, "max_completion_tokens", 1)
                 : maxTokens(f, prompts, -1, "max_tokens", 1);
-        SamplingParams params = sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1, false);
+        Integer promptLogprobs = promptLogprobs(f);
+        SamplingParams params = sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1,
+                promptLogprobs == null ? -1 : promptLogprobs);
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
-        return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream));
+        return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream), promptLogprobs);
     }
 
     List<Map<String, Object>> messages(JsonArray messages) {
@@ -240,7 +244,20 @@ final class RequestParser {
         return requested;
     }
 
-    private SamplingParams sampling(RequestFields f, int maxTokens, int logprobs, boolean promptLogprobs) {
+    /**
+     * vLLM's {@code prompt_logprobs}: per prompt token its logprob, rank and this many alternatives. Streams carry only
+     * generated tokens (vLLM's chat refuses it too), so a stream asking for it is refused rather than answered without.
+     */
+    private static Integer promptLogprobs(RequestFields f) {
+        Integer k = f.integer("prompt_logprobs", 0, SamplingParams.MAX_LOGPROBS);
+        if (k != null && Boolean.TRUE.equals(f.bool("stream"))) {
+            throw ApiException.unsupported("prompt_logprobs", "'prompt_logprobs' is not supported with 'stream': true; "
+                    + "send the request without streaming");
+        }
+        return k;
+    }
+
+    private SamplingParams sampling(RequestFields f, int maxTokens, int logprobs, int promptLogprobs) {
         Double temperature = f.number("temperature", 0, 2);
         Double topP = f.number("top_p", 1e-9, 1);
         Integer topK = f.integer("top_k", -1, Integer.MAX_VALUE);

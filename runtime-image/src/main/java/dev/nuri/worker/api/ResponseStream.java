@@ -47,6 +47,8 @@ final class ResponseStream implements GenerationListener {
         final JsonArray tokenLogprobs = new JsonArray();
         final JsonArray topLogprobs = new JsonArray();
         final JsonArray textOffset = new JsonArray();
+        /** vLLM's prompt_logprobs, when asked for */
+        JsonArray promptLogprobs;
         int completionTokens;
         String finishReason;
         boolean started;
@@ -103,7 +105,8 @@ final class ResponseStream implements GenerationListener {
         if (request.stream()) {
             streamChunk(o, c);
         } else {
-            if (!c.started && request.params().promptLogprobs()) addPromptLogprobs(c, o);
+            if (!c.started && request.echoLogprobs()) addPromptLogprobs(c, o);
+            if (!c.started && request.promptLogprobs() != null) c.promptLogprobs = vllmPromptLogprobs(o);
             c.started = true;
             int offset = c.text.length();
             c.text.append(o.text());
@@ -117,12 +120,12 @@ final class ResponseStream implements GenerationListener {
         String text = first && request.echoTexts() != null ? c.text + o.text() : o.text();
         int offset = c.text.length();
         c.text.append(o.text());
-        if (text.isEmpty() && o.logprobs().isEmpty() && !o.finished() && !(first && (request.chat() || request.params().promptLogprobs()))) {
+        if (text.isEmpty() && o.logprobs().isEmpty() && !o.finished() && !(first && (request.chat() || request.echoLogprobs()))) {
             return;
         }
         c.started = true;
         Choice logs = new Choice();
-        if (first && request.params().promptLogprobs()) addPromptLogprobs(logs, o);
+        if (first && request.echoLogprobs()) addPromptLogprobs(logs, o);
         for (TokenLogprob lp : o.logprobs()) addLogprob(logs, lp, offset);
         boolean hasLogprobs = !o.logprobs().isEmpty() || !logs.tokens.isEmpty();
         JsonObject choice = new JsonObject().put("index", o.choice());
@@ -179,10 +182,32 @@ final class ResponseStream implements GenerationListener {
                 c.topLogprobs.addNull();
                 c.textOffset.add(0);
             } else {
-                addLogprob(c, o.promptLogprobs().get(i - 1), offset);
+                addLogprob(c, o.promptLogprobs().get(i - 1).top(request.params().logprobs()), offset);
             }
             offset += tokenizer.tokenString(prompt[i]).length();
         }
+    }
+
+    /**
+     * vLLM's {@code prompt_logprobs}: null for the first prompt token, then per token an object keyed by token id
+     * holding the prompt token itself and the most likely alternatives, each {@code {logprob, rank, decoded_token}}.
+     */
+    private JsonArray vllmPromptLogprobs(SequenceOutput o) {
+        JsonArray out = new JsonArray().addNull();
+        for (TokenLogprob lp : o.promptLogprobs()) {
+            TokenLogprob top = lp.top(request.promptLogprobs());
+            JsonObject entry = new JsonObject().put(Integer.toString(lp.token()), logprobEntry(lp.token(), lp.logprob(), lp.rank()));
+            for (int i = 0; i < top.topTokens().length; i++) {
+                String key = Integer.toString(top.topTokens()[i]);
+                if (!entry.containsKey(key)) entry.put(key, logprobEntry(top.topTokens()[i], top.topLogprobs()[i], i + 1));
+            }
+            out.add(entry);
+        }
+        return out;
+    }
+
+    private JsonObject logprobEntry(int token, float logprob, int rank) {
+        return new JsonObject().put("logprob", logprob).put("rank", rank).put("decoded_token", tokenizer.decode(new int[] {token}, false));
     }
 
     private JsonArray bytes(int token) {
@@ -227,10 +252,13 @@ final class ResponseStream implements GenerationListener {
                         .put("logprobs", request.params().wantsLogprobs() ? new JsonObject().put("content", c.logprobs) : null);
             } else {
                 choice.put("text", c.text.toString()).put("logprobs", request.params().wantsLogprobs() ? completionLogprobs(c) : null);
+                if (request.promptLogprobs() != null) choice.put("prompt_logprobs", c.promptLogprobs);
             }
             out.add(choice.put("finish_reason", c.finishReason));
         }
         JsonObject body = envelope(request.chat() ? "chat.completion" : "text_completion").put("choices", out).put("usage", usage());
+        // vLLM puts a chat request's prompt logprobs beside the choices: there is one prompt however many choices
+        if (request.chat() && request.promptLogprobs() != null) body.put("prompt_logprobs", choices[0].promptLogprobs);
         response.putHeader("Content-Type", "application/json").end(body.encode());
     }
 

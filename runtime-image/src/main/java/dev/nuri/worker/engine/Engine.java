@@ -334,7 +334,7 @@ public final class Engine implements AutoCloseable {
     private boolean start(Sequence s, int budget) {
         Generation g = s.generation;
         if (s.cache == null) s.cache = new KvCache(pool, Math.min(contextLength, s.maxLength()));
-        boolean scoring = g.spec.params().promptLogprobs();
+        boolean scoring = g.spec.params().scoresPrompt();
         // the last token is always computed (its logits are needed); prompt scoring needs every position's logits
         int hit = settings.prefixCaching() && !scoring ? s.cache.attachCachedPrefix(s.tokens, s.tokenCount - 1) : 0;
         int n = Math.min(s.uncomputed(), budget);
@@ -383,7 +383,7 @@ public final class Engine implements AutoCloseable {
         int r = 0;
         for (Map.Entry<Sequence, Integer> e : batch.entrySet()) {
             Sequence s = e.getKey();
-            boolean scoring = s.generation.spec.params().promptLogprobs();
+            boolean scoring = s.generation.spec.params().scoresPrompt();
             for (int i = 0, p = s.cache.length(); i < e.getValue(); i++, p++, r++) {
                 tokens[r] = s.tokens[p];
                 caches[r] = s.cache;
@@ -400,7 +400,7 @@ public final class Engine implements AutoCloseable {
             int n = e.getValue();
             int first = s.cache.length() - n;
             if (settings.prefixCaching()) s.cache.publishFullBlocks(s.tokens);
-            if (s.generation.spec.params().promptLogprobs()) scorePrompt(s, logits, r, first, n);
+            if (s.generation.spec.params().scoresPrompt()) scorePrompt(s, logits, r, first, n);
             r += n;
             if (s.finished || s.uncomputed() > 0) continue;
             if (s.generated == 0) metrics.promptTokens.increment(s.prompt.length);
@@ -412,7 +412,7 @@ public final class Engine implements AutoCloseable {
 
     /** Scores each prompt token under the logits of the position before it, once (a recomputed chunk adds nothing). */
     private static void scorePrompt(Sequence s, float[][] logits, int row, int first, int n) {
-        int top = Math.max(0, s.generation.spec.params().logprobs());
+        int top = s.generation.spec.params().promptLogprobs();
         if (s.promptLogprobs.isEmpty()) s.promptLogprobs = new ArrayList<>(s.prompt.length - 1);
         for (int i = 0, p = first; i < n; i++, p++) {
             if (p < s.prompt.length - 1 && p == s.promptLogprobs.size()) {

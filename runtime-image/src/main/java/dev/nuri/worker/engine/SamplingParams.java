@@ -10,16 +10,17 @@ import java.util.List;
  * @param seed null means a fresh random seed; choice i of a request uses seed + i
  * @param maxTokens 0 (only with echo): prefill, and score the prompt if asked, but generate nothing
  * @param logprobs -1: none; otherwise the chosen token's logprob plus this many alternatives (0..20)
- * @param promptLogprobs also the logprob of every prompt token after the first, with as many alternatives
- *                       (legacy completions' {@code echo} with {@code logprobs}, as OpenAI and vLLM return them)
+ * @param promptLogprobs -1: the prompt is not scored; otherwise the logprob of every prompt token after the first, with
+ *                       this many alternatives (vLLM's {@code prompt_logprobs}, and legacy completions' {@code echo}
+ *                       with {@code logprobs})
  */
 public record SamplingParams(double temperature, double topP, int topK, Long seed, int maxTokens, List<String> stop,
-                             int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens, boolean promptLogprobs) {
+                             int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens, int promptLogprobs) {
     public static final int MAX_LOGPROBS = 20;
 
     public SamplingParams(double temperature, double topP, int topK, Long seed, int maxTokens, List<String> stop,
                           int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens) {
-        this(temperature, topP, topK, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens, false);
+        this(temperature, topP, topK, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens, -1);
     }
 
     public static SamplingParams greedy(int maxTokens) {
@@ -28,5 +29,9 @@ public record SamplingParams(double temperature, double topP, int topK, Long see
 
     public boolean wantsLogprobs() {
         return logprobs >= 0;
+    }
+
+    public boolean scoresPrompt() {
+        return promptLogprobs >= 0;
     }
 }

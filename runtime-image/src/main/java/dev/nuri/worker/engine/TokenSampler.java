@@ -28,6 +28,8 @@ final class TokenSampler {
             ids[i] = best[i].token();
             lps[i] = best[i].logprob();
         }
-        return new TokenLogprob(chosen, lp[chosen], ids, lps);
+        int rank = 1;
+        for (float x : lp) if (x > lp[chosen]) rank++;
+        return new TokenLogprob(chosen, lp[chosen], rank, ids, lps);
     }
 }

@@ -10,7 +10,7 @@ import java.util.Map;
 
 import static org.awaitility.Awaitility.await;
 
-/** A single-shard worker with the real kernels and the builtin model, in the test JVM, on a free port. */
+/** A single-shard worker with the real kernels (the builtin model unless told otherwise), in the test JVM, on a free port. */
 public final class InProcessShard implements AutoCloseable {
     public final Shard shard;
     public final Http http;
@@ -21,7 +21,12 @@ public final class InProcessShard implements AutoCloseable {
     }
 
     public static InProcessShard start(String... extraFlags) {
-        List<String> args = new ArrayList<>(List.of("--model", "builtin:tiny-axk1", "--port", "0"));
+        return startModel("builtin:tiny-axk1", extraFlags);
+    }
+
+    /** A shard of another model: a builtin name or a checkpoint directory. */
+    public static InProcessShard startModel(String model, String... extraFlags) {
+        List<String> args = new ArrayList<>(List.of("--model", model, "--port", "0"));
         args.addAll(List.of(extraFlags));
         Shard shard = Shard.start(ShardSettings.parse(args.toArray(String[]::new), Map.of()));
         await().atMost(Duration.ofSeconds(60)).until(() -> shard.notReadyReason() == null);
