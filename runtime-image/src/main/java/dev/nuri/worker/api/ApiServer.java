@@ -5,6 +5,7 @@ import dev.nuri.worker.engine.EngineRejectedException;
 import dev.nuri.worker.engine.Generation;
 import dev.nuri.worker.engine.GenerationSpec;
 import dev.nuri.worker.metrics.WorkerMetrics;
+import dev.nuri.worker.structured.StructuredOutput;
 import dev.nuri.worker.tokenizer.ChatTemplate;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
 import io.vertx.core.Future;
@@ -98,7 +99,7 @@ public final class ApiServer {
         // the output bound leaves room for the template's own text around a prompt that is just within the bound
         ChatTemplate template = source == null ? null
                 : new ChatTemplate(source, t.bosToken(), t.eosToken(), settings.chatTemplateTimeout(), 2 * maxPromptChars);
-        this.parser = new RequestParser(t, template, s.modelName(), contextLength, s.defaultChatMaxTokens());
+        this.parser = new RequestParser(t, template, s.modelName(), contextLength, s.defaultChatMaxTokens(), new StructuredOutput(t));
         this.serving = s;
     }
 

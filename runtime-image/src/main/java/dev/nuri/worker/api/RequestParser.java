@@ -1,6 +1,9 @@
 package dev.nuri.worker.api;
 
 import dev.nuri.worker.engine.SamplingParams;
+import dev.nuri.worker.structured.SchemaCompiler;
+import dev.nuri.worker.structured.StructuredOutput;
+import dev.nuri.worker.structured.TokenAutomaton;
 import dev.nuri.worker.tokenizer.ChatTemplate;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
 import io.vertx.core.json.JsonArray;
@@ -29,9 +32,12 @@ final class RequestParser {
     private final int contextLength;
     private final int defaultChatMaxTokens;
     private final long maxPromptChars;
+    private final StructuredOutput structured;
 
-    RequestParser(ModelTokenizer tokenizer, ChatTemplate chatTemplate, String modelName, int contextLength, int defaultChatMaxTokens) {
+    RequestParser(ModelTokenizer tokenizer, ChatTemplate chatTemplate, String modelName, int contextLength, int defaultChatMaxTokens,
+                  StructuredOutput structured) {
         this.tokenizer = tokenizer;
+        this.structured = structured;
         this.chatTemplate = chatTemplate;
         this.modelName = modelName;
         this.contextLength = contextLength;
@@ -107,7 +113,7 @@ final class RequestParser {
         // echo (or prompt_logprobs) with max_tokens 0 scores a prompt without generating (lm-eval-harness loglikelihood), as vLLM allows
         int maxTokens = maxTokens(f, prompts, 16, "max_tokens", echo || promptLogprobs != null ? 0 : 1);
         int scored = Math.max(echo && logprobs != null ? logprobs : -1, promptLogprobs == null ? -1 : promptLogprobs);
-        SamplingParams params = sampling(f, maxTokens, logprobs == null ? -1 : logprobs, scored);
+        SamplingParams params = constrained(f, sampling(f, maxTokens, logprobs == null ? -1 : logprobs, scored));
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         List<String> echoTexts = echo ? echoTexts(prompts, texts) : null;
         return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream), promptLogprobs);
@@ -144,8 +150,8 @@ final class RequestParser {
         int maxTokens = f.has("max_completion_tokens") ? maxTokens(f, prompts, -1, "max_completion_tokens", 1)
                 : maxTokens(f, prompts, -1, "max_tokens", 1);
         Integer promptLogprobs = promptLogprobs(f);
-        SamplingParams params = sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1,
-                promptLogprobs == null ? -1 : promptLogprobs);
+        SamplingParams params = constrained(f, sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1,
+                promptLogprobs == null ? -1 : promptLogprobs));
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream), promptLogprobs);
     }
@@ -245,6 +251,42 @@ final class RequestParser {
     }
 
     /**
+     * {@code response_format}: {@code text}, {@code json_object} (any JSON object) or {@code json_schema} (its
+     * {@code schema}); the output is held to it token by token (see dev.nuri.worker.structured).
+     */
+    private SamplingParams constrained(RequestFields f, SamplingParams params) {
+        JsonObject format = f.object("response_format");
+        if (format == null) return params;
+        Object type = format.getValue("type");
+        TokenAutomaton automaton;
+        if ("text".equals(type)) {
+            return params;
+        } else if ("json_object".equals(type)) {
+            automaton = structured.jsonObject();
+        } else if ("json_schema".equals(type)) {
+            if (!(format.getValue("json_schema") instanceof JsonObject spec) || !(spec.getValue("schema") instanceof JsonObject schema)) {
+                throw ApiException.badRequest("response_format.json_schema",
+                        "response_format of type json_schema needs 'json_schema': {\"name\": ..., \"schema\": {...}}");
+            }
+            try {
+                automaton = structured.jsonSchema(schema);
+            } catch (SchemaCompiler.UnsupportedSchemaException e) {
+                throw ApiException.unsupported("response_format.json_schema.schema", e.getMessage());
+            }
+        } else {
+            throw ApiException.badRequest("response_format.type", "response_format.type must be 'text', 'json_object' or 'json_schema', got "
+                    + RequestFields.describe(type));
+        }
+        int shortest = automaton.shortestOutput();
+        if (params.maxTokens() < shortest) {
+            throw ApiException.badRequest(f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", "the shortest output that "
+                    + "satisfies response_format takes up to " + shortest + " tokens, more than the " + params.maxTokens()
+                    + " allowed; raise the token limit");
+        }
+        return params.withConstraint(StructuredOutput.constraint(automaton));
+    }
+
+    /**
      * vLLM's {@code prompt_logprobs}: per prompt token its logprob, rank and this many alternatives. Streams carry only
      * generated tokens (vLLM's chat refuses it too), so a stream asking for it is refused rather than answered without.
      */
@@ -270,7 +312,7 @@ final class RequestParser {
         if (ids != null) stopIds = tokenIds(ids, "stop_token_ids");
         return new SamplingParams(temperature == null ? 1.0 : temperature, topP == null ? 1.0 : topP,
                 topK == null || topK < 0 ? 0 : topK, seed, maxTokens, stop, stopIds, Boolean.TRUE.equals(ignoreEos), logprobs,
-                skipSpecial == null || skipSpecial, promptLogprobs);
+                skipSpecial == null || skipSpecial, promptLogprobs, null);
     }
 
     private static List<String> stop(RequestFields f) {
@@ -317,10 +359,6 @@ final class RequestParser {
         Object toolChoice = f.raw("tool_choice");
         if (toolChoice != null && !"none".equals(toolChoice) && !"auto".equals(toolChoice)) {
             throw ApiException.unsupported("tool_choice", "tool calling is not supported by this server");
-        }
-        JsonObject format = f.object("response_format");
-        if (format != null && !"text".equals(format.getString("type"))) {
-            throw ApiException.unsupported("response_format", "only response_format {\"type\": \"text\"} is supported");
         }
         JsonObject bias = f.object("logit_bias");
         if (bias != null && !bias.isEmpty()) throw ApiException.unsupported("logit_bias", "'logit_bias' is not supported");

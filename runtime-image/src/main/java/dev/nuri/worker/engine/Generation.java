@@ -65,7 +65,7 @@ public final class Generation {
             this.prompt = prompt;
             this.random = random;
             this.text = text;
-            this.sampler = new TokenSampler(generation.spec.params());
+            this.sampler = new TokenSampler(generation.spec.params(), maxTokens);
             this.maxTokens = maxTokens;
             this.tokens = java.util.Arrays.copyOf(prompt, prompt.length + Math.min(maxTokens, 16));
             this.tokenCount = prompt.length;

@@ -13,14 +13,16 @@ import java.util.List;
  * @param promptLogprobs -1: the prompt is not scored; otherwise the logprob of every prompt token after the first, with
  *                       this many alternatives (vLLM's {@code prompt_logprobs}, and legacy completions' {@code echo}
  *                       with {@code logprobs})
+ * @param constraint null, or what each sequence's tokens must follow (response_format, forced tool calls)
  */
 public record SamplingParams(double temperature, double topP, int topK, Long seed, int maxTokens, List<String> stop,
-                             int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens, int promptLogprobs) {
+                             int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens, int promptLogprobs,
+                             LogitsConstraint.Factory constraint) {
     public static final int MAX_LOGPROBS = 20;
 
     public SamplingParams(double temperature, double topP, int topK, Long seed, int maxTokens, List<String> stop,
                           int[] stopTokenIds, boolean ignoreEos, int logprobs, boolean skipSpecialTokens) {
-        this(temperature, topP, topK, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens, -1);
+        this(temperature, topP, topK, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens, -1, null);
     }
 
     public static SamplingParams greedy(int maxTokens) {
@@ -29,6 +31,11 @@ public record SamplingParams(double temperature, double topP, int topK, Long see
 
     public boolean wantsLogprobs() {
         return logprobs >= 0;
+    }
+
+    public SamplingParams withConstraint(LogitsConstraint.Factory c) {
+        return new SamplingParams(temperature, topP, topK, seed, maxTokens, stop, stopTokenIds, ignoreEos, logprobs, skipSpecialTokens,
+                promptLogprobs, c);
     }
 
     public boolean scoresPrompt() {

@@ -5,17 +5,33 @@ import dev.nuri.kernels.sampling.SamplerSettings;
 
 import java.util.random.RandomGenerator;
 
-/** Adapts a request's {@link SamplingParams} to the kernels' {@link Sampler} and its {@link SamplerSettings}. */
+/**
+ * Adapts a request's {@link SamplingParams} to the kernels' {@link Sampler} and its {@link SamplerSettings}; one per
+ * sequence, holding the sequence's {@link LogitsConstraint} when the request has one.
+ */
 final class TokenSampler {
     private final SamplerSettings params;
+    private final LogitsConstraint constraint;
+    private final int maxTokens;
+    private int sampled;
 
-    TokenSampler(SamplingParams p) {
+    TokenSampler(SamplingParams p, int maxTokens) {
         this.params = new SamplerSettings(p.temperature() <= 0 ? 0f : (float) p.temperature(),
                 p.topK(), (float) p.topP());
+        this.constraint = p.constraint() == null ? null : p.constraint().start();
+        this.maxTokens = maxTokens;
     }
 
     int sample(float[] logits, RandomGenerator random) {
-        return Sampler.sample(logits, params, random);
+        float[] allowed = logits;
+        if (constraint != null) {
+            allowed = logits.clone(); // the caller's logits stay unmasked for logprobs
+            constraint.mask(allowed, maxTokens - sampled);
+        }
+        int token = Sampler.sample(allowed, params, random);
+        if (constraint != null) constraint.accept(token);
+        sampled++;
+        return token;
     }
 
     /** Logprobs under the model's own distribution (before temperature), as a teacher hands them out. */
