@@ -14,6 +14,7 @@ import java.util.Map;
  * {@code shard}: one shard process (what runs in a pod; settings from NURI_* variables or flags).
  * {@code serve}: a whole expert-parallel group of shard processes on this machine, for trying Nuri out.
  * {@code bench}: the end-to-end throughput driver (see runtime-image/bench/run.sh).
+ * {@code fetch-model}: an {@code http} model source's download, run as the shard pod's init container.
  */
 public final class WorkerMain {
     private WorkerMain() {}
@@ -28,6 +29,7 @@ public final class WorkerMain {
             case "shard" -> shard(rest);
             case "serve" -> serve(rest);
             case "bench" -> dev.nuri.worker.bench.BenchMain.main(rest);
+            case "fetch-model" -> fetchModel(rest);
             default -> usage();
         }
     }
@@ -38,7 +40,8 @@ public final class WorkerMain {
                   nuri-worker shard [--model builtin:tiny-axk1|<dir>] [--port 8000] [--shards N --shard-index i --peers h:p,...]
                                     (every flag also reads NURI_<FLAG> from the environment; see runtime-image/PLACEMENT.md)
                   nuri-worker serve --shards 4 [--model builtin:tiny-axk1] [--port 8000] [--peer-port 9000] [--heap 1g]
-                  nuri-worker bench [--shards 1,2,4] [--concurrency 1,8,64] ...""");
+                  nuri-worker bench [--shards 1,2,4] [--concurrency 1,8,64] ...
+                  nuri-worker fetch-model --url URL --sha256 HEX --dest DIR [--termination-log /dev/termination-log]""");
         System.exit(2);
     }
 
@@ -66,6 +69,33 @@ public final class WorkerMain {
         Duration grace = Duration.ofSeconds(settings.integer(ShardSetting.DRAIN_SECONDS));
         Runtime.getRuntime().addShutdownHook(new Thread(() -> shard.drainAndClose(grace), "nuri-shutdown"));
         Thread.currentThread().join();
+    }
+
+    /**
+     * Downloads, checks and unpacks an http model source. A failure is also written to the
+     * container's termination message, where the operator reads it into the ModelDeployment's
+     * Degraded condition.
+     */
+    private static void fetchModel(String[] args) throws Exception {
+        CliFlags flags = CliFlags.parse(args);
+        String url = flags.string("url", System.getenv("NURI_MODEL_URL"));
+        String sha256 = flags.string("sha256", System.getenv("NURI_MODEL_SHA256"));
+        String dest = flags.string("dest", System.getenv("NURI_MODEL_DIR"));
+        if (url == null || sha256 == null || dest == null) usage();
+        Path terminationLog = Path.of(flags.string("termination-log", "/dev/termination-log"));
+        long t0 = System.nanoTime();
+        try {
+            dev.nuri.worker.source.HttpModelSource.fetch(java.net.URI.create(url), sha256, Path.of(dest));
+        } catch (dev.nuri.worker.source.HttpModelSource.FetchFailed e) {
+            System.err.println("nuri-worker fetch-model: " + e.getMessage());
+            try {
+                java.nio.file.Files.writeString(terminationLog, e.getMessage());
+            } catch (java.io.IOException ignored) {
+                // not in a container: stderr has it
+            }
+            System.exit(1);
+        }
+        System.out.printf("nuri-worker fetch-model: %s unpacked into %s in %.1f s%n", url, dest, (System.nanoTime() - t0) / 1e9);
     }
 
     private static void serve(String[] args) throws Exception {

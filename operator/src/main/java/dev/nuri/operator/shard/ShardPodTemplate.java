@@ -46,8 +46,8 @@ public final class ShardPodTemplate {
     /** Long enough to finish in-flight generations after SIGTERM; the worker drains within it. */
     static final long TERMINATION_GRACE_SECONDS = 120;
     static final long RUN_AS_USER = 10001;
-    /** Downloads and checks an http model source; any small image with wget, sha256sum and tar works. */
-    static final String FETCH_IMAGE = "busybox:1.37";
+    /** The init container that downloads and checks an http model source (the worker image's fetch-model). */
+    public static final String FETCH_CONTAINER = "fetch-model";
 
     private ShardPodTemplate() {}
 
@@ -65,7 +65,8 @@ public final class ShardPodTemplate {
         mounts.add(mount("placement", PLACEMENT_DIR, true));
         volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
         mounts.add(mount("tmp", "/tmp", false));
-        ModelVolume model = modelVolume(spec.model.source);
+        String workerImage = spec.image != null && !spec.image.isBlank() ? spec.image : image;
+        ModelVolume model = modelVolume(spec, workerImage);
         model.volume().ifPresent(v -> {
             volumes.add(v);
             mounts.add(mount(v.getName(), MODEL_DIR, !model.writable()));
@@ -73,8 +74,10 @@ public final class ShardPodTemplate {
 
         Container worker = new ContainerBuilder()
                 .withName(CONTAINER)
-                .withImage(spec.image != null && !spec.image.isBlank() ? spec.image : image)
+                .withImage(workerImage)
                 .withArgs("shard")
+                // a crash loop's last log lines reach the pod status, and from there Degraded
+                .withTerminationMessagePolicy("FallbackToLogsOnError")
                 .withEnv(env(md, group, shards, model.location(), revision))
                 .addNewPort().withName("http").withContainerPort(spec.serving().port()).endPort()
                 .addNewPort().withName("peer").withContainerPort(spec.serving().peerPort()).endPort()
@@ -162,7 +165,8 @@ public final class ShardPodTemplate {
     /** Where the worker finds the model, and what volume and init container put it there. */
     private record ModelVolume(String location, Optional<Volume> volume, Optional<Container> init, boolean writable) {}
 
-    private static ModelVolume modelVolume(ModelSource source) {
+    private static ModelVolume modelVolume(ModelDeploymentSpec spec, String workerImage) {
+        ModelSource source = spec.model.source;
         if (source.builtin != null) {
             return new ModelVolume("builtin:" + source.builtin.name, Optional.empty(), Optional.empty(), false);
         }
@@ -182,14 +186,15 @@ public final class ShardPodTemplate {
                     .build()), Optional.empty(), false);
         }
         if (source.http != null) {
-            // The archive is verified before it is unpacked; a digest mismatch fails the init container.
-            String script = "set -eu; wget -q -O /models/.download.tar \"$URL\"; "
-                    + "echo \"$SHA256  /models/.download.tar\" | sha256sum -c -; "
-                    + "tar -xf /models/.download.tar -C /models; rm /models/.download.tar";
-            Container fetch = new ContainerBuilder().withName("fetch-model").withImage(FETCH_IMAGE)
-                    .withCommand("sh", "-c", script)
-                    .withEnv(plain("URL", source.http.url), plain("SHA256", source.http.sha256))
-                    .withVolumeMounts(mount("model", MODEL_DIR, false))
+            // The worker image itself downloads, verifies, then unpacks (no other image to pull); a
+            // digest mismatch fails the init container with a termination message the operator reads.
+            Container fetch = new ContainerBuilder().withName(FETCH_CONTAINER).withImage(workerImage)
+                    .withArgs("fetch-model", "--dest", MODEL_DIR)
+                    .withEnv(plain("NURI_MODEL_URL", source.http.url), plain("NURI_MODEL_SHA256", source.http.sha256),
+                            plain("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=50"))
+                    .withResources(resources(spec))
+                    .withVolumeMounts(mount("model", MODEL_DIR, false), mount("tmp", "/tmp", false))
+                    .withTerminationMessagePolicy("FallbackToLogsOnError")
                     .withSecurityContext(restrictedContainer())
                     .build();
             return new ModelVolume(MODEL_DIR, Optional.of(new VolumeBuilder().withName("model")

@@ -5,6 +5,10 @@ import dev.nuri.operator.rollout.GroupObservation;
 import dev.nuri.operator.rollout.GroupObservation.GroupFailure;
 import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.shard.ShardNames;
+import dev.nuri.operator.shard.ShardPodTemplate;
+import io.fabric8.kubernetes.api.model.ContainerState;
+import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
+import io.fabric8.kubernetes.api.model.ContainerStateWaiting;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
@@ -67,16 +71,46 @@ public final class GroupObserver {
             return Optional.of(new GroupFailure("Unschedulable",
                     "pod " + pod.getMetadata().getName() + ": " + unschedulable.get().getMessage()));
         }
+        Optional<GroupFailure> fetch = Optional.ofNullable(pod.getStatus().getInitContainerStatuses()).stream()
+                .flatMap(List::stream).filter(c -> ShardPodTemplate.FETCH_CONTAINER.equals(c.getName()))
+                .map(GroupObserver::lastFailure).flatMap(Optional::stream).findFirst()
+                .map(t -> new GroupFailure("ModelFetchFailed", "pod " + pod.getMetadata().getName()
+                        + ": the model download failed: " + message(t)));
+        if (fetch.isPresent()) {
+            return fetch;
+        }
         return Stream.concat(
                         Optional.ofNullable(pod.getStatus().getInitContainerStatuses()).stream().flatMap(List::stream),
                         Optional.ofNullable(pod.getStatus().getContainerStatuses()).stream().flatMap(List::stream))
-                .map(ContainerStatus::getState)
-                .filter(s -> s != null && s.getWaiting() != null && FAILING.contains(s.getWaiting().getReason()))
-                .map(s -> new GroupFailure(reason(s.getWaiting().getReason()), "pod " + pod.getMetadata().getName()
-                        + ": " + s.getWaiting().getReason() + (s.getWaiting().getMessage() == null ? ""
-                        : ": " + s.getWaiting().getMessage())))
+                .filter(c -> c.getState() != null && c.getState().getWaiting() != null
+                        && FAILING.contains(c.getState().getWaiting().getReason()))
+                .map(c -> {
+                    ContainerStateWaiting w = c.getState().getWaiting();
+                    return new GroupFailure(reason(w.getReason()), "pod " + pod.getMetadata().getName()
+                            + ": " + w.getReason() + (w.getMessage() == null ? "" : ": " + w.getMessage())
+                            + lastFailure(c).map(t -> "; last exit " + t.getExitCode() + ": " + message(t)).orElse(""));
+                })
                 .findFirst();
     }
+
+    /** The container's failed exit: now, or the one before its restart back-off. */
+    private static Optional<ContainerStateTerminated> lastFailure(ContainerStatus c) {
+        return Stream.of(c.getState(), c.getLastState())
+                .filter(s -> s != null && s.getTerminated() != null && s.getTerminated().getExitCode() != null
+                        && s.getTerminated().getExitCode() != 0)
+                .map(ContainerState::getTerminated).findFirst();
+    }
+
+    /** The termination message (the worker writes why it stopped; otherwise the log's tail), kept short. */
+    private static String message(ContainerStateTerminated t) {
+        String m = t.getMessage() == null || t.getMessage().isBlank()
+                ? "exit code " + t.getExitCode() + (t.getReason() == null ? "" : " (" + t.getReason() + ")")
+                : t.getMessage().strip();
+        return m.length() <= MESSAGE_LIMIT ? m : "..." + m.substring(m.length() - MESSAGE_LIMIT);
+    }
+
+    /** Conditions are read in kubectl and events; the kubelet keeps up to 4 KiB. */
+    private static final int MESSAGE_LIMIT = 600;
 
     private static String reason(String waiting) {
         return switch (waiting) {

@@ -53,7 +53,17 @@ public final class StatusAggregator {
 
         List<Condition> previous = md.getStatus() == null ? List.of() : md.getStatus().conditions;
         long generation = md.getMetadata().getGeneration();
-        boolean allReady = readyCurrent == desired && groups.size() == desired;
+        boolean complete = readyCurrent == desired && groups.size() == desired;
+        // Ready means serving at the capacity the rollout settings promise, as a Deployment's
+        // Available does: groups of any revision count, so a rollout that keeps enough groups
+        // serving never turns it False; Progressing tells the rollout.
+        int maxUnavailable = md.getSpec().rollout().maxUnavailableGroups();
+        int required = desired == 0 ? 0 : Math.max(1, desired - maxUnavailable);
+        int serving = (int) groups.entrySet().stream()
+                .filter(e -> e.getValue().ready() && plan.actions().containsKey(e.getKey())
+                        && plan.actions().get(e.getKey()) != GroupRollout.Action.DRAIN)
+                .count();
+        boolean servingEnough = desired == 0 ? groups.isEmpty() : serving >= required;
 
         Optional<Blocker> degraded = blocker.or(() -> plan.stalledBy().map(g -> new Blocker("RolloutStalled",
                 "rollout stopped at group " + g + ": " + groups.get(g).failure().orElseThrow().message())))
@@ -62,10 +72,14 @@ public final class StatusAggregator {
                                 "group " + e.getKey() + ": " + e.getValue().failure().get().message())))
                 .or(() -> status.groups.stream().filter(g -> RECOVERING.equals(g.state)).findFirst()
                         .map(g -> new Blocker("ShardLost", "group " + g.index + ": " + g.message)));
-        status.conditions.add(condition(previous, ModelDeploymentStatus.READY, allReady,
-                allReady ? (desired == 0 ? "ScaledToZero" : "AllGroupsReady") : "GroupsNotReady",
-                readyCurrent + " of " + desired + " groups serving-ready at revision " + updateRevision, generation));
-        status.conditions.add(condition(previous, ModelDeploymentStatus.PROGRESSING, !allReady || groups.size() != desired,
+        String readyReason = !servingEnough ? "GroupsNotReady"
+                : desired == 0 ? "ScaledToZero" : complete ? "AllGroupsReady" : "MinimumGroupsServing";
+        String readyMessage = complete || desired == 0
+                ? readyCurrent + " of " + desired + " groups serving-ready at revision " + updateRevision
+                : serving + " of " + desired + " groups serving (" + readyCurrent + " at revision " + updateRevision
+                        + "); at least " + required + " must serve (maxUnavailableGroups " + maxUnavailable + ")";
+        status.conditions.add(condition(previous, ModelDeploymentStatus.READY, servingEnough, readyReason, readyMessage, generation));
+        status.conditions.add(condition(previous, ModelDeploymentStatus.PROGRESSING, !complete,
                 progressReason(desired, groups, updateRevision), progressMessage(desired, groups, plan, updateRevision),
                 generation));
         status.conditions.add(condition(previous, ModelDeploymentStatus.DEGRADED, degraded.isPresent(),
@@ -79,6 +93,7 @@ public final class StatusAggregator {
      * not being rolled counts; a rollout's drain is expected, not degraded.
      */
     static final String RECOVERING = "Recovering";
+    static final String UNSCHEDULABLE = "Unschedulable";
 
     private static List<GroupStatus> groupStatuses(Map<Integer, GroupObservation> groups, GroupRollout.Plan plan,
                                                    String updateRevision, List<GroupStatus> before) {
@@ -94,6 +109,10 @@ public final class StatusAggregator {
             s.readyShards = g.readyShards();
             if (!plan.actions().containsKey(i)) {
                 s.state = "Draining";
+            } else if (g.failure().filter(f -> UNSCHEDULABLE.equals(f.reason())).isPresent()) {
+                // waiting for room (nodes, devices): nothing failed, and it starts once room appears
+                s.state = "Pending";
+                s.message = g.failure().get().message();
             } else if (g.failure().isPresent()) {
                 s.state = "Failed";
                 s.message = g.failure().get().message();

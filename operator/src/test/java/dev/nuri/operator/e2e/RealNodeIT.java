@@ -5,6 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
+import dev.nuri.operator.api.v1alpha1.ModelSource;
+import dev.nuri.operator.api.v1alpha1.RolloutSpec;
+import dev.nuri.operator.api.v1alpha1.ServingSpec;
+import dev.nuri.operator.shard.ShardLabels;
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Stream;
 import dev.nuri.operator.testing.LocalControlPlane;
 import dev.nuri.operator.testing.TestCluster;
 import io.fabric8.kubernetes.api.model.Condition;
@@ -201,7 +209,284 @@ class RealNodeIT {
         assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
     }
 
+    @Test
+    @Order(3)
+    void kubectlScaleAddsAServingGroupThenRemovesItWhileTheOtherFinishesItsRequests() throws Exception {
+        cluster.kubectl("scale", "md/" + NAME, "-n", NS, "--replicas=2").assertSuccess();
+        awaitRolledOut(2);
+        for (int g = 0; g < 2; g++) {
+            HttpResponse<String> r = post(podUrl(groupPods(g).getFirst()) + "/v1/completions", SHORT);
+            assertThat(r.statusCode()).as("group %d: %s", g, r.body()).isEqualTo(200);
+        }
+
+        // Streams in flight on group 0 (headers received) while group 1 is removed.
+        List<CompletableFuture<HttpResponse<Stream<String>>>> inFlight = new ArrayList<>();
+        for (Pod p : groupPods(0)) {
+            inFlight.add(HTTP.sendAsync(HttpRequest.newBuilder(URI.create(podUrl(p) + "/v1/completions"))
+                    .timeout(Duration.ofMinutes(3)).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(LONG_STREAM)).build(), HttpResponse.BodyHandlers.ofLines()));
+        }
+        List<HttpResponse<Stream<String>>> streams = new ArrayList<>();
+        for (var f : inFlight) streams.add(f.get(2, TimeUnit.MINUTES));
+        cluster.kubectl("scale", "md/" + NAME, "-n", NS, "--replicas=1").assertSuccess();
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250)).until(() ->
+                groupPods(1).isEmpty() && client.apps().statefulSets().inNamespace(NS).withName(NAME + "-g1").get() == null);
+        for (HttpResponse<Stream<String>> stream : streams) {
+            assertThat(stream.statusCode()).isEqualTo(200);
+            List<String> events = stream.body().filter(l -> l.startsWith("data: ")).toList();
+            assertThat(events).as("a stream on the remaining group").last().isEqualTo("data: [DONE]");
+            assertThat(events).noneMatch(e -> e.contains("\"error\""));
+            assertThat(events).as("tokens streamed").hasSizeGreaterThan(LONG_TOKENS);
+        }
+        awaitRolledOut(1);
+    }
+
+    @Test
+    @Order(4)
+    void aTemplateChangeRollsGroupByGroupAndReadyHoldsWhileEnoughGroupsServe() throws Exception {
+        cluster.kubectl("scale", "md/" + NAME, "-n", NS, "--replicas=2").assertSuccess();
+        awaitRolledOut(2);
+
+        // maxUnavailableGroups 1 (the default): one group moves at a time, the other serves.
+        String first = deployment().get().getStatus().updateRevision;
+        try (ServingWatch watch = ServingWatch.start()) {
+            deployment().edit(md -> {
+                md.getSpec().serving = md.getSpec().serving == null ? new ServingSpec() : md.getSpec().serving;
+                md.getSpec().serving.maxSequences = 48;
+                return md;
+            });
+            await().atMost(Duration.ofMinutes(2)).until(() -> !first.equals(deployment().get().getStatus().updateRevision));
+            awaitRolledOut(2);
+            watch.assertServedThroughout(1);
+            assertThat(watch.mostGroupsOutOfService()).as("groups out of service at once").isEqualTo(1);
+        }
+
+        // maxUnavailableGroups 0, maxSurgeGroups 1: a third group comes first; both old groups serve
+        // until it is ready, so Ready never turns False (what an alert on Ready must see).
+        String second = deployment().get().getStatus().updateRevision;
+        try (ServingWatch watch = ServingWatch.start()) {
+            deployment().edit(md -> {
+                md.getSpec().rollout = new RolloutSpec();
+                md.getSpec().rollout.maxUnavailableGroups = 0;
+                md.getSpec().rollout.maxSurgeGroups = 1;
+                md.getSpec().serving.maxSequences = 40;
+                return md;
+            });
+            await().atMost(Duration.ofMinutes(2)).until(() -> !second.equals(deployment().get().getStatus().updateRevision));
+            awaitRolledOut(2);
+            watch.assertServedThroughout(2);
+            assertThat(watch.maxGroups()).as("the surge group existed").isEqualTo(3);
+        }
+        cluster.kubectl("scale", "md/" + NAME, "-n", NS, "--replicas=1").assertSuccess();
+        awaitRolledOut(1);
+    }
+
+    @Test
+    @Order(5)
+    void aGroupWithoutRoomIsPendingWithTheSchedulersReason() {
+        ModelDeployment md = client.resources(ModelDeployment.class)
+                .load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
+        md.getMetadata().setName("roomless");
+        md.getMetadata().setNamespace(NS);
+        md.getSpec().resources.getRequests().put("cpu", new Quantity("64"));
+        client.resource(md).create();
+        try {
+            var roomless = client.resources(ModelDeployment.class).inNamespace(NS).withName("roomless");
+            await().atMost(Duration.ofMinutes(2)).untilAsserted(() -> {
+                ModelDeployment m = roomless.get();
+                assertThat(m.getStatus()).isNotNull();
+                assertThat(m.getStatus().groups).singleElement().satisfies(g -> {
+                    assertThat(g.state).isEqualTo("Pending");
+                    assertThat(g.message).contains("Insufficient cpu");
+                });
+                assertThat(conditionObject(m, ModelDeploymentStatus.DEGRADED).getReason()).isEqualTo("Unschedulable");
+                assertThat(condition(m, ModelDeploymentStatus.READY)).contains("False");
+            });
+        } finally {
+            client.resources(ModelDeployment.class).inNamespace(NS).withName("roomless").delete();
+        }
+    }
+
+    /**
+     * An http model source from a file server of the test's own on the pod bridge: the worker image's
+     * fetch-model downloads and checks the archive; a wrong digest ends in Degraded with both digests.
+     */
+    @Test
+    @Order(6)
+    void anHttpModelSourceLoadsAndAWrongDigestIsDegradedWithBothDigests() throws Exception {
+        byte[] archive = goldenModelArchive();
+        String digest = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(archive));
+        String bridge = URI.create(client.getMasterUrl().toString()).getHost(); // the API server listens on the pod bridge
+        HttpServer files = HttpServer.create(new InetSocketAddress(bridge, 0), 0);
+        files.createContext("/axk1-golden.tar", exchange -> {
+            exchange.sendResponseHeaders(200, archive.length);
+            exchange.getResponseBody().write(archive);
+            exchange.close();
+        });
+        files.start();
+        String url = "http://" + bridge + ":" + files.getAddress().getPort() + "/axk1-golden.tar";
+        try {
+            client.resource(httpSourced("fetched", url, digest)).create();
+            String wrong = "0".repeat(64);
+            client.resource(httpSourced("badsum", url, wrong)).create();
+
+            var fetched = client.resources(ModelDeployment.class).inNamespace(NS).withName("fetched");
+            await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(500)).untilAsserted(() ->
+                    assertThat(condition(fetched.get(), ModelDeploymentStatus.READY)).contains("True"));
+            Pod shard = client.pods().inNamespace(NS).withLabel(ShardLabels.DEPLOYMENT, "fetched").list().getItems().getFirst();
+            HttpResponse<String> r = post(podUrl(shard) + "/v1/completions",
+                    "{\"model\":\"axk1-golden\",\"prompt\":[1,40,50,60,70],\"max_tokens\":6,\"temperature\":0,\"ignore_eos\":true}");
+            assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+            assertThat(r.body()).contains("\"completion_tokens\":6");
+
+            var badsum = client.resources(ModelDeployment.class).inNamespace(NS).withName("badsum");
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+                Condition degraded = conditionObject(badsum.get(), ModelDeploymentStatus.DEGRADED);
+                assertThat(degraded).isNotNull();
+                assertThat(degraded.getReason()).isEqualTo("ModelFetchFailed");
+                assertThat(degraded.getMessage()).contains("the model download failed: the archive at " + url
+                        + " has SHA-256 " + digest + ", but spec.model.source.http.sha256 is " + wrong);
+            });
+            assertThat(condition(badsum.get(), ModelDeploymentStatus.READY)).contains("False");
+        } finally {
+            files.stop(0);
+            for (String name : List.of("fetched", "badsum")) {
+                client.resources(ModelDeployment.class).inNamespace(NS).withName(name).delete();
+            }
+        }
+    }
+
     // --- helpers ---------------------------------------------------------------------------------
+
+    static final String SHORT = """
+            {"model":"tiny-axk1","prompt":"%s","max_tokens":4,"temperature":0}""".formatted(PROMPT);
+    static final int LONG_TOKENS = 160;
+    static final String LONG_STREAM = """
+            {"model":"tiny-axk1","prompt":"%s","max_tokens":%d,"ignore_eos":true,"stream":true}""".formatted(PROMPT, LONG_TOKENS);
+
+    static List<Pod> groupPods(int group) {
+        return shardPods().stream().filter(p -> Integer.toString(group).equals(p.getMetadata().getLabels().get(ShardLabels.GROUP)))
+                .sorted(java.util.Comparator.comparing(p -> p.getMetadata().getName())).toList();
+    }
+
+    static String podUrl(Pod p) {
+        return "http://" + p.getStatus().getPodIP() + ":8000";
+    }
+
+    /** Every desired group serving at the current revision: what `kubectl rollout status` waits for. */
+    static void awaitRolledOut(int groups) {
+        await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
+            ModelDeployment md = deployment().get();
+            assertThat(md.getStatus().observedGeneration).isEqualTo(md.getMetadata().getGeneration());
+            assertThat(condition(md, ModelDeploymentStatus.PROGRESSING)).as(conditionObject(md, ModelDeploymentStatus.PROGRESSING)
+                    .getMessage()).contains("False");
+            assertThat(condition(md, ModelDeploymentStatus.READY)).contains("True");
+            assertThat(md.getStatus().readyGroups).isEqualTo(groups + "/" + groups);
+            assertThat(shardPods()).hasSize(4 * groups).allMatch(RealNodeIT::ready);
+        });
+    }
+
+    /** A model folder (the kernels' golden A.X K1 checkpoint and the builtin tokenizer) as a tar archive. */
+    static byte[] goldenModelArchive() throws IOException {
+        Path golden = REPO.resolve("kernels/src/test/resources/golden/axk1-bf16");
+        Path tokenizer = REPO.resolve("runtime-image/src/main/resources/dev/nuri/worker/builtin/tiny-axk1");
+        var bytes = new java.io.ByteArrayOutputStream();
+        try (var tar = new org.apache.commons.compress.archivers.tar.TarArchiveOutputStream(bytes)) {
+            for (Path f : List.of(golden.resolve("config.json"), golden.resolve("model.safetensors"),
+                    tokenizer.resolve("tokenizer.json"), tokenizer.resolve("tokenizer_config.json"))) {
+                tar.putArchiveEntry(tar.createArchiveEntry(f.toFile(), f.getFileName().toString()));
+                Files.copy(f, tar);
+                tar.closeArchiveEntry();
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    static ModelDeployment httpSourced(String name, String url, String sha256) {
+        ModelDeployment md = client.resources(ModelDeployment.class)
+                .load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
+        md.getMetadata().setName(name);
+        md.getMetadata().setNamespace(NS);
+        md.getSpec().model.name = "axk1-golden";
+        md.getSpec().model.source.builtin = null;
+        md.getSpec().model.source.http = new ModelSource.HttpSource();
+        md.getSpec().model.source.http.url = url;
+        md.getSpec().model.source.http.sha256 = sha256;
+        md.getSpec().experts.parallelism = 2;
+        md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
+        return md;
+    }
+
+    /**
+     * Watches, every 200 ms, how many groups serve (every shard pod Ready, as the kubelet's probes
+     * say), the Ready condition, and a request through the Service.
+     */
+    static final class ServingWatch implements AutoCloseable {
+        final java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        final List<Integer> servingGroups = new CopyOnWriteArrayList<>();
+        final List<Integer> groupCounts = new CopyOnWriteArrayList<>();
+        final List<String> readyFalse = new CopyOnWriteArrayList<>();
+        final List<String> failedRequests = new CopyOnWriteArrayList<>();
+        final List<Throwable> errors = new CopyOnWriteArrayList<>();
+
+        static ServingWatch start() {
+            ServingWatch w = new ServingWatch();
+            w.timer.scheduleWithFixedDelay(w::sample, 0, 200, TimeUnit.MILLISECONDS);
+            return w;
+        }
+
+        void sample() {
+            try {
+                var byGroup = shardPods().stream().collect(java.util.stream.Collectors.groupingBy(
+                        p -> p.getMetadata().getLabels().get(ShardLabels.GROUP)));
+                int serving = (int) byGroup.values().stream()
+                        .filter(pods -> pods.size() == 4 && pods.stream().allMatch(RealNodeIT::ready)).count();
+                synchronized (this) {
+                    groupCounts.add(byGroup.size());
+                    servingGroups.add(serving);
+                }
+                Condition ready = conditionObject(deployment().get(), ModelDeploymentStatus.READY);
+                if (ready != null && !"True".equals(ready.getStatus())) readyFalse.add(ready.getMessage());
+                HttpResponse<String> r = post(serviceUrl() + "/v1/completions", SHORT);
+                if (r.statusCode() != 200) failedRequests.add(r.statusCode() + " " + r.body());
+            } catch (Exception | AssertionError e) {
+                errors.add(e);
+            }
+        }
+
+        void assertServedThroughout(int atLeast) {
+            assertThat(servingGroups).as("samples").hasSizeGreaterThan(10);
+            assertThat(servingGroups.stream().mapToInt(Integer::intValue).min().orElseThrow())
+                    .as("fewest groups serving during the rollout").isGreaterThanOrEqualTo(atLeast);
+            assertThat(readyFalse).as("Ready=False messages during the rollout").isEmpty();
+            assertThat(failedRequests).as("requests through the Service during the rollout").isEmpty();
+            assertThat(errors).as("errors while watching").isEmpty();
+        }
+
+        /** The most groups that existed but did not serve, in one sample. */
+        int mostGroupsOutOfService() {
+            int most = 0;
+            for (int i = 0; i < Math.min(groupCounts.size(), servingGroups.size()); i++) {
+                most = Math.max(most, groupCounts.get(i) - servingGroups.get(i));
+            }
+            return most;
+        }
+
+        int maxGroups() {
+            return groupCounts.stream().mapToInt(Integer::intValue).max().orElseThrow();
+        }
+
+        @Override
+        public void close() {
+            timer.shutdownNow();
+            try {
+                timer.awaitTermination(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
 
     static Resource<ModelDeployment> deployment() {
         return client.resources(ModelDeployment.class).inNamespace(NS).withName(NAME);

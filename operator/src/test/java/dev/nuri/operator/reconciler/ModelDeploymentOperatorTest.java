@@ -499,6 +499,9 @@ class ModelDeploymentOperatorTest {
                     condition(md, "Ready").getMessage(), condition(md, "Degraded").getMessage()).isEqualTo("True");
             assertThat(md.getStatus().readyReplicas).isEqualTo(groups);
             assertThat(md.getStatus().readyGroups).isEqualTo(groups + "/" + groups);
+            // Ready also holds mid-rollout; done means every group ready at the new revision
+            assertThat(condition(md, "Progressing").getReason()).isEqualTo("Complete");
+            assertThat(md.getStatus().updatedReplicas).isEqualTo(groups);
             assertThat(groupNames(ns, name)).hasSize(groups);
         });
     }

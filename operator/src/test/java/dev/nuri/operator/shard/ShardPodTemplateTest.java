@@ -92,8 +92,13 @@ class ShardPodTemplateTest {
         md.getSpec().model.source.http.sha256 = "ab".repeat(32);
         PodTemplateSpec t = ShardPodTemplate.build(md, 0, "img", "r");
         Container fetch = t.getSpec().getInitContainers().getFirst();
-        assertThat(String.join(" ", fetch.getCommand())).contains("sha256sum -c");
-        assertThat(fetch.getEnv()).anyMatch(e -> e.getName().equals("SHA256") && e.getValue().equals("ab".repeat(32)));
+        // the worker image's own fetch-model (HttpModelSourceTest): no other image to pull
+        assertThat(fetch.getImage()).isEqualTo("img");
+        assertThat(fetch.getArgs()).containsExactly("fetch-model", "--dest", "/models");
+        assertThat(fetch.getEnv()).anyMatch(e -> e.getName().equals("NURI_MODEL_SHA256") && e.getValue().equals("ab".repeat(32)));
+        assertThat(fetch.getEnv()).anyMatch(e -> e.getName().equals("NURI_MODEL_URL") && e.getValue().equals("https://models.example.com/m.tar"));
+        assertThat(fetch.getTerminationMessagePolicy()).isEqualTo("FallbackToLogsOnError");
+        assertThat(fetch.getVolumeMounts()).anyMatch(m -> m.getMountPath().equals("/models") && !Boolean.TRUE.equals(m.getReadOnly()));
         assertThat(env(t, ShardSetting.MODEL.env())).isEqualTo("/models");
     }
 }

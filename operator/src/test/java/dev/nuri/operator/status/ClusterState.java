@@ -142,7 +142,8 @@ final class ClusterState {
                 started: false
                 restartCount: 4
                 lastState:
-                  terminated: {exitCode: 1, reason: Error, startedAt: "2026-11-30T08:01:00Z", finishedAt: "2026-11-30T08:01:02Z"}
+                  terminated: {exitCode: 1, reason: Error, startedAt: "2026-11-30T08:01:00Z", finishedAt: "2026-11-30T08:01:02Z",
+                               message: "Terminating due to java.lang.OutOfMemoryError: Java heap space"}
                 state:
                   waiting:
                     reason: CrashLoopBackOff
@@ -210,7 +211,10 @@ final class ClusterState {
                 ready: false
                 restartCount: 3
                 lastState:
-                  terminated: {exitCode: 1, reason: Error}
+                  terminated:
+                    exitCode: 1
+                    reason: Error
+                    message: 'the archive at http://10.244.0.1:8080/m.tar has SHA-256 8f43..., but spec.model.source.http.sha256 is 0000...; fix the digest or the URL (nothing was unpacked)'
                 state:
                   waiting:
                     reason: CrashLoopBackOff

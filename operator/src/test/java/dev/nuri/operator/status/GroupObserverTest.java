@@ -88,7 +88,7 @@ class GroupObserverTest {
             IMAGE_PULL_BACK_OFF | ImagePullFailed      | pod tiny-g0-1: ImagePullBackOff: Back-off pulling image "ghcr.io/nuri-dev/nuri-worker:nope"
             ERR_IMAGE_PULL      | ImagePullFailed      | pod tiny-g0-1: ErrImagePull: rpc error: code = NotFound
             CONFIG_ERROR        | ContainerConfigError | pod tiny-g0-1: CreateContainerConfigError: secret "api-key" not found
-            INIT_CRASH_LOOP     | CrashLoop            | pod tiny-g0-1: CrashLoopBackOff: back-off 40s restarting failed container=fetch-model
+            INIT_CRASH_LOOP     | ModelFetchFailed     | pod tiny-g0-1: the model download failed: the archive at http://10.244.0.1:8080/m.tar has SHA-256 8f43..., but spec.model.source.http.sha256 is 0000...; fix the digest or the URL
             UNSCHEDULABLE       | Unschedulable        | pod tiny-g0-1: 0/6 nodes are available: 6 Insufficient rebellions.ai/ATOM.
             """)
     void aFailingShardGivesTheReasonAndKubernetesOwnWords(String status, String reason, String message) throws Exception {
@@ -98,6 +98,48 @@ class GroupObserverTest {
         GroupFailure failure = state.observe().get(0).failure().orElseThrow();
         assertThat(failure.reason()).isEqualTo(reason);
         assertThat(failure.message()).startsWith(message);
+    }
+
+    /** Seen on the real node: the first failed download shows as terminated before any back-off. */
+    @Test
+    void aFailedDownloadIsAFailureFromItsFirstExit() {
+        String failedOnce = """
+                status:
+                  phase: Pending
+                  initContainerStatuses:
+                  - name: fetch-model
+                    ready: false
+                    state:
+                      terminated: {exitCode: 1, reason: Error, message: "cannot download http://10.244.0.1:1/m.tar: HTTP 404"}
+                  containerStatuses:
+                  - name: worker
+                    ready: false
+                    state:
+                      waiting: {reason: PodInitializing}
+                """;
+        var state = ClusterState.tiny(1).group(0, "r1").pod(0, 0, "r1", failedOnce);
+        assertThat(state.observe().get(0).failure()).contains(new GroupFailure("ModelFetchFailed",
+                "pod tiny-g0-0: the model download failed: cannot download http://10.244.0.1:1/m.tar: HTTP 404"));
+    }
+
+    @Test
+    void aCrashLoopSaysWhyTheLastRunEnded() {
+        String crashed = """
+                status:
+                  phase: Running
+                  containerStatuses:
+                  - name: worker
+                    ready: false
+                    restartCount: 4
+                    lastState:
+                      terminated: {exitCode: 2, reason: Error, message: "nuri-worker: config.json sets hidden_act gelu; the kernels implement silu only"}
+                    state:
+                      waiting: {reason: CrashLoopBackOff, message: back-off 1m20s restarting failed container=worker}
+                """;
+        var state = ClusterState.tiny(1).group(0, "r1").pod(0, 0, "r1", crashed);
+        assertThat(state.observe().get(0).failure().orElseThrow().message()).isEqualTo("pod tiny-g0-0: CrashLoopBackOff: "
+                + "back-off 1m20s restarting failed container=worker; last exit 2: nuri-worker: config.json sets hidden_act gelu; "
+                + "the kernels implement silu only");
     }
 
     @Test

@@ -5,6 +5,7 @@ import static dev.nuri.operator.status.ClusterState.CRASH_LOOP;
 import static dev.nuri.operator.status.ClusterState.IMAGE_PULL_BACK_OFF;
 import static dev.nuri.operator.status.ClusterState.READY;
 import static dev.nuri.operator.status.ClusterState.STARTING;
+import static dev.nuri.operator.status.ClusterState.UNSCHEDULABLE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -90,7 +91,8 @@ class StatusAggregatorTest {
         assertThat(degraded.getStatus()).isEqualTo("True");
         assertThat(degraded.getReason()).isEqualTo("CrashLoop");
         assertThat(degraded.getMessage()).isEqualTo("group 0: pod tiny-g0-1: CrashLoopBackOff: "
-                + "back-off 1m20s restarting failed container=worker pod=tiny-g0-1_team(5f0c)");
+                + "back-off 1m20s restarting failed container=worker pod=tiny-g0-1_team(5f0c); "
+                + "last exit 1: Terminating due to java.lang.OutOfMemoryError: Java heap space");
         assertThat(condition(status, "Ready").getStatus()).isEqualTo("False");
         assertThat(status.groups).singleElement().satisfies(g -> {
             assertThat(g.state).isEqualTo("Failed");
@@ -205,9 +207,61 @@ class StatusAggregatorTest {
         var status = reconcile(state);
         assertThat(status.readyGroups).isEqualTo("1/1");
         assertThat(status.readyReplicas).isEqualTo(2);
-        assertThat(condition(status, "Ready").getStatus()).as("group 0 still runs the old revision").isEqualTo("False");
+        // both groups serve: Ready stays True, Progressing says the rollout is not done
+        assertThat(condition(status, "Ready").getStatus()).isEqualTo("True");
+        assertThat(condition(status, "Ready").getReason()).isEqualTo("MinimumGroupsServing");
+        assertThat(condition(status, "Progressing").getStatus()).isEqualTo("True");
         assertThat(condition(status, "Progressing").getMessage()).endsWith("; 1 surge group(s)");
         assertThat(status.groups.stream().map(g -> g.index)).containsExactly(0, 1);
+    }
+
+    /**
+     * Seen as a user on examples/axk1-rebellions-rebel.yaml: with maxUnavailableGroups 0 and
+     * maxSurgeGroups 1 both old groups kept serving through a template change, yet Ready turned
+     * False for the whole rollout, so an alert on Ready fired on every rollout.
+     */
+    @Test
+    void aSurgeRolloutThatKeepsEveryGroupServingStaysReady() {
+        var state = ClusterState.tiny(2).readyGroup(0, OLD).readyGroup(1, OLD).group(2, REV).shards(2, REV, STARTING);
+        state.md.getSpec().rollout = new dev.nuri.operator.api.v1alpha1.RolloutSpec();
+        state.md.getSpec().rollout.maxSurgeGroups = 1;
+        state.md.getSpec().rollout.maxUnavailableGroups = 0;
+        var status = reconcile(state);
+        assertThat(condition(status, "Ready")).satisfies(c -> {
+            assertThat(c.getStatus()).isEqualTo("True");
+            assertThat(c.getReason()).isEqualTo("MinimumGroupsServing");
+            assertThat(c.getMessage()).isEqualTo("2 of 2 groups serving (0 at revision new); at least 2 must serve (maxUnavailableGroups 0)");
+        });
+        assertThat(condition(status, "Progressing").getReason()).isEqualTo("RollingOut");
+        assertThat(status.groups).extracting(g -> g.state).containsExactly("Outdated", "Outdated", "Starting");
+    }
+
+    @Test
+    void aRolloutBelowWhatMaxUnavailableAllowsIsNotReady() {
+        // one group, maxUnavailableGroups 1 (the default): the only group is moved, nothing serves
+        var moving = ClusterState.tiny(1).group(0, REV).shards(0, REV, STARTING);
+        assertThat(condition(reconcile(moving), "Ready").getStatus()).isEqualTo("False");
+        // two groups, one moved: one serves, which is what maxUnavailableGroups 1 allows
+        var oneOfTwo = ClusterState.tiny(2).group(0, REV).shards(0, REV, STARTING).readyGroup(1, OLD);
+        var status = reconcile(oneOfTwo);
+        assertThat(condition(status, "Ready").getStatus()).isEqualTo("True");
+        assertThat(condition(status, "Ready").getMessage())
+                .isEqualTo("1 of 2 groups serving (0 at revision new); at least 1 must serve (maxUnavailableGroups 1)");
+        // both out (the old one lost a shard as well): below the minimum
+        var none = ClusterState.tiny(2).group(0, REV).shards(0, REV, STARTING).group(1, OLD)
+                .pod(1, 0, OLD, READY).pod(1, 1, OLD, STARTING).pod(1, 2, OLD, READY).pod(1, 3, OLD, READY);
+        assertThat(condition(reconcile(none), "Ready").getStatus()).isEqualTo("False");
+    }
+
+    @Test
+    void anUnschedulableGroupIsPendingNotFailed() {
+        var state = ClusterState.tiny(2).readyGroup(0, REV).group(1, REV).shards(1, REV, UNSCHEDULABLE);
+        var status = reconcile(state);
+        assertThat(status.groups.get(1)).satisfies(g -> {
+            assertThat(g.state).isEqualTo("Pending");
+            assertThat(g.message).contains("Insufficient rebellions.ai/ATOM");
+        });
+        assertThat(condition(status, "Degraded").getReason()).as("the user still learns why").isEqualTo("Unschedulable");
     }
     /** Seen on the real node (RealNodeIT): a deleted shard pod; KWOK never loses one. */
     @Test

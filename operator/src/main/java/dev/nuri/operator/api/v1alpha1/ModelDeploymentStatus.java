@@ -16,7 +16,8 @@ public class ModelDeploymentStatus {
     public static final String PROGRESSING = "Progressing";
     public static final String DEGRADED = "Degraded";
 
-    @JsonPropertyDescription("Ready: every desired group is serving-ready. Progressing: a rollout or scaling is under way. "
+    @JsonPropertyDescription("Ready: at least replicas - maxUnavailableGroups groups (one at least) are serving-ready, of any revision; "
+            + "AllGroupsReady when every desired group serves the current revision. Progressing: a rollout or scaling is under way. "
             + "Degraded: something needs the user's attention; the reason says what.")
     public List<Condition> conditions = new ArrayList<>();
 
@@ -69,7 +70,7 @@ public class ModelDeploymentStatus {
         @JsonPropertyDescription("Shards that are serving-ready (weights loaded, all peers connected).")
         public Integer readyShards;
 
-        @JsonPropertyDescription("Starting, Ready, Outdated (serving, waiting for its turn in a rollout), Updating, Recovering (served, lost a shard, answers 503 until it is back), Draining or Failed.")
+        @JsonPropertyDescription("Starting, Ready, Outdated (serving, waiting for its turn in a rollout), Updating, Recovering (served, lost a shard, answers 503 until it is back), Pending (unschedulable: waiting for nodes or devices), Draining or Failed.")
         public String state;
 
         @JsonPropertyDescription("Why the group is not Ready, when it is not.")
