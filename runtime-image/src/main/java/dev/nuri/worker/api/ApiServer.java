@@ -54,6 +54,7 @@ public final class ApiServer {
     private final Vertx vertx;
     private final WorkerMetrics metrics;
     private final Supplier<String> notReadyReason;
+    private final Supplier<String> refusalReason;
     private final HttpSettings settings;
     private final long maxBodyBytes;
     private final Runnable beforeScrape;
@@ -67,15 +68,17 @@ public final class ApiServer {
 
     /**
      * @param notReadyReason null when serving-ready, else why not (loading, a peer missing, draining)
+     * @param refusalReason  null when a request can be served, else why not (a draining shard still serves)
      * @param apiKey null: the API is open; else every request outside {@link #OPEN_PATHS} must send
      *               {@code Authorization: Bearer <apiKey>} (only its SHA-256 is kept)
      */
-    public ApiServer(Vertx vertx, WorkerMetrics metrics, Supplier<String> notReadyReason, HttpSettings settings, Runnable beforeScrape,
-                     String apiKey) {
+    public ApiServer(Vertx vertx, WorkerMetrics metrics, Supplier<String> notReadyReason, Supplier<String> refusalReason,
+                     HttpSettings settings, Runnable beforeScrape, String apiKey) {
         this.vertx = vertx;
         this.apiKeyDigest = apiKey == null ? null : sha256(apiKey);
         this.metrics = metrics;
         this.notReadyReason = notReadyReason;
+        this.refusalReason = refusalReason;
         this.settings = settings;
         this.maxBodyBytes = settings.maxBodyBytes();
         this.beforeScrape = beforeScrape;
@@ -265,7 +268,7 @@ public final class ApiServer {
 
     private void generate(RoutingContext ctx, boolean chat) {
         Serving s = loaded();
-        String reason = notReadyReason.get();
+        String reason = refusalReason.get();
         if (reason != null) throw ApiException.unavailable("not ready to serve: " + reason);
         RequestParser p = parser;
         Buffer raw = bodyBuffer(ctx);

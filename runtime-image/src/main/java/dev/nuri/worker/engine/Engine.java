@@ -173,23 +173,6 @@ public final class Engine implements AutoCloseable {
         return pool.usedBlocks();
     }
 
-    /** Stops admitting new requests and waits up to {@code grace} for admitted and waiting ones to finish. */
-    public boolean drain(Duration grace) throws InterruptedException {
-        long deadline = System.nanoTime() + grace.toNanos();
-        lock.lock();
-        try {
-            accepting = false;
-            while (!(waiting.isEmpty() && runningCount == 0)) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) return false;
-                changed.awaitNanos(Math.min(left, TimeUnit.MILLISECONDS.toNanos(50)));
-            }
-            return true;
-        } finally {
-            lock.unlock();
-        }
-    }
-
     public boolean accepting() {
         return accepting;
     }
@@ -551,6 +534,7 @@ public final class Engine implements AutoCloseable {
         thread.interrupt();
         lock.lock();
         try {
+            accepting = false;
             for (Generation g : waiting) g.listener.onFailure(new EngineFailure(EngineFailure.Kind.UNAVAILABLE, "the server is shutting down"));
             waiting.clear();
         } finally {

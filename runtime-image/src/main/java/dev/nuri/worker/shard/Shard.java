@@ -76,8 +76,8 @@ public final class Shard implements AutoCloseable {
                 : model.startsWith("builtin:") ? model.substring("builtin:".length()) : Path.of(model).getFileName().toString();
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(2));
         this.metrics = new WorkerMetrics(modelName, shardIndex);
-        this.api = new ApiServer(vertx, metrics, this::notReadyReason, HttpSettings.from(settings), this::beforeScrape,
-                settings.apiKey());
+        this.api = new ApiServer(vertx, metrics, this::notReadyReason, this::refusalReason, HttpSettings.from(settings),
+                this::beforeScrape, settings.apiKey());
     }
 
     /**
@@ -222,6 +222,14 @@ public final class Shard implements AutoCloseable {
     /** Null when serving-ready; otherwise the reason, as /health/ready reports it. */
     public String notReadyReason() {
         if (draining) return "draining before shutdown";
+        return refusalReason();
+    }
+
+    /**
+     * Null when a request can be served here. A draining shard still serves: requests routed to it
+     * before the Service's endpoints caught up complete, since its peers drain with it.
+     */
+    String refusalReason() {
         if (!loaded) return loadingState;
         List<String> missing = new ArrayList<>();
         for (PeerLink l : links) {
@@ -246,17 +254,44 @@ public final class Shard implements AutoCloseable {
 
     /** Graceful stop: refuse new requests, let admitted ones finish (up to the grace period), then close. */
     public void drainAndClose(Duration grace) {
-        draining = true;
+        draining = true; // readiness off: the Service stops routing new requests here
         Engine e = engine;
         if (e != null) {
             shutdownLog("draining (" + e.runningCount() + " running, " + e.waitingCount() + " waiting, grace " + grace + ")");
             try {
-                shutdownLog(e.drain(grace) ? "drained" : "drain grace of " + grace + " elapsed with requests still running");
+                shutdownLog(awaitGroupQuiet(e, grace) ? "drained: no request here and no expert call from a peer for "
+                        + GROUP_QUIET.toSeconds() + " s" : "drain grace of " + grace + " elapsed with work still running");
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
             }
         }
         close();
+    }
+
+    /**
+     * How long the shards of a group must all have been idle before a draining shard exits. A
+     * group's pods stop together (a rollout or scale-down deletes them all): a shard with nothing
+     * of its own to finish still computes its experts for its peers' requests, so it waits until
+     * no peer has called it for this long. Seen on a real node: shards that exited as soon as their
+     * own requests were done failed the requests still running on their peers with 503.
+     */
+    static final Duration GROUP_QUIET = Duration.ofSeconds(3);
+
+    private boolean awaitGroupQuiet(Engine e, Duration grace) throws InterruptedException {
+        long deadline = System.nanoTime() + grace.toNanos();
+        long quietSince = System.nanoTime();
+        long peerCalls = metrics.expertComputeForPeers.count();
+        while (System.nanoTime() < deadline) {
+            long calls = metrics.expertComputeForPeers.count();
+            if (e.runningCount() > 0 || e.waitingCount() > 0 || calls != peerCalls) {
+                quietSince = System.nanoTime();
+                peerCalls = calls;
+            } else if (System.nanoTime() - quietSince >= GROUP_QUIET.toNanos()) {
+                return true;
+            }
+            Thread.sleep(50);
+        }
+        return false;
     }
 
     @Override

@@ -5,6 +5,7 @@ import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -13,9 +14,46 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 /** SIGTERM lets the running request finish, then the process exits. */
 class GracefulDrainTest {
+
+    /**
+     * A rollout or scale-down deletes all of a group's pods at once. Seen on a real node: a shard with
+     * nothing of its own running exited at once, and its peers' requests (running, or routed to them
+     * before the endpoints caught up) failed with 503 "peer shard lost".
+     */
+    @Test
+    void aGroupStoppedTogetherFinishesWhatItsPeersRunAndServesLateRequests() throws Exception {
+        try (GroupFixture fixture = new GroupFixture(2, Map.of())) {
+            HttpResponse<Stream<String>> stream = fixture.http(1).stream("/v1/completions", new JsonObject()
+                    .put("prompt", "drain").put("max_tokens", 400).put("ignore_eos", true).put("stream", true));
+            Iterator<String> lines = stream.body().iterator();
+            assertThat(lines.next()).startsWith("data: ");
+            Process idle = fixture.group.process(0);
+            idle.destroy(); // SIGTERM to the shard that runs nothing of its own
+            await().atMost(Duration.ofSeconds(10)).until(() -> fixture.http(0).get("/health/ready").status() == 503);
+
+            // late requests, on the draining shard and on its peer: served, not 503
+            for (int shard = 0; shard < 2; shard++) {
+                Http.Response late = fixture.http(shard).post("/v1/completions", GroupFixture.greedy("late", 8));
+                assertThat(late.status()).as("shard %d: %s", shard, late.body()).isEqualTo(200);
+            }
+            fixture.group.process(1).destroy();
+
+            List<String> rest = new ArrayList<>();
+            lines.forEachRemaining(rest::add);
+            List<String> data = rest.stream().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+            assertThat(data).as("the running stream").noneMatch(d -> d.contains("\"error\""));
+            assertThat(data.getLast()).isEqualTo("[DONE]");
+            String finish = new JsonObject(data.get(data.size() - 2)).getJsonArray("choices").getJsonObject(0).getString("finish_reason");
+            assertThat(finish).isEqualTo("length");
+            assertThat(idle.waitFor(30, TimeUnit.SECONDS)).as("the idle shard exits once the group is quiet").isTrue();
+            assertThat(fixture.group.process(1).waitFor(30, TimeUnit.SECONDS)).isTrue();
+        }
+    }
+
     @Test
     void sigtermFinishesTheRunningStreamBeforeExiting() throws Exception {
         try (GroupFixture fixture = new GroupFixture(1, Map.of())) {
