@@ -374,9 +374,13 @@ class RealNodeIT {
         return "http://" + p.getStatus().getPodIP() + ":8000";
     }
 
-    /** Every desired group serving at the current revision: what `kubectl rollout status` waits for. */
+    /**
+     * Every desired group serving at the current revision: what `kubectl rollout status` waits for.
+     * Generous: a group's four JVMs load the model in about 30 s on an idle machine, several minutes
+     * on a machine shared with other builds.
+     */
     static void awaitRolledOut(int groups) {
-        await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
+        await().atMost(Duration.ofMinutes(12)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
             ModelDeployment md = deployment().get();
             assertThat(md.getStatus().observedGeneration).isEqualTo(md.getMetadata().getGeneration());
             assertThat(condition(md, ModelDeploymentStatus.PROGRESSING)).as(conditionObject(md, ModelDeploymentStatus.PROGRESSING)
