@@ -280,12 +280,12 @@ public final class Shard implements AutoCloseable {
     private boolean awaitGroupQuiet(Engine e, Duration grace) throws InterruptedException {
         long deadline = System.nanoTime() + grace.toNanos();
         long quietSince = System.nanoTime();
-        long peerCalls = metrics.expertComputeForPeers.count();
         while (System.nanoTime() < deadline) {
-            long calls = metrics.expertComputeForPeers.count();
-            if (e.runningCount() > 0 || e.waitingCount() > 0 || calls != peerCalls) {
+            ExpertServer server = expertServer;
+            if (e.runningCount() > 0 || e.waitingCount() > 0) {
                 quietSince = System.nanoTime();
-                peerCalls = calls;
+            } else if (server != null && server.lastDispatchNanos() - quietSince > 0) {
+                quietSince = server.lastDispatchNanos(); // a peer still runs requests that need our experts
             } else if (System.nanoTime() - quietSince >= GROUP_QUIET.toNanos()) {
                 return true;
             }

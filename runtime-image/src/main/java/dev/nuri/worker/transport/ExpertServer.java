@@ -45,6 +45,7 @@ public final class ExpertServer implements AutoCloseable {
         return t;
     });
     private NetServer server;
+    private volatile long lastDispatchNanos = System.nanoTime();
 
     /**
      * @param shards shards in the group: a peer's shard index must be another one of them
@@ -58,6 +59,11 @@ public final class ExpertServer implements AutoCloseable {
         this.key = key;
         this.limits = limits;
         this.expertCompute = expertCompute;
+    }
+
+    /** When a peer last asked for this shard's experts ({@link System#nanoTime()}). */
+    public long lastDispatchNanos() {
+        return lastDispatchNanos;
     }
 
     public Future<NetServer> listen(String bindHost, int port) {
@@ -120,6 +126,7 @@ public final class ExpertServer implements AutoCloseable {
         }
 
         private void serve(Frame.Dispatch dispatch) {
+            lastDispatchNanos = System.nanoTime();
             if (++inFlight >= MAX_IN_FLIGHT) socket.pause();
             compute.execute(() -> {
                 Frame answer;

@@ -29,8 +29,10 @@ class GracefulDrainTest {
         try (GroupFixture fixture = new GroupFixture(2, Map.of())) {
             HttpResponse<Stream<String>> stream = fixture.http(1).stream("/v1/completions", new JsonObject()
                     .put("prompt", "drain").put("max_tokens", 400).put("ignore_eos", true).put("stream", true));
-            Iterator<String> lines = stream.body().iterator();
-            assertThat(lines.next()).startsWith("data: ");
+            // read as a client does (a client that stops reading pauses its generation: see docs/api.md)
+            List<String> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+            Thread reader = Thread.ofVirtual().start(() -> stream.body().forEach(received::add));
+            await().atMost(Duration.ofSeconds(30)).until(() -> received.stream().anyMatch(l -> l.startsWith("data: ")));
             Process idle = fixture.group.process(0);
             idle.destroy(); // SIGTERM to the shard that runs nothing of its own
             await().atMost(Duration.ofSeconds(10)).until(() -> fixture.http(0).get("/health/ready").status() == 503);
@@ -42,9 +44,8 @@ class GracefulDrainTest {
             }
             fixture.group.process(1).destroy();
 
-            List<String> rest = new ArrayList<>();
-            lines.forEachRemaining(rest::add);
-            List<String> data = rest.stream().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
+            assertThat(reader.join(Duration.ofMinutes(2))).as("the stream ended").isTrue();
+            List<String> data = received.stream().filter(l -> l.startsWith("data: ")).map(l -> l.substring(6)).toList();
             assertThat(data).as("the running stream").noneMatch(d -> d.contains("\"error\""));
             assertThat(data.getLast()).isEqualTo("[DONE]");
             String finish = new JsonObject(data.get(data.size() - 2)).getJsonArray("choices").getJsonObject(0).getString("finish_reason");
