@@ -92,6 +92,10 @@ public enum ShardSetting {
                     + "logged, nothing is converted. `q8_0` with a `builtin:` model: the shard exits at start (the kernels build "
                     + "builtin models without load options); `bf16`/`fp8` there only warn (builtin weights are F32). Any other "
                     + "value: exit at start. Default: the checkpoint's own types"),
+    KERNEL_THREADS("NURI_KERNEL_THREADS", null,
+            "threads the kernels split each product and the experts of a step over (the calling thread included); "
+                    + "default: the CPUs the JVM sees, which follow the container's CPU limit (cgroup v1 or v2 quota, "
+                    + "rounded up) and cpuset; `1` runs them on the engine's thread alone"),
     EXIT_WITH_PARENT("NURI_EXIT_WITH_PARENT", "false",
             "exit when the launching process exits (set by `serve` and the tests for their child shards)");
 

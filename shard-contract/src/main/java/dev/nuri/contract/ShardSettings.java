@@ -167,6 +167,9 @@ public final class ShardSettings {
         return Boolean.parseBoolean(v);
     }
 
+    /** Threads for the kernels; 0 when not set (the CPUs the JVM sees). */
+    public int kernelThreads() { return integer(ShardSetting.KERNEL_THREADS, 0); }
+
     /** Checks the settings that do not need the model; {@link IllegalArgumentException} says which and why. */
     public void validate() {
         if (isSet(ShardSetting.CONTEXT_LENGTH) && contextLength() < 1) {
@@ -174,6 +177,9 @@ public final class ShardSettings {
         }
         quantization();
         wireDType();
+        if (isSet(ShardSetting.KERNEL_THREADS) && kernelThreads() < 1) {
+            throw new IllegalArgumentException(ShardSetting.KERNEL_THREADS.names() + " must be at least 1, got " + kernelThreads());
+        }
         kvCacheMemoryFraction();
         prefixCaching();
         if (isSet(ShardSetting.KV_CACHE_TOKENS) && kvCacheTokens() < 1) {

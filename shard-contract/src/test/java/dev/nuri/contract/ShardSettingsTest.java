@@ -50,6 +50,10 @@ class ShardSettingsTest {
                 .hasMessageContaining("bf16, fp8 or q8_0");
         assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.SHARD_INDEX.env(), "3")).validate())
                 .hasMessageContaining("3 is outside 0..0");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.KERNEL_THREADS.env(), "0")).validate())
+                .hasMessageContaining("--kernel-threads / NURI_KERNEL_THREADS must be at least 1, got 0");
+        assertThat(ShardSettings.parse(new String[] {"--kernel-threads", "3"}, Map.of()).kernelThreads()).isEqualTo(3);
+        assertThat(ShardSettings.parse(new String[0], Map.of()).kernelThreads()).as("unset: the pool's own size").isZero();
     }
 
     @Test

@@ -22,7 +22,9 @@ public final class KernelsMain {
                            qwen3_moe or mixtral, or builtin:tiny-axk1 / builtin:tiny-qwen3moe
               --prompt-ids comma-separated token ids
               --max-new    tokens to generate greedily (default 16; stops early at an eos id)
-              --q8         re-quantise linear weights to Q8_0 at load""";
+              --q8         re-quantise linear weights to Q8_0 at load
+            usage: nuri-kernels bench --model <dir> [--q8] [--threads N] [--prompt 256] [--steps 32] [--batch 1,16] [--rounds 3]
+              prefill and decode tokens/s, resident memory and the read bandwidth of this machine, in one process""";
 
     private KernelsMain() {}
 
@@ -37,7 +39,8 @@ public final class KernelsMain {
     }
 
     static String run(String[] args) {
-        if (args.length == 0 || !args[0].equals("generate")) throw new IllegalArgumentException("expected the 'generate' command");
+        if (args.length > 0 && args[0].equals("bench")) return bench(args);
+        if (args.length == 0 || !args[0].equals("generate")) throw new IllegalArgumentException("expected the 'generate' or 'bench' command");
         String model = null;
         int[] prompt = null;
         int maxNew = 16;
@@ -67,6 +70,31 @@ public final class KernelsMain {
             lm = CausalLm.load(dir, new LoadOptions(q8));
         }
         return generate(lm, prompt, maxNew, model);
+    }
+
+    private static String bench(String[] args) {
+        String model = null;
+        boolean q8 = false;
+        int prompt = 256, steps = 32, rounds = 3;
+        int[] batches = {1, 16};
+        try {
+            for (int i = 1; i < args.length; i++) {
+                switch (args[i]) {
+                    case "--model" -> model = value(args, ++i);
+                    case "--q8" -> q8 = true;
+                    case "--threads" -> dev.nuri.kernels.backend.KernelPool.configure(Integer.parseInt(value(args, ++i)));
+                    case "--prompt" -> prompt = Integer.parseInt(value(args, ++i));
+                    case "--steps" -> steps = Integer.parseInt(value(args, ++i));
+                    case "--rounds" -> rounds = Integer.parseInt(value(args, ++i));
+                    case "--batch" -> batches = Arrays.stream(value(args, ++i).split(",")).mapToInt(s -> Integer.parseInt(s.trim())).toArray();
+                    default -> throw new IllegalArgumentException("unknown option " + args[i]);
+                }
+            }
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--threads, --prompt, --steps, --rounds and --batch take whole numbers");
+        }
+        if (model == null || !Files.isDirectory(Path.of(model))) throw new IllegalArgumentException("--model must name a checkpoint directory");
+        return DecodeBench.run(Path.of(model), q8, prompt, steps, batches, rounds);
     }
 
     static String generate(CausalLm lm, int[] prompt, int maxNew, String name) {

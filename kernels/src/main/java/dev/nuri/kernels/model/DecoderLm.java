@@ -137,12 +137,16 @@ final class DecoderLm implements CausalLm {
             Blas1.add(y, x, n * h);
         }
         for (int t = 0; t < n; t++) caches[t].commit(Math.max(caches[t].length(), positions[t] + 1));
+        // the rows that want logits go through lm_head together: its weight (often the largest) is read once per step
+        int vocab = config.vocabSize(), m = 0;
+        for (int t = 0; t < n; t++) if (want[t]) Norms.rmsNorm(x, t * h, norm, eps, xn, (m++) * h, h);
+        float[] all = new float[m * vocab];
+        lmHead.matmul(xn, m, all);
         float[][] logits = new float[n][];
-        for (int t = 0; t < n; t++) {
+        for (int t = 0, i = 0; t < n; t++) {
             if (!want[t]) continue;
-            Norms.rmsNorm(x, t * h, norm, eps, xn, 0, h);
-            logits[t] = new float[config.vocabSize()];
-            lmHead.matvec(xn, 0, logits[t], 0);
+            logits[t] = m == 1 ? all : java.util.Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
+            i++;
         }
         return logits;
     }

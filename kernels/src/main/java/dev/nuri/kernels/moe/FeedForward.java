@@ -14,6 +14,11 @@ public record FeedForward(WeightMatrix gate, WeightMatrix up, WeightMatrix down)
         return gate.rows();
     }
 
+    /** Weight bytes one token streams through this MLP. */
+    public long bytes() {
+        return gate.bytes() + up.bytes() + down.bytes();
+    }
+
     /** out[n × H] = FFN(x[n × H]) (overwrites out). */
     public void forward(float[] x, int n, float[] out) {
         int inter = gate.rows();

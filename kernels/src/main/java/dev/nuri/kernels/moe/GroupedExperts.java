@@ -1,11 +1,13 @@
 package dev.nuri.kernels.moe;
 
+import dev.nuri.kernels.backend.KernelPool;
 import dev.nuri.kernels.ops.Blas1;
 
 /**
  * Computes routed experts in-process, ggml {@code mul_mat_id} style: the batch's (token, slot) pairs are
  * bucketed by expert once, then each expert's tokens run as one matrix product, so an expert's weights
- * are streamed once per batch rather than once per token.
+ * are streamed once per batch rather than once per token. With at least as many experts in the batch as
+ * kernel threads, the experts run on the threads side by side; otherwise each product is split over rows.
  */
 public final class GroupedExperts implements RoutedExperts {
     private final FeedForward[][] experts; // [layer][expert]; null rows for dense layers
@@ -41,19 +43,42 @@ public final class GroupedExperts implements RoutedExperts {
         int[] entries = new int[start[numExperts]];
         for (int i = 0; i < tokens * k; i++) if (ids[i] != -1) entries[fill[ids[i]]++] = i;
 
-        int maxRows = 0;
-        for (int e = 0; e < numExperts; e++) maxRows = Math.max(maxRows, start[e + 1] - start[e]);
-        float[] xs = new float[maxRows * h];
-        float[] ys = new float[maxRows * h];
+        int[] active = new int[numExperts];
+        int nActive = 0;
+        long activeBytes = 0;
         for (int e = 0; e < numExperts; e++) {
-            int m = start[e + 1] - start[e];
-            if (m == 0) continue;
-            for (int r = 0; r < m; r++) System.arraycopy(hidden, (entries[start[e] + r] / k) * h, xs, r * h, h);
-            layerExperts[e].forward(xs, m, ys);
-            for (int r = 0; r < m; r++) {
-                int entry = entries[start[e] + r];
-                Blas1.axpy(weights[entry], ys, r * h, out, (entry / k) * h, h);
+            if (start[e + 1] == start[e]) continue;
+            active[nActive++] = e;
+            activeBytes += layerExperts[e].bytes();
+        }
+        float[] ys = new float[start[numExperts] * h];
+        KernelPool pool = KernelPool.global();
+        if (nActive >= pool.threads() && pool.chunks(activeBytes, nActive) > 1) {
+            // experts over threads: each expert writes its own rows of ys; fewer experts than threads split
+            // each product over rows instead (below)
+            int count = nActive;
+            pool.run(count, i -> runExpert(layerExperts[active[i]], start[active[i]], start[active[i] + 1], entries, k,
+                    hidden, h, ys));
+        } else {
+            for (int i = 0; i < nActive; i++) {
+                int e = active[i];
+                runExpert(layerExperts[e], start[e], start[e + 1], entries, k, hidden, h, ys);
             }
         }
+        // combined in expert order whatever ran where: the same sums, bit for bit, with any number of threads
+        for (int i = 0; i < start[numExperts]; i++) {
+            int entry = entries[i];
+            Blas1.axpy(weights[entry], ys, i * h, out, (entry / k) * h, h);
+        }
+    }
+
+    /** ys rows [from, to) = expert(hidden rows of the entries [from, to)). */
+    private static void runExpert(FeedForward expert, int from, int to, int[] entries, int k, float[] hidden, int h,
+                                  float[] ys) {
+        int m = to - from;
+        float[] xs = new float[m * h], y = new float[m * h];
+        for (int r = 0; r < m; r++) System.arraycopy(hidden, (entries[from + r] / k) * h, xs, r * h, h);
+        expert.forward(xs, m, y);
+        System.arraycopy(y, 0, ys, from * h, m * h);
     }
 }

@@ -54,10 +54,10 @@ public final class F32Matrix extends WeightMatrix {
      * x vector is loaded once for four rows. Two column halves per iteration make eight FMA chains.
      */
     @Override
-    public void matvec(float[] x, int xOff, float[] out, int outOff) {
-        int r = 0;
-        for (; r + 4 <= rows; r += 4) dotRows4(r, x, xOff, out, outOff + r);
-        for (; r < rows; r++) out[outOff + r] = dot(r, x, xOff);
+    void matvecRows(int r0, int r1, float[] x, int xOff, float[] out, int outOff) {
+        int r = r0;
+        for (; r + 4 <= r1; r += 4) dotRows4(r, x, xOff, out, outOff + r);
+        for (; r < r1; r++) out[outOff + r] = dot(r, x, xOff);
     }
 
     private void dotRows4(int row, float[] x, int xOff, float[] out, int outAt) {

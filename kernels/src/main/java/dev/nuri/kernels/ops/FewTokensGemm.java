@@ -12,23 +12,24 @@ final class FewTokensGemm {
 
     private FewTokensGemm() {}
 
-    static void multiply(WeightMatrix w, float[] x, int n, float[] out) {
+    /** Rows [rowFrom, rowTo) of out; rowFrom is a multiple of 4. */
+    static void multiplyRows(WeightMatrix w, float[] x, int n, float[] out, int rowFrom, int rowTo) {
         int rows = w.rows(), cols = w.cols();
         float[] res = DOTS.get();
         int last = n - 1;
-        for (int r0 = 0; r0 < rows; r0 += 4) {
+        for (int r0 = rowFrom; r0 < rowTo; r0 += 4) {
             for (int t0 = 0; t0 < n; t0 += 4) {
                 // a short last group repeats its last token; those results are dropped
                 int x0 = t0 * cols, x1 = Math.min(t0 + 1, last) * cols, x2 = Math.min(t0 + 2, last) * cols;
                 int x3 = Math.min(t0 + 3, last) * cols;
                 int nt = Math.min(4, n - t0);
-                if (r0 + 4 <= rows) {
+                if (r0 + 4 <= rowTo) {
                     w.dot4x4(r0, x, x0, x1, x2, x3, res);
                     for (int i = 0; i < 4; i++) {
                         for (int j = 0; j < nt; j++) out[(t0 + j) * rows + r0 + i] = res[4 * i + j];
                     }
                 } else {
-                    for (int r = r0; r < rows; r++) {
+                    for (int r = r0; r < rowTo; r++) {
                         w.dot4(r, x, x0, x1, x2, x3, res);
                         for (int j = 0; j < nt; j++) out[(t0 + j) * rows + r] = res[j];
                     }

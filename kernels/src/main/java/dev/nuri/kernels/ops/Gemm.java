@@ -27,33 +27,37 @@ final class Gemm {
 
     private Gemm() {}
 
+    /** Picks the kernel for n tokens and runs it over the weight's rows, spread over the kernel pool. */
     static void multiply(WeightMatrix w, float[] x, int n, float[] out) {
         if (n >= TokenLanesGemm.MIN_TOKENS) {
             TokenLanesGemm.multiply(w, x, n, out);
-            return;
+        } else if (w.hasDot4()) {
+            RowSplit.run(RowSplit.Kind.FEW_TOKENS, w, x, 0, n, n, out, 0);
+        } else {
+            RowSplit.run(RowSplit.Kind.TILE, w, x, 0, n, n, out, 0);
         }
-        if (w.hasDot4()) {
-            FewTokensGemm.multiply(w, x, n, out);
-            return;
-        }
+    }
+
+    /** Rows [r0, r1) of out (r0 a multiple of {@link #MR}) through the dequantised tile. */
+    static void multiplyRows(WeightMatrix w, float[] x, int n, float[] out, int r0, int r1) {
         int rows = w.rows(), cols = w.cols();
-        Arrays.fill(out, 0, n * rows, 0f);
+        for (int t = 0; t < n; t++) Arrays.fill(out, t * rows + r0, t * rows + r1, 0f);
         if ((long) n * cols * Float.BYTES <= X_IN_L2_BYTES) {
             // whole rows: MR consecutive rows are one contiguous run of the weight, read front to back
             float[] tile = tile(MR * cols);
-            for (int r0 = 0; r0 < rows; r0 += MR) {
-                int rc = Math.min(MR, rows - r0);
-                for (int i = 0; i < rc; i++) w.dequantizeRow(r0 + i, 0, cols, tile, i * cols);
-                for (int k0 = 0; k0 < cols; k0 += KC) panel(tile, cols, rc, x, n, cols, k0, Math.min(KC, cols - k0), r0, out, rows);
+            for (int p = r0; p < r1; p += MR) {
+                int rc = Math.min(MR, r1 - p);
+                for (int i = 0; i < rc; i++) w.dequantizeRow(p + i, 0, cols, tile, i * cols);
+                for (int k0 = 0; k0 < cols; k0 += KC) panel(tile, cols, rc, x, n, cols, k0, Math.min(KC, cols - k0), p, out, rows);
             }
         } else {
             float[] tile = tile(MR * KC);
             for (int k0 = 0; k0 < cols; k0 += KC) {
                 int kc = Math.min(KC, cols - k0);
-                for (int r0 = 0; r0 < rows; r0 += MR) {
-                    int rc = Math.min(MR, rows - r0);
-                    for (int i = 0; i < rc; i++) w.dequantizeRow(r0 + i, k0, kc, tile, i * KC);
-                    panel(tile, KC, rc, x, n, cols, k0, kc, r0, out, rows);
+                for (int p = r0; p < r1; p += MR) {
+                    int rc = Math.min(MR, r1 - p);
+                    for (int i = 0; i < rc; i++) w.dequantizeRow(p + i, k0, kc, tile, i * KC);
+                    panel(tile, KC, rc, x, n, cols, k0, kc, p, out, rows);
                 }
             }
         }

@@ -22,14 +22,22 @@ final class TokenLanesGemm {
 
     private TokenLanesGemm() {}
 
+    /** x is transposed once by the caller; the rows then spread over the kernel pool, each thread with its own tile. */
     static void multiply(WeightMatrix w, float[] x, int n, float[] out) {
-        int rows = w.rows(), cols = w.cols();
+        int cols = w.cols();
         int np = (n + L - 1) / L * L;
-        float[][] buf = BUFFERS.get();
-        float[] xT = grow(buf, 0, cols * np), tile = grow(buf, 1, MR * cols), acc = grow(buf, 2, MR * 2 * L);
+        float[] xT = grow(BUFFERS.get(), 0, cols * np);
         transpose(x, n, cols, xT, np);
-        for (int r0 = 0; r0 < rows; r0 += MR) {
-            int rc = Math.min(MR, rows - r0);
+        RowSplit.run(RowSplit.Kind.TOKEN_LANES, w, xT, 0, n, np, out, 0);
+    }
+
+    /** Rows [rowFrom, rowTo) of out (rowFrom a multiple of {@link #MR}) from the transposed tokens xT. */
+    static void multiplyRows(WeightMatrix w, float[] xT, int n, int np, float[] out, int rowFrom, int rowTo) {
+        int rows = w.rows(), cols = w.cols();
+        float[][] buf = BUFFERS.get();
+        float[] tile = grow(buf, 1, MR * cols), acc = grow(buf, 2, MR * 2 * L);
+        for (int r0 = rowFrom; r0 < rowTo; r0 += MR) {
+            int rc = Math.min(MR, rowTo - r0);
             // MR consecutive rows are one contiguous run of the weight: read front to back
             for (int i = 0; i < rc; i++) w.dequantizeRow(r0 + i, 0, cols, tile, i * cols);
             for (int i = rc; i < MR; i++) java.util.Arrays.fill(tile, i * cols, (i + 1) * cols, 0f);

@@ -86,9 +86,14 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
         return false;
     }
 
-    /** out[outOff + r] = W[r] · x[xOff ..] for every row. */
-    public void matvec(float[] x, int xOff, float[] out, int outOff) {
-        for (int r = 0; r < rows; r++) out[outOff + r] = dot(r, x, xOff);
+    /** out[outOff + r] = W[r] · x[xOff ..] for every row, the rows spread over the kernel pool. */
+    public final void matvec(float[] x, int xOff, float[] out, int outOff) {
+        RowSplit.run(RowSplit.Kind.MATVEC, this, x, xOff, 1, 1, out, outOff);
+    }
+
+    /** out[outOff + r] = W[r] · x[xOff ..] for rows [r0, r1); r0 is a multiple of 4. */
+    void matvecRows(int r0, int r1, float[] x, int xOff, float[] out, int outOff) {
+        for (int r = r0; r < r1; r++) out[outOff + r] = dot(r, x, xOff);
     }
 
     /** out[t*rows + r] = W[r] · x[t*cols ..] for t < n: a batch of tokens through one weight. */

@@ -6,6 +6,7 @@ import dev.nuri.contract.PlacementFile;
 import dev.nuri.contract.PlacementStrategy;
 import dev.nuri.contract.ShardSetting;
 import dev.nuri.contract.ShardSettings;
+import dev.nuri.kernels.backend.KernelPool;
 import dev.nuri.kernels.model.CausalLm;
 import dev.nuri.kernels.model.ModelConfig;
 import dev.nuri.worker.api.ApiServer;
@@ -125,6 +126,9 @@ public final class Shard implements AutoCloseable {
         loadingState = "loading model " + model;
         long ticker = vertx.setPeriodic(5000, id -> LOG.info(String.format("shard %d: still loading %s (%.0f s)", shardIndex, model,
                 (System.nanoTime() - t0) / 1e9)));
+        if (settings.kernelThreads() > 0) KernelPool.configure(settings.kernelThreads());
+        LOG.info("shard " + shardIndex + ": kernels on " + KernelPool.global().threads() + " threads"
+                + (settings.kernelThreads() > 0 ? " (" + ShardSetting.KERNEL_THREADS.env() + ")" : " (the CPUs this container may use)"));
         CausalLm lm = plan.load();
         ModelTokenizer tokenizer = plan.dir() == null
                 ? ModelTokenizer.builtin(tokenizerOr(model.substring("builtin:".length())))
