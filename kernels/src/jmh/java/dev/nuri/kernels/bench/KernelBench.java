@@ -13,6 +13,8 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
+import java.nio.ByteOrder;
+import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -80,6 +82,25 @@ public class KernelBench {
         MemorySegment.copy(s.src, 0, s.dst, 0, s.src.byteSize());
     }
 
+    /**
+     * Machine ceiling 1b: a streaming read, what GEMV is bounded by: a vector sum over 512 MiB off-heap with four
+     * independent accumulators (bytes moved = size).
+     */
+    @Benchmark
+    public long readBandwidth(CopyState s) {
+        VectorSpecies<Byte> b = ByteVector.SPECIES_PREFERRED;
+        ByteVector a0 = ByteVector.zero(b), a1 = a0, a2 = a0, a3 = a0;
+        int step = b.length();
+        long end = s.src.byteSize();
+        for (long o = 0; o + 4L * step <= end; o += 4L * step) {
+            a0 = a0.add(ByteVector.fromMemorySegment(b, s.src, o, ByteOrder.LITTLE_ENDIAN));
+            a1 = a1.add(ByteVector.fromMemorySegment(b, s.src, o + step, ByteOrder.LITTLE_ENDIAN));
+            a2 = a2.add(ByteVector.fromMemorySegment(b, s.src, o + 2L * step, ByteOrder.LITTLE_ENDIAN));
+            a3 = a3.add(ByteVector.fromMemorySegment(b, s.src, o + 3L * step, ByteOrder.LITTLE_ENDIAN));
+        }
+        return a0.add(a1).add(a2).add(a3).reduceLanesToLong(VectorOperators.ADD);
+    }
+
     /** Machine ceiling 2: 12 independent FMA chains in registers; 2 × lanes × 12 × 1e6 flops per call. */
     @Benchmark
     public float fmaPeak() {
@@ -100,11 +121,15 @@ public class KernelBench {
     public static class GemvState {
         @Param({"F32", "BF16", "F8_E4M3", "Q8_0"})
         public String type;
+        /** Kernel threads (the pool splits the rows); 1 is the single-core figure. */
+        @Param({"1"})
+        public int threads;
         WeightMatrix w;
         float[] x = new float[4096], y = new float[4096];
 
         @Setup
         public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(threads);
             w = matrix(type, 4096, 4096, 1);
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
         }
@@ -121,11 +146,14 @@ public class KernelBench {
     public static class GemmState {
         @Param({"F32", "BF16", "F8_E4M3", "Q8_0"})
         public String type;
+        @Param({"1"})
+        public int threads;
         WeightMatrix w;
         float[] x = new float[64 * 2048], y = new float[64 * 2048];
 
         @Setup
         public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(threads);
             w = matrix(type, 2048, 2048, 2);
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
         }
@@ -134,6 +162,34 @@ public class KernelBench {
     @Benchmark
     public float gemm(GemmState s) {
         s.w.matmul(s.x, 64, s.y);
+        return s.y[17];
+    }
+
+    /** The few-token GEMM of an MoE expert at decode (2048 × 7168, a few tokens routed to it). */
+    @State(Scope.Benchmark)
+    public static class FewTokensState {
+        @Param({"BF16", "Q8_0", "F8_E4M3"})
+        public String type;
+        @Param({"4"})
+        public int tokens;
+        @Param({"1"})
+        public int threads;
+        WeightMatrix w;
+        float[] x, y;
+
+        @Setup
+        public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(threads);
+            w = matrix(type, 2048, 7168, 3);
+            x = new float[tokens * 7168];
+            y = new float[tokens * 2048];
+            for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
+        }
+    }
+
+    @Benchmark
+    public float gemmFewTokens(FewTokensState s) {
+        s.w.matmul(s.x, s.tokens, s.y);
         return s.y[17];
     }
 
@@ -184,11 +240,14 @@ public class KernelBench {
     public static class MoeState {
         @Param({"1", "8", "64", "256"})
         public int batch;
+        @Param({"1"})
+        public int threads;
         GroupedExperts experts;
         MoeBatch b;
 
         @Setup(Level.Trial)
         public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(threads);
             experts = moeExperts();
             b = new MoeBatch(batch);
         }
@@ -214,6 +273,7 @@ public class KernelBench {
 
         @Setup(Level.Trial)
         public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(1);
             experts = moeExperts();
             MoeBatch one = new MoeBatch(1);
             long end = System.nanoTime() + 3_000_000_000L;
@@ -236,6 +296,7 @@ public class KernelBench {
 
         @Setup(Level.Trial)
         public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(1);
             model = CausalLm.builtin("tiny-axk1");
             cache = model.newCache(64);
             int[] prompt = new int[32];

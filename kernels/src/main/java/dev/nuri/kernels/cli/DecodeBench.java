@@ -28,10 +28,25 @@ final class DecodeBench {
 
     private DecodeBench() {}
 
+    /**
+     * Resident memory of shard {@code shard} of {@code shards} after loading: the experts of its static block
+     * (contiguous, as the operator's default placement) prepared, nothing run.
+     */
+    static String shardMemory(Path dir, boolean q8, int shard, int shards) {
+        long rssBefore = rssBytes();
+        CausalLm lm = CausalLm.load(dir, new LoadOptions(q8));
+        int n = lm.config().numExperts(), per = n / shards;
+        int[] owned = java.util.stream.IntStream.range(shard * per, shard == shards - 1 ? n : (shard + 1) * per).toArray();
+        lm.expertShard(owned);
+        return String.format(Locale.ROOT, "model %s%s, shard %d of %d (experts %d..%d): resident memory %.2f GB (%.2f GB before loading)%n",
+                dir, q8 ? " (q8_0)" : "", shard, shards, owned[0], owned[owned.length - 1], rssBytes() / 1e9, rssBefore / 1e9);
+    }
+
     static String run(Path dir, boolean q8, int prompt, int steps, int[] batches, int rounds) {
         long rssBefore = rssBytes();
         long t0 = System.nanoTime();
         CausalLm lm = CausalLm.load(dir, new LoadOptions(q8));
+        lm.localExperts(); // prepares (with q8: quantises) every expert, part of loading
         double loadSeconds = (System.nanoTime() - t0) / 1e9;
         ModelConfig c = lm.config();
         SplittableRandom random = new SplittableRandom(1);

@@ -24,7 +24,8 @@ public final class KernelsMain {
               --max-new    tokens to generate greedily (default 16; stops early at an eos id)
               --q8         re-quantise linear weights to Q8_0 at load
             usage: nuri-kernels bench --model <dir> [--q8] [--threads N] [--prompt 256] [--steps 32] [--batch 1,16] [--rounds 3]
-              prefill and decode tokens/s, resident memory and the read bandwidth of this machine, in one process""";
+              prefill and decode tokens/s, resident memory and the read bandwidth of this machine, in one process
+              --shard i/n  only the resident memory of shard i of n (its static block of experts prepared)""";
 
     private KernelsMain() {}
 
@@ -77,6 +78,7 @@ public final class KernelsMain {
         boolean q8 = false;
         int prompt = 256, steps = 32, rounds = 3;
         int[] batches = {1, 16};
+        int[] shard = null;
         try {
             for (int i = 1; i < args.length; i++) {
                 switch (args[i]) {
@@ -86,14 +88,19 @@ public final class KernelsMain {
                     case "--prompt" -> prompt = Integer.parseInt(value(args, ++i));
                     case "--steps" -> steps = Integer.parseInt(value(args, ++i));
                     case "--rounds" -> rounds = Integer.parseInt(value(args, ++i));
+                    case "--shard" -> shard = Arrays.stream(value(args, ++i).split("/")).mapToInt(Integer::parseInt).toArray();
                     case "--batch" -> batches = Arrays.stream(value(args, ++i).split(",")).mapToInt(s -> Integer.parseInt(s.trim())).toArray();
                     default -> throw new IllegalArgumentException("unknown option " + args[i]);
                 }
             }
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--threads, --prompt, --steps, --rounds and --batch take whole numbers");
+            throw new IllegalArgumentException("--threads, --prompt, --steps, --rounds, --batch and --shard take whole numbers");
         }
         if (model == null || !Files.isDirectory(Path.of(model))) throw new IllegalArgumentException("--model must name a checkpoint directory");
+        if (shard != null) {
+            if (shard.length != 2 || shard[0] < 0 || shard[0] >= shard[1]) throw new IllegalArgumentException("--shard takes i/n with 0 <= i < n");
+            return DecodeBench.shardMemory(Path.of(model), q8, shard[0], shard[1]);
+        }
         return DecodeBench.run(Path.of(model), q8, prompt, steps, batches, rounds);
     }
 

@@ -67,12 +67,15 @@ final class DecoderLm implements CausalLm {
 
     @Override
     public RoutedExperts localExperts() {
+        experts.prepareAll();
         return experts;
     }
 
     @Override
     public ExpertShard expertShard(int[] ownedExperts) {
-        return new ExpertShard(experts, config.numExperts(), ownedExperts);
+        ExpertShard shard = new ExpertShard(experts, config.numExperts(), ownedExperts);
+        experts.prepare(shard.ownedExperts());
+        return shard;
     }
 
     @Override

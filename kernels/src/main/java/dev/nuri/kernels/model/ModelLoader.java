@@ -73,7 +73,8 @@ final class ModelLoader {
             layers[i] = new DecoderLm.Layer(vector(p + "input_layernorm.weight", h), attn,
                     vector(p + "post_attention_layernorm.weight", h), dense, moe);
         }
-        return new DecoderLm(c, embed, layers, norm, lmHead, new GroupedExperts(routed));
+        // routed experts stay as stored here: each shard quantises only the experts it is given (GroupedExperts.prepare)
+        return new DecoderLm(c, embed, layers, norm, lmHead, new GroupedExperts(routed, options.quantizeQ8_0()));
     }
 
     private MoeBlock moeBlock(int layer, String p, String m) {
@@ -112,7 +113,8 @@ final class ModelLoader {
             }
             for (int i = 0; i < n; i++) {
                 Tensor gu = gateUp.slice(i);
-                out[i] = new FeedForward(linear(gu.rows(0, inter)), linear(gu.rows(inter, 2 * inter)), linear(down.slice(i)));
+                out[i] = new FeedForward(WeightMatrix.of(gu.rows(0, inter)), WeightMatrix.of(gu.rows(inter, 2 * inter)),
+                        WeightMatrix.of(down.slice(i)));
             }
             return out;
         }
@@ -120,8 +122,9 @@ final class ModelLoader {
         for (int i = 0; i < n; i++) {
             String x = e + i + ".";
             out[i] = mixtral
-                    ? new FeedForward(linear(x + "w1", inter, h), linear(x + "w3", inter, h), linear(x + "w2", h, inter))
-                    : ffn(x, inter);
+                    ? new FeedForward(stored(x + "w1", inter, h), stored(x + "w3", inter, h), stored(x + "w2", h, inter))
+                    : new FeedForward(stored(x + "gate_proj", inter, h), stored(x + "up_proj", inter, h),
+                    stored(x + "down_proj", h, inter));
         }
         return out;
     }
@@ -171,17 +174,15 @@ final class ModelLoader {
     }
 
     private WeightMatrix linear(String name, int rows, int cols) {
+        WeightMatrix w = stored(name, rows, cols);
+        return options.quantizeQ8_0() ? w.requantizedQ8_0() : w;
+    }
+
+    /** The weight as the checkpoint stores it (routed experts: quantised later, only where owned). */
+    private WeightMatrix stored(String name, int rows, int cols) {
         Tensor w = ckpt.tensor(name + ".weight").expectShape(rows, cols);
         Tensor scale = w.dtype() == DType.F8_E4M3 ? ckpt.tensor(name + ".weight_scale_inv") : null;
-        return requant(WeightMatrix.of(w, scale));
-    }
-
-    private WeightMatrix linear(Tensor t) {
-        return requant(WeightMatrix.of(t));
-    }
-
-    private WeightMatrix requant(WeightMatrix w) {
-        return options.quantizeQ8_0() && w.cols() % 32 == 0 ? w.toQ8_0() : w;
+        return WeightMatrix.of(w, scale);
     }
 
     private float[] vector(String name, int len) {

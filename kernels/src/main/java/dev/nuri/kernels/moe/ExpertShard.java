@@ -24,6 +24,10 @@ public final class ExpertShard implements RoutedExperts {
         }
     }
 
+    GroupedExperts experts() {
+        return all;
+    }
+
     public int[] ownedExperts() {
         return owned.clone();
     }

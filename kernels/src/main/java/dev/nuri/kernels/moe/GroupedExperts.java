@@ -11,13 +11,51 @@ import dev.nuri.kernels.ops.Blas1;
  */
 public final class GroupedExperts implements RoutedExperts {
     private final FeedForward[][] experts; // [layer][expert]; null rows for dense layers
+    private final boolean quantizeQ8_0;
+    private final boolean[] prepared; // [expert]: ready in every layer (quantised when asked)
 
     public GroupedExperts(FeedForward[][] experts) {
+        this(experts, false);
+    }
+
+    /** @param quantizeQ8_0 quantise each expert to Q8_0 when it is first {@link #prepare prepared}, not before */
+    public GroupedExperts(FeedForward[][] experts, boolean quantizeQ8_0) {
         this.experts = experts;
+        this.quantizeQ8_0 = quantizeQ8_0;
+        int n = 0;
+        for (FeedForward[] layer : experts) if (layer != null) n = Math.max(n, layer.length);
+        this.prepared = new boolean[n];
     }
 
     FeedForward expert(int layer, int e) {
         return experts[layer][e];
+    }
+
+    /**
+     * Makes these experts ready to compute in every layer: with Q8_0 asked for, quantises each once and gives
+     * back the checkpoint pages it was read from, so a shard holds its own experts in Q8_0 and nothing of the
+     * others (their pages are never touched). Idempotent; a shard calls it for the experts its placement gives it.
+     */
+    public synchronized void prepare(int[] ids) {
+        for (int e : ids) {
+            if (e < 0 || e >= prepared.length) throw new IllegalArgumentException("expert " + e + " does not exist; the model has " + prepared.length);
+            if (prepared[e]) continue;
+            if (quantizeQ8_0) {
+                for (FeedForward[] layer : experts) {
+                    if (layer == null) continue;
+                    FeedForward f = layer[e];
+                    layer[e] = new FeedForward(f.gate().requantizedQ8_0(), f.up().requantizedQ8_0(), f.down().requantizedQ8_0());
+                }
+            }
+            prepared[e] = true;
+        }
+    }
+
+    /** Every expert (one process computing all of them). */
+    public void prepareAll() {
+        int[] all = new int[prepared.length];
+        for (int e = 0; e < all.length; e++) all[e] = e;
+        prepare(all);
     }
 
     public int numExperts(int layer) {
@@ -48,6 +86,7 @@ public final class GroupedExperts implements RoutedExperts {
         long activeBytes = 0;
         for (int e = 0; e < numExperts; e++) {
             if (start[e + 1] == start[e]) continue;
+            if (!prepared[e]) prepare(new int[] {e}); // a caller that did not prepare it: once, not on every step
             active[nActive++] = e;
             activeBytes += layerExperts[e].bytes();
         }
@@ -65,7 +104,7 @@ public final class GroupedExperts implements RoutedExperts {
                 runExpert(layerExperts[e], start[e], start[e + 1], entries, k, hidden, h, ys);
             }
         }
-        // combined in expert order whatever ran where: the same sums, bit for bit, with any number of threads
+        // combined in expert order whatever ran where: the same sums with any number of threads
         for (int i = 0; i < start[numExperts]; i++) {
             int entry = entries[i];
             Blas1.axpy(weights[entry], ys, i * h, out, (entry / k) * h, h);

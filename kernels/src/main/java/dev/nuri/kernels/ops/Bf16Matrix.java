@@ -32,6 +32,11 @@ public final class Bf16Matrix extends WeightMatrix {
     }
 
     @Override
+    MemorySegment stored() {
+        return data;
+    }
+
+    @Override
     public DType dtype() {
         return DType.BF16;
     }

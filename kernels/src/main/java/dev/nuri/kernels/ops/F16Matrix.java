@@ -16,6 +16,11 @@ public final class F16Matrix extends WeightMatrix {
     }
 
     @Override
+    MemorySegment stored() {
+        return data;
+    }
+
+    @Override
     public DType dtype() {
         return DType.F16;
     }

@@ -19,6 +19,11 @@ public final class F32Matrix extends WeightMatrix {
     }
 
     @Override
+    MemorySegment stored() {
+        return data;
+    }
+
+    @Override
     public DType dtype() {
         return DType.F32;
     }

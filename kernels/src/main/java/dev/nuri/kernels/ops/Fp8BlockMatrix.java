@@ -41,6 +41,11 @@ public final class Fp8BlockMatrix extends WeightMatrix {
     }
 
     @Override
+    MemorySegment stored() {
+        return data;
+    }
+
+    @Override
     public DType dtype() {
         return DType.F8_E4M3;
     }

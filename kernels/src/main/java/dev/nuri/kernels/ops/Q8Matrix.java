@@ -101,11 +101,133 @@ public final class Q8Matrix extends WeightMatrix {
         return s;
     }
 
+    /**
+     * Four rows per pass (four sequential streams, each x vector loaded once for four rows); each row's block
+     * is summed unscaled, then scaled once, as in {@link #dot}.
+     */
+    @Override
+    void matvecRows(int r0, int r1, float[] x, int xOff, float[] out, int outOff) {
+        int r = r0;
+        if (F.length() <= BLOCK) for (; r + 4 <= r1; r += 4) dotRows4(r, x, xOff, out, outOff + r);
+        for (; r < r1; r++) out[outOff + r] = dot(r, x, xOff);
+    }
+
+    private void dotRows4(int row, float[] x, int xOff, float[] out, int outAt) {
+        long q0 = (long) row * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
+        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb;
+        int step = F.length();
+        FloatVector t0 = FloatVector.zero(F), t1 = t0, t2 = t0, t3 = t0;
+        for (int b = 0; b < nb; b++) {
+            FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+            for (int j = 0; j < BLOCK; j += step) {
+                int c = b * BLOCK + j;
+                FloatVector v = FloatVector.fromArray(F, x, xOff + c);
+                a0 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q0 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).fma(v, a0);
+                a1 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q1 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).fma(v, a1);
+                a2 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q2 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).fma(v, a2);
+                a3 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q3 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).fma(v, a3);
+            }
+            t0 = a0.fma(FloatVector.broadcast(F, scales[s0 + b]), t0);
+            t1 = a1.fma(FloatVector.broadcast(F, scales[s1 + b]), t1);
+            t2 = a2.fma(FloatVector.broadcast(F, scales[s2 + b]), t2);
+            t3 = a3.fma(FloatVector.broadcast(F, scales[s3 + b]), t3);
+        }
+        out[outAt] = t0.reduceLanes(VectorOperators.ADD);
+        out[outAt + 1] = t1.reduceLanes(VectorOperators.ADD);
+        out[outAt + 2] = t2.reduceLanes(VectorOperators.ADD);
+        out[outAt + 3] = t3.reduceLanes(VectorOperators.ADD);
+    }
+
+    @Override
+    boolean hasDot4() {
+        return F.length() <= BLOCK;
+    }
+
+    /** W[row] · four tokens: each weight vector widened and scaled once for the four (see {@link FewTokensGemm}). */
+    @Override
+    void dot4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        long q = (long) row * cols;
+        int nb = cols / BLOCK, sb = row * nb;
+        int step = F.length();
+        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
+        for (int b = 0; b < nb; b++) {
+            FloatVector d = FloatVector.broadcast(F, scales[sb + b]);
+            for (int j = 0; j < BLOCK; j += step) {
+                int c = b * BLOCK + j;
+                FloatVector w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d);
+                a0 = w.fma(FloatVector.fromArray(F, x, x0 + c), a0);
+                a1 = w.fma(FloatVector.fromArray(F, x, x1 + c), a1);
+                a2 = w.fma(FloatVector.fromArray(F, x, x2 + c), a2);
+                a3 = w.fma(FloatVector.fromArray(F, x, x3 + c), a3);
+            }
+        }
+        res[0] = a0.reduceLanes(VectorOperators.ADD);
+        res[1] = a1.reduceLanes(VectorOperators.ADD);
+        res[2] = a2.reduceLanes(VectorOperators.ADD);
+        res[3] = a3.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** res[4 * i + j] = W[row + i] · x[xo_j ..]: four rows share each token load, as in Bf16Matrix. */
+    @Override
+    void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        long q0 = (long) row * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
+        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb;
+        int step = F.length();
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
+        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+        for (int b = 0; b < nb; b++) {
+            float d0 = scales[s0 + b], d1 = scales[s1 + b], d2 = scales[s2 + b], d3 = scales[s3 + b];
+            for (int j = 0; j < BLOCK; j += step) {
+                int c = b * BLOCK + j;
+                FloatVector w0 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q0 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d0);
+                FloatVector w1 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q1 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d1);
+                FloatVector w2 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q2 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d2);
+                FloatVector w3 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q3 + c, ByteOrder.LITTLE_ENDIAN)
+                        .convertShape(VectorOperators.B2F, F, 0)).mul(d3);
+                FloatVector v = FloatVector.fromArray(F, x, x0 + c);
+                c00 = w0.fma(v, c00); c10 = w1.fma(v, c10); c20 = w2.fma(v, c20); c30 = w3.fma(v, c30);
+                v = FloatVector.fromArray(F, x, x1 + c);
+                c01 = w0.fma(v, c01); c11 = w1.fma(v, c11); c21 = w2.fma(v, c21); c31 = w3.fma(v, c31);
+                v = FloatVector.fromArray(F, x, x2 + c);
+                c02 = w0.fma(v, c02); c12 = w1.fma(v, c12); c22 = w2.fma(v, c22); c32 = w3.fma(v, c32);
+                v = FloatVector.fromArray(F, x, x3 + c);
+                c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
+            }
+        }
+        res[0] = c00.reduceLanes(VectorOperators.ADD); res[1] = c01.reduceLanes(VectorOperators.ADD);
+        res[2] = c02.reduceLanes(VectorOperators.ADD); res[3] = c03.reduceLanes(VectorOperators.ADD);
+        res[4] = c10.reduceLanes(VectorOperators.ADD); res[5] = c11.reduceLanes(VectorOperators.ADD);
+        res[6] = c12.reduceLanes(VectorOperators.ADD); res[7] = c13.reduceLanes(VectorOperators.ADD);
+        res[8] = c20.reduceLanes(VectorOperators.ADD); res[9] = c21.reduceLanes(VectorOperators.ADD);
+        res[10] = c22.reduceLanes(VectorOperators.ADD); res[11] = c23.reduceLanes(VectorOperators.ADD);
+        res[12] = c30.reduceLanes(VectorOperators.ADD); res[13] = c31.reduceLanes(VectorOperators.ADD);
+        res[14] = c32.reduceLanes(VectorOperators.ADD); res[15] = c33.reduceLanes(VectorOperators.ADD);
+    }
+
+    /** Block by block: the bytes widened to floats and multiplied by the block's scale, a vector at a time. */
     @Override
     public void dequantizeRow(int row, int col0, int len, float[] dst, int dstOff) {
         long base = (long) row * cols;
         int sBase = row * (cols / BLOCK);
-        for (int j = 0; j < len; j++) {
+        int step = F.length();
+        int j = 0;
+        // vector path while a whole vector stays inside one block (BLOCK is a multiple of the lane count)
+        for (; j + step <= len && step <= BLOCK && (col0 + j) % BLOCK + step <= BLOCK; j += step) {
+            int c = col0 + j;
+            ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, base + c, ByteOrder.LITTLE_ENDIAN)
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[sBase + c / BLOCK]).intoArray(dst, dstOff + j);
+        }
+        for (; j < len; j++) {
             int c = col0 + j;
             dst[dstOff + j] = quants.get(ValueLayout.JAVA_BYTE, base + c) * scales[sBase + c / BLOCK];
         }

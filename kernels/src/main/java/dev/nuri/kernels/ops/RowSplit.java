@@ -4,8 +4,8 @@ import dev.nuri.kernels.backend.KernelPool;
 
 /**
  * One product split over ranges of output rows on the {@link KernelPool}. Each range computes exactly what
- * the whole product computes for those rows, in the same order, so the result is the same bits with any
- * number of threads. One instance per calling thread holds the arguments, so a split allocates nothing.
+ * the whole product computes for those rows, in the same order, so the result does not depend on the number
+ * of threads (only, as anywhere, on which JIT tier ran a vector reduction). One instance per calling thread holds the arguments, so a split allocates nothing.
  */
 final class RowSplit implements KernelPool.Task {
     enum Kind { MATVEC, FEW_TOKENS, TILE, TOKEN_LANES }

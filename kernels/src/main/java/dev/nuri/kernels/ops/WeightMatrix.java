@@ -1,6 +1,7 @@
 package dev.nuri.kernels.ops;
 
 import dev.nuri.kernels.weights.DType;
+import java.lang.foreign.MemorySegment;
 import dev.nuri.kernels.weights.Tensor;
 import dev.nuri.kernels.weights.WeightFormatException;
 
@@ -108,5 +109,24 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
     /** This weight re-quantised to Q8_0 (blocks of 32 along a row); cols must be a multiple of 32. */
     public Q8Matrix toQ8_0() {
         return Q8Matrix.quantize(this);
+    }
+
+    /**
+     * For {@code --quantization q8_0}: this weight in Q8_0 when its rows split into blocks of 32 (else itself),
+     * and the pages of the checkpoint mapping it was read from given back (madvise DONTNEED through
+     * {@link MemorySegment#unload()}), so the process keeps the quantised copy only, not the file's pages
+     * beside it. The mapping stays valid: a later read faults the pages back in from the file.
+     */
+    public WeightMatrix requantizedQ8_0() {
+        if (cols % Q8Matrix.BLOCK != 0) return this;
+        Q8Matrix q = toQ8_0();
+        MemorySegment stored = stored();
+        if (stored != null && stored.isMapped()) stored.unload();
+        return q;
+    }
+
+    /** The bytes this weight reads, where they are a slice of the checkpoint (or generated memory); else null. */
+    MemorySegment stored() {
+        return null;
     }
 }

@@ -2,6 +2,7 @@ package dev.nuri.kernels.ops;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.nuri.kernels.backend.KernelPool;
 import dev.nuri.kernels.weights.DType;
 import dev.nuri.kernels.weights.Fp8E4m3;
 import dev.nuri.kernels.weights.Tensor;
@@ -9,6 +10,7 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -60,8 +62,35 @@ class WeightMatrixTest {
     void gemvAndGemmMatchAReferenceProduct(DType type, int rows, int cols) {
         float[] w = new float[rows * cols];
         WeightMatrix m = matrix(type, rows, cols, w);
-        // 7 tokens: the few-token kernels with a short last group; 37: the token-lane kernels with a padded tile
-        for (int n : new int[] {2, 7, 37}) checkProduct(m, w, rows, cols, n);
+        // 7 tokens: the few-token kernels with a short last group; 37: the token-lane kernels with a padded tile;
+        // 3 threads with no minimum size: every product split over row ranges
+        for (int threads : new int[] {1, 3}) {
+            KernelPool.configure(threads, 0);
+            for (int n : new int[] {2, 7, 37}) checkProduct(m, w, rows, cols, n);
+        }
+    }
+
+    /** Q8_0 against the product of its own quantised weights, read one element at a time (the scalar path). */
+    @ParameterizedTest(name = "Q8_0 {0}x{1}")
+    @CsvSource({"130, 256", "7, 96", "64, 1024"})
+    void q8GemvAndGemmMatchTheProductOfTheQuantisedWeights(int rows, int cols) {
+        Q8Matrix q = matrix(DType.F32, rows, cols, new float[rows * cols]).toQ8_0();
+        float[] w = new float[rows * cols], one = new float[1];
+        for (int r = 0; r < rows; r++) {
+            for (int c = 0; c < cols; c++) {
+                q.dequantizeRow(r, c, 1, one, 0);
+                w[r * cols + c] = one[0];
+            }
+        }
+        for (int threads : new int[] {1, 3}) {
+            KernelPool.configure(threads, 0);
+            for (int n : new int[] {2, 7, 37}) checkProduct(q, w, rows, cols, n);
+        }
+    }
+
+    @AfterEach
+    void restorePool() {
+        KernelPool.configure(KernelPool.defaultThreads());
     }
 
     private static void checkProduct(WeightMatrix m, float[] w, int rows, int cols, int n) {
