@@ -87,7 +87,9 @@ public enum ShardSetting {
                     + "with a message"),
     QUANTIZATION("NURI_QUANTIZATION", null,
             "`q8_0`: re-quantise every linear weight except router and output head to Q8_0 blocks at load time (kernels "
-                    + "`LoadOptions(true)`; a matrix whose input width is not a multiple of 32 stays as stored). `bf16` / "
+                    + "`LoadOptions(true)`; a matrix whose input width is not a multiple of 32 stays as stored); routed experts "
+                    + "only where this shard's placement puts them, and the checkpoint pages a quantised weight was read from "
+                    + "are released, so the shard keeps the Q8_0 copy only. `bf16` / "
                     + "`fp8`: serve the checkpoint as stored; if most of its weight matrices are of another type, a warning is "
                     + "logged, nothing is converted. `q8_0` with a `builtin:` model: the shard exits at start (the kernels build "
                     + "builtin models without load options); `bf16`/`fp8` there only warn (builtin weights are F32). Any other "

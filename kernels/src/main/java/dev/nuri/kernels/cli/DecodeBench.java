@@ -49,6 +49,7 @@ final class DecodeBench {
         lm.localExperts(); // prepares (with q8: quantises) every expert, part of loading
         double loadSeconds = (System.nanoTime() - t0) / 1e9;
         ModelConfig c = lm.config();
+        long rssLoaded = rssBytes(); // before the bandwidth probe's buffer
         SplittableRandom random = new SplittableRandom(1);
         StringBuilder out = new StringBuilder();
         double bandwidth = readBandwidth(1L << 30, rounds);
@@ -87,8 +88,8 @@ final class DecodeBench {
                 out.append(String.format(Locale.ROOT, "decode batch %d: %.1f tok/s%s%n", batch, tps, roof));
             }
         }
-        out.append(String.format(Locale.ROOT, "resident memory: %.2f GB (%.2f GB before loading)%n", rssBytes() / 1e9,
-                rssBefore / 1e9));
+        out.append(String.format(Locale.ROOT, "resident memory: %.2f GB after loading, %.2f GB after the runs (%.2f GB before loading)%n",
+                rssLoaded / 1e9, rssBytes() / 1e9, rssBefore / 1e9));
         return out.toString();
     }
 
@@ -114,7 +115,12 @@ final class DecodeBench {
 
     /** Bytes/s of a vector sum over {@code bytes} of off-heap memory, best of {@code rounds} passes, on the pool. */
     static double readBandwidth(long bytes, int rounds) {
-        MemorySegment s = Arena.ofAuto().allocate(bytes, 64);
+        try (Arena arena = Arena.ofShared()) { // freed before the model runs
+            return readBandwidth(arena.allocate(bytes, 64), bytes, rounds);
+        }
+    }
+
+    private static double readBandwidth(MemorySegment s, long bytes, int rounds) {
         s.fill((byte) 1);
         KernelPool pool = KernelPool.global();
         int chunks = pool.threads() * 4;
