@@ -45,6 +45,8 @@ public final class ShardPodTemplate {
     static final String PLACEMENT_DIR = "/etc/nuri/placement";
     /** Long enough to finish in-flight generations after SIGTERM; the worker drains within it. */
     static final long TERMINATION_GRACE_SECONDS = 120;
+    /** Before SIGTERM: the time for a deleted pod to leave the Service's endpoints everywhere. */
+    static final long PRE_STOP_SECONDS = 5;
     static final long RUN_AS_USER = 10001;
     /** The init container that downloads and checks an http model source (the worker image's fetch-model). */
     public static final String FETCH_CONTAINER = "fetch-model";
@@ -78,6 +80,10 @@ public final class ShardPodTemplate {
                 .withArgs("shard")
                 // a crash loop's last log lines reach the pod status, and from there Degraded
                 .withTerminationMessagePolicy("FallbackToLogsOnError")
+                // keeps serving while the endpoints drop the deleted pod (kube-proxy lags a few seconds);
+                // only then SIGTERM starts the group drain (the worker README)
+                .withNewLifecycle().withNewPreStop().withNewSleep().withSeconds(PRE_STOP_SECONDS).endSleep().endPreStop()
+                .endLifecycle()
                 .withEnv(env(md, group, shards, model.location(), revision))
                 .addNewPort().withName("http").withContainerPort(spec.serving().port()).endPort()
                 .addNewPort().withName("peer").withContainerPort(spec.serving().peerPort()).endPort()
@@ -131,7 +137,7 @@ public final class ShardPodTemplate {
         env.add(plain(ShardSetting.BIND_HOST.env(), "0.0.0.0"));
         env.add(new EnvVarBuilder().withName(ShardSetting.PEER_KEY.env()).withNewValueFrom().withNewSecretKeyRef()
                 .withName(ShardNames.peerKey(md)).withKey(ShardNames.PEER_KEY_ENTRY).endSecretKeyRef().endValueFrom().build());
-        env.add(plain(ShardSetting.DRAIN_SECONDS.env(), Long.toString(TERMINATION_GRACE_SECONDS - 15)));
+        env.add(plain(ShardSetting.DRAIN_SECONDS.env(), Long.toString(TERMINATION_GRACE_SECONDS - PRE_STOP_SECONDS - 15)));
         ServingSpec serving = spec.serving;
         if (serving != null && serving.maxSequences != null) {
             env.add(plain(ShardSetting.MAX_BATCH.env(), serving.maxSequences.toString()));

@@ -80,7 +80,11 @@ class ShardPodTemplateTest {
         assertThat(c.getReadOnlyRootFilesystem()).isTrue();
         assertThat(t.getSpec().getVolumes()).noneMatch(v -> v.getHostPath() != null);
         assertThat(worker(t).getReadinessProbe().getHttpGet().getPath()).isEqualTo("/health/ready");
-        assertThat(t.getSpec().getTerminationGracePeriodSeconds()).isGreaterThan(Long.parseLong(env(t, ShardSetting.DRAIN_SECONDS.env())));
+        // a deleted pod serves on while it leaves the endpoints (no shell: the kubelet's own sleep), then drains
+        long preStop = worker(t).getLifecycle().getPreStop().getSleep().getSeconds();
+        assertThat(preStop).isEqualTo(5);
+        assertThat(t.getSpec().getTerminationGracePeriodSeconds())
+                .isGreaterThan(preStop + Long.parseLong(env(t, ShardSetting.DRAIN_SECONDS.env())));
     }
 
     @Test
