@@ -32,6 +32,12 @@ public enum WireDType {
         throw new IllegalArgumentException(ShardSetting.WIRE_DTYPE.names() + " must be bf16 or f32, got '" + name + "'");
     }
 
+    /** Rounds values in place to what they are after crossing the wire (bf16: round to nearest even; f32: as they are). */
+    public void round(float[] values) {
+        if (this == F32) return;
+        for (int i = 0; i < values.length; i++) values[i] = Float.intBitsToFloat(toBf16(values[i]) << 16);
+    }
+
     /** Writes values[from, from+count) at the buffer's position (little-endian) and advances it. */
     void put(ByteBuffer out, float[] values, int from, int count) {
         if (this == F32) {

@@ -23,8 +23,13 @@ import java.util.function.Supplier;
  * computes everything locally.
  *
  * <p>The router's k slots per token stay in that form all the way: a peer gets the same slots with the ones it does
- * not hold set to -1 (an empty slot the grouped expert product skips), and so do this shard's own experts, which read
- * the batch's hidden vectors in place.
+ * not hold set to -1 (an empty slot the grouped expert product skips). With one shard the experts read the batch's
+ * hidden vectors in place.
+ *
+ * <p>With several shards the answer must not depend on which shard took the request (greedy decoding would otherwise
+ * give different tokens from different shards): this shard computes its own share exactly as it would for a peer (the
+ * same rows, the vectors rounded as the wire rounds them, the partial sum rounded likewise), and the partials are added
+ * in shard order, not the home shard's first.
  */
 public final class ExpertDispatcher implements RoutedExperts {
     private final int selfShard;
@@ -59,7 +64,6 @@ public final class ExpertDispatcher implements RoutedExperts {
         int[] tokensOn = new int[shards];
         int[] lastToken = new int[shards];
         Arrays.fill(lastToken, -1);
-        int localSlots = 0;
         for (int t = 0; t < tokens; t++) {
             for (int j = 0; j < k; j++) {
                 int slot = t * k + j;
@@ -67,7 +71,6 @@ public final class ExpertDispatcher implements RoutedExperts {
                 // Spread tokens over redundant copies by position, as vLLM does.
                 int s = replicas.length == 1 ? replicas[0] : replicas[t % replicas.length];
                 shardOfSlot[slot] = s;
-                if (s == selfShard) localSlots++;
                 if (lastToken[s] != t) {
                     lastToken[s] = t;
                     tokensOn[s]++;
@@ -83,27 +86,46 @@ public final class ExpertDispatcher implements RoutedExperts {
                         + (links[s] == null ? "" : " (" + links[s].address() + ": " + links[s].lastError() + ")"));
             }
         }
+        if (shards == 1) {
+            long computeStart = System.nanoTime();
+            host.apply(layer, tokens, k, hidden, experts, weights, out);
+            metrics.expertCompute.record(System.nanoTime() - computeStart, TimeUnit.NANOSECONDS);
+            return;
+        }
         @SuppressWarnings("unchecked")
         CompletableFuture<Frame.Combine>[] calls = new CompletableFuture[shards];
         int[][] rows = new int[shards][];
         for (int s = 0; s < shards; s++) {
             if (s == selfShard || tokensOn[s] == 0) continue;
             rows[s] = new int[tokensOn[s]];
-            calls[s] = send(s, layer, tokens, k, h, hidden, experts, weights, shardOfSlot, rows[s]);
+            Frame.Dispatch d = dispatchFor(s, layer, tokens, k, h, hidden, experts, weights, shardOfSlot, rows[s]);
+            try {
+                calls[s] = links[s].call(callId -> new Frame.Dispatch(callId, d.layer(), d.dtype(), d.tokens(), d.hidden(), d.k(),
+                        d.experts(), d.weights(), d.vectors()));
+            } catch (PeerUnavailableException e) {
+                throw new ExpertsUnavailableException(e.getMessage());
+            }
         }
         long dispatched = System.nanoTime();
-        if (shards > 1) metrics.dispatch.record(dispatched - start, TimeUnit.NANOSECONDS);
+        metrics.dispatch.record(dispatched - start, TimeUnit.NANOSECONDS);
 
+        float[] local = null;
         if (tokensOn[selfShard] > 0) {
             long computeStart = System.nanoTime();
-            host.apply(layer, tokens, k, hidden, localSlots == slots ? experts : only(selfShard, experts, shardOfSlot),
-                    weights, out);
+            rows[selfShard] = new int[tokensOn[selfShard]];
+            Frame.Dispatch d = dispatchFor(selfShard, layer, tokens, k, h, hidden, experts, weights, shardOfSlot, rows[selfShard]);
+            dtype.round(d.vectors());
+            local = host.compute(d);
+            dtype.round(local);
             metrics.expertCompute.record(System.nanoTime() - computeStart, TimeUnit.NANOSECONDS);
         }
 
-        if (shards == 1) return;
         long combineStart = System.nanoTime();
-        for (int s = 0; s < shards; s++) {
+        for (int s = 0; s < shards; s++) { // in shard order, whichever shard this is
+            if (s == selfShard) {
+                if (local != null) addRows(local, rows[s], h, out);
+                continue;
+            }
             if (calls[s] == null) continue;
             Frame.Combine answer = await(calls[s], s);
             if (answer.tokens() != rows[s].length) {
@@ -115,9 +137,12 @@ public final class ExpertDispatcher implements RoutedExperts {
         metrics.combine.record(System.nanoTime() - combineStart, TimeUnit.NANOSECONDS);
     }
 
-    /** The tokens with at least one slot on shard s, each once with all k of its slots (those held elsewhere -1). */
-    private CompletableFuture<Frame.Combine> send(int s, int layer, int tokens, int k, int h, float[] hidden, int[] experts,
-                                                  float[] weights, int[] shardOfSlot, int[] rows) {
+    /**
+     * What shard s computes: the tokens with at least one slot on it, each once with all k of its slots (those held
+     * elsewhere -1); their batch rows go to {@code rows}. The call id is filled in when it is sent.
+     */
+    private Frame.Dispatch dispatchFor(int s, int layer, int tokens, int k, int h, float[] hidden, int[] experts,
+                                       float[] weights, int[] shardOfSlot, int[] rows) {
         int n = rows.length;
         int[] ids = new int[n * k];
         float[] w = new float[n * k];
@@ -137,18 +162,7 @@ public final class ExpertDispatcher implements RoutedExperts {
             System.arraycopy(hidden, t * h, x, r * h, h);
             r++;
         }
-        try {
-            return links[s].call(callId -> new Frame.Dispatch(callId, layer, dtype, n, h, k, ids, w, x));
-        } catch (PeerUnavailableException e) {
-            throw new ExpertsUnavailableException(e.getMessage());
-        }
-    }
-
-    /** The slots held by shard s; the others -1. */
-    private static int[] only(int s, int[] experts, int[] shardOfSlot) {
-        int[] ids = new int[experts.length];
-        for (int i = 0; i < ids.length; i++) ids[i] = shardOfSlot[i] == s ? experts[i] : -1;
-        return ids;
+        return new Frame.Dispatch(0, layer, dtype, n, h, k, ids, w, x);
     }
 
     private Frame.Combine await(CompletableFuture<Frame.Combine> call, int shard) {

@@ -1,0 +1,59 @@
+package dev.nuri.worker.engine;
+
+import dev.nuri.worker.support.InProcessShard;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+
+import static dev.nuri.worker.engine.KvAccountingTest.prompt;
+import static dev.nuri.worker.engine.KvAccountingTest.spec;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * Chunked prefill: every engine step carries the running decodes plus prompt chunks up to {@code maxBatchedTokens}, so a
+ * long prompt arriving never stalls a running stream for more than one step, and is computed to the same tokens.
+ */
+class ChunkedPrefillTest {
+    final AtomicLong clock = new AtomicLong();
+    InProcessShard shard;
+
+    @AfterEach
+    void stop() {
+        if (shard != null) shard.close();
+    }
+
+    @Test
+    void aLongPromptIsPrefilledInChunksWhileTheRunningStreamGetsATokenEveryStep() throws Exception {
+        // prefix caching off: the long prompt is run twice and must be computed both times
+        shard = InProcessShard.start("--max-batched-tokens", "16", "--prefix-caching", "false");
+        Engine engine = shard.shard.engine();
+        SplittableRandom random = new SplittableRandom(21);
+        int[] longPrompt = prompt(random, 300);
+
+        Recorder alone = new Recorder(clock);
+        engine.submit(spec("alone", List.of(longPrompt), 1, 6, true), alone);
+        await().atMost(Duration.ofSeconds(60)).until(() -> alone.finishedChoices() == 1);
+
+        Recorder stream = new Recorder(clock);
+        engine.submit(spec("stream", List.of(prompt(random, 5)), 1, 400, true), stream);
+        await().atMost(Duration.ofSeconds(60)).until(() -> stream.outputs() >= 5);
+        long arrival = clock.get();
+        Recorder late = new Recorder(clock);
+        engine.submit(spec("late", List.of(longPrompt), 1, 6, true), late);
+        await().atMost(Duration.ofSeconds(120)).until(() -> late.finishedChoices() == 1 && stream.finishedChoices() == 1);
+
+        long first = late.firstTick();
+        long streamTokensMeanwhile;
+        synchronized (stream) {
+            streamTokensMeanwhile = stream.events.stream().filter(e -> e.tick() > arrival && e.tick() < first).count();
+        }
+        // 300 prompt tokens at 15 per step (16 less the stream's decode) take 20 steps, each with a token of the stream
+        assertThat(streamTokensMeanwhile).as("stream tokens while the 300-token prompt was prefilled").isGreaterThanOrEqualTo(19);
+        assertThat(late.tokens(0)).as("the chunked prompt's tokens").isEqualTo(alone.tokens(0));
+    }
+}
