@@ -21,8 +21,10 @@ final class BuiltinModels {
     static CausalLm create(String name) {
         return switch (name) {
             case "tiny-axk1" -> build(TINY_AXK1);
+            // the same weights with an 8k context, for long-prompt benchmarks (its tokenizer is tiny-axk1's)
+            case "tiny-axk1-8k" -> build(TINY_AXK1.replace("\"max_position_embeddings\": 1024", "\"max_position_embeddings\": 8192"));
             case "tiny-qwen3moe" -> build(TINY_QWEN3MOE);
-            default -> throw new IllegalArgumentException("no builtin model '" + name + "'; known: tiny-axk1, tiny-qwen3moe");
+            default -> throw new IllegalArgumentException("no builtin model '" + name + "'; known: tiny-axk1, tiny-axk1-8k, tiny-qwen3moe");
         };
     }
 
