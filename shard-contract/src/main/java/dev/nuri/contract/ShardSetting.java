@@ -66,6 +66,9 @@ public enum ShardSetting {
                     + "many bytes wait past the socket's write queue"),
     CHAT_TEMPLATE("NURI_CHAT_TEMPLATE", null,
             "a Jinja file that replaces the tokenizer's chat template (vLLM's `--chat-template`); default: the tokenizer's"),
+    TOOL_CALL_PARSER("NURI_TOOL_CALL_PARSER", "deepseek_v3",
+            "how the model writes tool calls (vLLM's `--tool-call-parser`; CRD `spec.serving.toolCallParser`): `deepseek_v3` "
+            + "(DeepSeek-V3, A.X K1), `hermes` (Qwen3, Hermes), `mistral`"),
     CHAT_TEMPLATE_TIMEOUT_MS("NURI_CHAT_TEMPLATE_TIMEOUT_MS", "" + Defaults.CHAT_TEMPLATE_TIMEOUT_MS,
             "a chat-template render still running after this fails with 400 (`param: messages`)"),
     HTTP_HALF_CLOSE("NURI_HTTP_HALF_CLOSE", "false",

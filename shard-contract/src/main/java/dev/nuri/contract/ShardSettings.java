@@ -129,6 +129,8 @@ public final class ShardSettings {
     /** Null: the checkpoint's own types. */
     public Quantization quantization() { return Quantization.parse(string(ShardSetting.QUANTIZATION)); }
 
+    public ToolCallParser toolCallParser() { return ToolCallParser.parse(string(ShardSetting.TOOL_CALL_PARSER)); }
+
     /** The group's peer key; null when not set (a one-shard group needs none). Never log it. */
     public PeerKey peerKey() {
         String v = string(ShardSetting.PEER_KEY);
@@ -176,6 +178,7 @@ public final class ShardSettings {
             throw new IllegalArgumentException(ShardSetting.CONTEXT_LENGTH.names() + " must be at least 1, got " + contextLength());
         }
         quantization();
+        toolCallParser();
         wireDType();
         if (isSet(ShardSetting.KERNEL_THREADS) && kernelThreads() < 1) {
             throw new IllegalArgumentException(ShardSetting.KERNEL_THREADS.names() + " must be at least 1, got " + kernelThreads());

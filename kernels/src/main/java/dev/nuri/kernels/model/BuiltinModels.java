@@ -20,11 +20,11 @@ final class BuiltinModels {
 
     static CausalLm create(String name) {
         return switch (name) {
-            case "tiny-axk1" -> build(TINY_AXK1);
+            case "tiny-axk1", "tiny-axk1-tools" -> build(TINY_AXK1); // -tools: the same weights, a tokenizer with tool tokens
             // the same weights with an 8k context, for long-prompt benchmarks (its tokenizer is tiny-axk1's)
             case "tiny-axk1-8k" -> build(TINY_AXK1.replace("\"max_position_embeddings\": 1024", "\"max_position_embeddings\": 8192"));
             case "tiny-qwen3moe" -> build(TINY_QWEN3MOE);
-            default -> throw new IllegalArgumentException("no builtin model '" + name + "'; known: tiny-axk1, tiny-axk1-8k, tiny-qwen3moe");
+            default -> throw new IllegalArgumentException("no builtin model '" + name + "'; known: tiny-axk1, tiny-axk1-tools, tiny-axk1-8k, tiny-qwen3moe");
         };
     }
 

@@ -151,6 +151,9 @@ public final class ShardPodTemplate {
         if (serving != null && serving.contextLength != null) {
             env.add(plain(ShardSetting.CONTEXT_LENGTH.env(), serving.contextLength.toString()));
         }
+        if (serving != null && serving.toolCallParser != null) {
+            env.add(plain(ShardSetting.TOOL_CALL_PARSER.env(), serving.toolCallParser.setting().value()));
+        }
         if (serving != null && serving.apiKeySecret != null) {
             env.add(new EnvVarBuilder().withName(ShardSetting.API_KEY.env()).withNewValueFrom().withNewSecretKeyRef()
                     .withName(serving.apiKeySecret.name)

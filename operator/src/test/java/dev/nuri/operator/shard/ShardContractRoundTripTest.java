@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.nuri.contract.PlacementFile;
 import dev.nuri.contract.ShardSettings;
+import dev.nuri.contract.ToolCallParser;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.dependents.PeerKeySecret;
 import dev.nuri.operator.api.v1alpha1.ServingSpec;
+import dev.nuri.operator.api.v1alpha1.ServingToolCallParser;
 import dev.nuri.operator.placement.Placements;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.PodTemplateSpec;
@@ -37,6 +39,7 @@ class ShardContractRoundTripTest {
         serving.maxSequences = 48;
         serving.maxBatchedTokens = 3072;
         serving.contextLength = 4096;
+        serving.toolCallParser = ServingToolCallParser.HERMES;
         serving.apiKeySecret = new ServingSpec.SecretKeyRef();
         serving.apiKeySecret.name = "keys";
         int shards = md.getSpec().experts.parallelism;
@@ -58,6 +61,7 @@ class ShardContractRoundTripTest {
         assertThat(settings.maxBatch()).isEqualTo(48);
         assertThat(settings.maxBatchedTokens()).isEqualTo(3072);
         assertThat(settings.contextLength()).isEqualTo(4096);
+        assertThat(settings.toolCallParser()).isEqualTo(ToolCallParser.HERMES);
         assertThat(settings.apiKey()).isEqualTo("secret:keys/api-key");
         assertThat(settings.peerKey()).as("the peer key from the operator's Secret").isNotNull();
         assertThat(settings.quantization()).isEqualTo(md.getSpec().model.quantization == null ? null

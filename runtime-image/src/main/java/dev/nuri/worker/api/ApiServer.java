@@ -8,6 +8,7 @@ import dev.nuri.worker.metrics.WorkerMetrics;
 import dev.nuri.worker.structured.StructuredOutput;
 import dev.nuri.worker.tokenizer.ChatTemplate;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
+import dev.nuri.worker.tools.ToolCallFormat;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
@@ -49,7 +50,7 @@ public final class ApiServer {
     static final Set<String> OPEN_PATHS = Set.of("/health", "/health/live", "/health/ready", "/metrics");
 
     /** What exists once the model is loaded. */
-    public record Serving(String modelName, ModelTokenizer tokenizer, Engine engine, int defaultChatMaxTokens) {}
+    public record Serving(String modelName, ModelTokenizer tokenizer, Engine engine, int defaultChatMaxTokens, ToolCallFormat toolCallFormat) {}
 
     private final Vertx vertx;
     private final WorkerMetrics metrics;
@@ -102,7 +103,8 @@ public final class ApiServer {
         // the output bound leaves room for the template's own text around a prompt that is just within the bound
         ChatTemplate template = source == null ? null
                 : new ChatTemplate(source, t.bosToken(), t.eosToken(), settings.chatTemplateTimeout(), 2 * maxPromptChars);
-        this.parser = new RequestParser(t, template, s.modelName(), contextLength, s.defaultChatMaxTokens(), new StructuredOutput(t));
+        this.parser = new RequestParser(t, template, s.modelName(), contextLength, s.defaultChatMaxTokens(), new StructuredOutput(t),
+                s.toolCallFormat());
         this.serving = s;
     }
 

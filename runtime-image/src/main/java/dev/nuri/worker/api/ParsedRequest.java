@@ -1,6 +1,7 @@
 package dev.nuri.worker.api;
 
 import dev.nuri.worker.engine.SamplingParams;
+import dev.nuri.worker.tools.ToolCallFormat;
 
 import java.util.List;
 
@@ -8,9 +9,13 @@ import java.util.List;
  * A validated /v1/completions or /v1/chat/completions request.
  *
  * @param promptLogprobs vLLM's {@code prompt_logprobs} (alternatives per prompt token), null when not asked for
+ * @param tools how to read tool calls out of the output; null when the request has no tools or tool_choice none
  */
 record ParsedRequest(boolean chat, List<int[]> prompts, List<String> echoTexts, int n, SamplingParams params,
-                     boolean stream, boolean includeUsage, Integer promptLogprobs) {
+                     boolean stream, boolean includeUsage, Integer promptLogprobs, ToolUse tools) {
+    /** @param parallel false: at most one call per choice is returned ({@code parallel_tool_calls: false}) */
+    record ToolUse(ToolCallFormat format, boolean parallel) {}
+
     /** Legacy completions' echo with logprobs: the prompt's tokens scored ahead of the generated ones. */
     boolean echoLogprobs() {
         return echoTexts != null && params.wantsLogprobs();

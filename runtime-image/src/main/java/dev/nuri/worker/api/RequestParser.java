@@ -6,6 +6,8 @@ import dev.nuri.worker.structured.StructuredOutput;
 import dev.nuri.worker.structured.TokenAutomaton;
 import dev.nuri.worker.tokenizer.ChatTemplate;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
+import dev.nuri.worker.structured.JsonGrammar;
+import dev.nuri.worker.tools.ToolCallFormat;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -33,11 +35,13 @@ final class RequestParser {
     private final int defaultChatMaxTokens;
     private final long maxPromptChars;
     private final StructuredOutput structured;
+    private final ToolCallFormat toolCallFormat;
 
     RequestParser(ModelTokenizer tokenizer, ChatTemplate chatTemplate, String modelName, int contextLength, int defaultChatMaxTokens,
-                  StructuredOutput structured) {
+                  StructuredOutput structured, ToolCallFormat toolCallFormat) {
         this.tokenizer = tokenizer;
         this.structured = structured;
+        this.toolCallFormat = toolCallFormat;
         this.chatTemplate = chatTemplate;
         this.modelName = modelName;
         this.contextLength = contextLength;
@@ -79,6 +83,10 @@ final class RequestParser {
         RequestFields f = new RequestFields(body);
         checkModel(f);
         rejectUnsupported(f);
+        JsonArray tools = f.array("tools");
+        if ((tools != null && !tools.isEmpty()) || f.has("tool_choice")) {
+            throw ApiException.unsupported(tools != null ? "tools" : "tool_choice", "tools are for /v1/chat/completions");
+        }
         if (f.has("suffix")) throw ApiException.unsupported("suffix", "'suffix' is not supported");
         Object prompt = f.raw("prompt");
         if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' is required");
@@ -116,7 +124,7 @@ final class RequestParser {
         SamplingParams params = constrained(f, sampling(f, maxTokens, logprobs == null ? -1 : logprobs, scored));
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         List<String> echoTexts = echo ? echoTexts(prompts, texts) : null;
-        return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream), promptLogprobs);
+        return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream), promptLogprobs, null);
     }
 
     ParsedRequest chat(JsonObject body) {
@@ -128,6 +136,7 @@ final class RequestParser {
         }
         JsonArray messages = f.array("messages");
         if (messages == null || messages.isEmpty()) throw ApiException.badRequest("messages", "'messages' must be a non-empty array");
+        Tools tools = tools(f);
         List<Map<String, Object>> rendered = messages(messages);
         long contentChars = 0;
         for (Map<String, Object> m : rendered) contentChars += ((String) m.get("content")).length();
@@ -135,7 +144,7 @@ final class RequestParser {
         Boolean addGenerationPrompt = f.bool("add_generation_prompt");
         String text;
         try {
-            text = chatTemplate.render(rendered, addGenerationPrompt == null || addGenerationPrompt);
+            text = chatTemplate.render(rendered, tools == null ? null : tools.forTemplate(), addGenerationPrompt == null || addGenerationPrompt);
         } catch (ChatTemplate.ChatTemplateException e) {
             throw ApiException.badRequest("messages", "the chat template rejected the messages: " + e.getMessage());
         }
@@ -150,10 +159,13 @@ final class RequestParser {
         int maxTokens = f.has("max_completion_tokens") ? maxTokens(f, prompts, -1, "max_completion_tokens", 1)
                 : maxTokens(f, prompts, -1, "max_tokens", 1);
         Integer promptLogprobs = promptLogprobs(f);
-        SamplingParams params = constrained(f, sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1,
-                promptLogprobs == null ? -1 : promptLogprobs));
+        SamplingParams params = sampling(f, maxTokens, Boolean.TRUE.equals(logprobs) ? (top == null ? 0 : top) : -1,
+                promptLogprobs == null ? -1 : promptLogprobs);
+        params = tools != null && tools.forced() != null ? forceCall(f, params, tools) : constrained(f, params);
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
-        return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream), promptLogprobs);
+        ParsedRequest.ToolUse use = tools == null || tools.choice.equals("none") ? null
+                : new ParsedRequest.ToolUse(toolCallFormat, tools.parallel);
+        return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream), promptLogprobs, use);
     }
 
     List<Map<String, Object>> messages(JsonArray messages) {
@@ -168,12 +180,150 @@ final class RequestParser {
             msg.put("role", role);
             msg.put("content", content(m.getValue("content"), where + ".content"));
             if (m.getValue("name") instanceof String name) msg.put("name", name);
-            if (m.containsKey("tool_calls") || m.containsKey("tool_call_id")) {
-                throw ApiException.unsupported(where, "tool calls are not supported by this server");
+            if (m.getValue("tool_calls") != null) {
+                if (!role.equals("assistant")) throw ApiException.badRequest(where + ".tool_calls", "only assistant messages carry tool_calls");
+                msg.put("tool_calls", toolCalls(m.getValue("tool_calls"), where + ".tool_calls"));
+            }
+            if (role.equals("tool")) {
+                if (!(m.getValue("tool_call_id") instanceof String id)) {
+                    throw ApiException.badRequest(where + ".tool_call_id", where + ": a tool message needs 'tool_call_id' (the id of the call it answers)");
+                }
+                msg.put("tool_call_id", id);
             }
             out.add(msg);
         }
         return out;
+    }
+
+    /** An assistant message's earlier calls, for the template: [{id, type, function: {name, arguments (JSON text)}}]. */
+    private static List<Object> toolCalls(Object value, String where) {
+        if (!(value instanceof JsonArray calls)) throw ApiException.badRequest(where, where + " must be an array");
+        List<Object> out = new ArrayList<>();
+        for (int i = 0; i < calls.size(); i++) {
+            String at = where + "[" + i + "]";
+            if (!(calls.getValue(i) instanceof JsonObject call) || !(call.getValue("function") instanceof JsonObject fn)
+                    || !(fn.getValue("name") instanceof String name)) {
+                throw ApiException.badRequest(at, at + " must be {\"id\", \"type\": \"function\", \"function\": {\"name\", \"arguments\"}}");
+            }
+            Object args = fn.getValue("arguments");
+            String arguments = args == null ? "{}" : args instanceof String s ? s : io.vertx.core.json.Json.encode(args);
+            Map<String, Object> function = new HashMap<>(Map.of("name", name, "arguments", arguments));
+            Map<String, Object> plain = new HashMap<>();
+            plain.put("id", call.getValue("id") instanceof String id ? id : "");
+            plain.put("type", "function");
+            plain.put("function", function);
+            out.add(plain);
+        }
+        return out;
+    }
+
+    /**
+     * The request's tools and tool_choice. {@code forced}: the tools one of which must be called (required: all, a named
+     * function: that one), else null.
+     */
+    private record Tools(List<JsonObject> functions, String choice, List<JsonObject> forced, boolean parallel) {
+        List<Object> forTemplate() {
+            List<Object> out = new ArrayList<>();
+            for (JsonObject fn : functions) out.add(plain(new JsonObject().put("type", "function").put("function", fn)));
+            return out;
+        }
+    }
+
+    /** JsonObject/JsonArray as the Maps and Lists a template reads. */
+    private static Object plain(Object v) {
+        if (v instanceof JsonObject o) {
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            for (String k : o.fieldNames()) m.put(k, plain(o.getValue(k)));
+            return m;
+        }
+        if (v instanceof JsonArray a) {
+            List<Object> l = new ArrayList<>();
+            for (Object x : a) l.add(plain(x));
+            return l;
+        }
+        return v;
+    }
+
+    private static final java.util.regex.Pattern FUNCTION_NAME = java.util.regex.Pattern.compile("[A-Za-z0-9_-]{1,64}");
+
+    private static Tools tools(RequestFields f) {
+        JsonArray tools = f.array("tools");
+        Object choice = f.raw("tool_choice");
+        Boolean parallel = f.bool("parallel_tool_calls");
+        if (tools == null || tools.isEmpty()) {
+            if (choice != null && !"none".equals(choice) && !"auto".equals(choice)) {
+                throw ApiException.badRequest("tool_choice", "'tool_choice' " + RequestFields.describe(choice) + " needs 'tools'");
+            }
+            return null;
+        }
+        List<JsonObject> functions = new ArrayList<>();
+        for (int i = 0; i < tools.size(); i++) {
+            String at = "tools[" + i + "]";
+            if (!(tools.getValue(i) instanceof JsonObject tool) || !"function".equals(tool.getValue("type"))
+                    || !(tool.getValue("function") instanceof JsonObject fn)) {
+                throw ApiException.badRequest(at, at + " must be {\"type\": \"function\", \"function\": {\"name\", \"parameters\"}}");
+            }
+            if (!(fn.getValue("name") instanceof String name) || !FUNCTION_NAME.matcher(name).matches()) {
+                throw ApiException.badRequest(at + ".function.name", at + ".function.name must be 1 to 64 of a-z, A-Z, 0-9, _ and -");
+            }
+            if (fn.getValue("parameters") != null && !(fn.getValue("parameters") instanceof JsonObject)) {
+                throw ApiException.badRequest(at + ".function.parameters", at + ".function.parameters must be a JSON schema object");
+            }
+            for (JsonObject other : functions) {
+                if (other.getString("name").equals(name)) throw ApiException.badRequest(at + ".function.name", "two tools are named '" + name + "'");
+            }
+            functions.add(fn);
+        }
+        String mode;
+        List<JsonObject> forced = null;
+        if (choice == null || "auto".equals(choice)) {
+            mode = "auto";
+        } else if ("none".equals(choice)) {
+            mode = "none";
+        } else if ("required".equals(choice)) {
+            mode = "required";
+            forced = functions;
+        } else if (choice instanceof JsonObject named && "function".equals(named.getValue("type"))
+                && named.getValue("function") instanceof JsonObject fn && fn.getValue("name") instanceof String name) {
+            mode = "named";
+            forced = functions.stream().filter(t -> t.getString("name").equals(name)).toList();
+            if (forced.isEmpty()) throw ApiException.badRequest("tool_choice", "tool_choice names '" + name + "', which is not among the tools");
+        } else {
+            throw ApiException.badRequest("tool_choice", "'tool_choice' must be 'none', 'auto', 'required' or "
+                    + "{\"type\": \"function\", \"function\": {\"name\": ...}}");
+        }
+        return new Tools(functions, mode, forced, parallel == null || parallel);
+    }
+
+    /**
+     * tool_choice required or a named function: the output is held to one call, in the model family's syntax, of one
+     * of the forced tools with arguments that satisfy its parameters schema.
+     */
+    private SamplingParams forceCall(RequestFields f, SamplingParams params, Tools tools) {
+        if (f.object("response_format") != null && !"text".equals(f.object("response_format").getValue("type"))) {
+            throw ApiException.badRequest("response_format", "response_format cannot be combined with tool_choice '" + tools.choice
+                    + "': the output is a tool call");
+        }
+        StringBuilder key = new StringBuilder("tools:" + toolCallFormat.parserName);
+        for (JsonObject fn : tools.forced) key.append('|').append(fn.getString("name")).append(':').append(parameters(fn).encode());
+        TokenAutomaton automaton;
+        try {
+            automaton = structured.grammar(key.toString(), () -> {
+                List<JsonGrammar> calls = new ArrayList<>();
+                for (JsonObject fn : tools.forced) {
+                    calls.add(toolCallFormat.call(fn.getString("name"), SchemaCompiler.compile(parameters(fn))));
+                }
+                return JsonGrammar.choice(calls);
+            });
+        } catch (SchemaCompiler.UnsupportedSchemaException e) {
+            throw ApiException.unsupported("tools", "a forced tool's parameters: " + e.getMessage());
+        }
+        return checkedBudget(f, params, automaton);
+    }
+
+    private static JsonObject parameters(JsonObject function) {
+        JsonObject p = function.getJsonObject("parameters");
+        return p == null ? new JsonObject().put("type", "object").put("properties", new JsonObject()) : p;
     }
 
     private static String content(Object content, String where) {
@@ -277,10 +427,14 @@ final class RequestParser {
             throw ApiException.badRequest("response_format.type", "response_format.type must be 'text', 'json_object' or 'json_schema', got "
                     + RequestFields.describe(type));
         }
+        return checkedBudget(f, params, automaton);
+    }
+
+    private static SamplingParams checkedBudget(RequestFields f, SamplingParams params, TokenAutomaton automaton) {
         int shortest = automaton.shortestOutput();
         if (params.maxTokens() < shortest) {
             throw ApiException.badRequest(f.has("max_completion_tokens") ? "max_completion_tokens" : "max_tokens", "the shortest output that "
-                    + "satisfies response_format takes up to " + shortest + " tokens, more than the " + params.maxTokens()
+                    + "satisfies response_format (or the forced tool call) takes up to " + shortest + " tokens, more than the " + params.maxTokens()
                     + " allowed; raise the token limit");
         }
         return params.withConstraint(StructuredOutput.constraint(automaton));
@@ -353,13 +507,7 @@ final class RequestParser {
 
     /** Parameters a user may reasonably send that this server does not implement: refuse them rather than ignore them. */
     private static void rejectUnsupported(RequestFields f) {
-        JsonArray tools = f.has("tools") ? f.array("tools") : null;
-        if (tools != null && !tools.isEmpty()) throw ApiException.unsupported("tools", "tool calling is not supported by this server");
-        if (f.has("functions")) throw ApiException.unsupported("functions", "function calling is not supported by this server");
-        Object toolChoice = f.raw("tool_choice");
-        if (toolChoice != null && !"none".equals(toolChoice) && !"auto".equals(toolChoice)) {
-            throw ApiException.unsupported("tool_choice", "tool calling is not supported by this server");
-        }
+        if (f.has("functions")) throw ApiException.unsupported("functions", "'functions' (deprecated by OpenAI) is not supported; use 'tools'");
         JsonObject bias = f.object("logit_bias");
         if (bias != null && !bias.isEmpty()) throw ApiException.unsupported("logit_bias", "'logit_bias' is not supported");
         for (String penalty : List.of("frequency_penalty", "presence_penalty")) {

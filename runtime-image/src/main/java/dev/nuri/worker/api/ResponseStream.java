@@ -5,6 +5,9 @@ import dev.nuri.worker.engine.GenerationListener;
 import dev.nuri.worker.engine.SequenceOutput;
 import dev.nuri.worker.engine.TokenLogprob;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
+import dev.nuri.worker.tools.ToolCall;
+import dev.nuri.worker.tools.ToolCallFormat;
+import dev.nuri.worker.tools.ToolCallStream;
 import io.vertx.core.Context;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.http.HttpServerResponse;
@@ -49,6 +52,9 @@ final class ResponseStream implements GenerationListener {
         final JsonArray textOffset = new JsonArray();
         /** vLLM's prompt_logprobs, when asked for */
         JsonArray promptLogprobs;
+        /** a streamed choice of a request with tools: separates content from calls */
+        ToolCallStream toolCalls;
+        int callsSent;
         int completionTokens;
         String finishReason;
         boolean started;
@@ -66,7 +72,10 @@ final class ResponseStream implements GenerationListener {
         this.model = model;
         int count = request.prompts().size() * request.n();
         this.choices = new Choice[count];
-        for (int i = 0; i < count; i++) choices[i] = new Choice();
+        for (int i = 0; i < count; i++) {
+            choices[i] = new Choice();
+            if (request.tools() != null && request.stream()) choices[i].toolCalls = new ToolCallStream(request.tools().format());
+        }
         this.unfinished = count;
         this.promptTokens = request.prompts().stream().mapToInt(p -> p.length).sum();
         if (request.echoTexts() != null) {
@@ -120,7 +129,17 @@ final class ResponseStream implements GenerationListener {
         String text = first && request.echoTexts() != null ? c.text + o.text() : o.text();
         int offset = c.text.length();
         c.text.append(o.text());
-        if (text.isEmpty() && o.logprobs().isEmpty() && !o.finished() && !(first && (request.chat() || request.echoLogprobs()))) {
+        JsonArray calls = new JsonArray();
+        if (c.toolCalls != null) { // content goes out as it comes; a call once it is whole
+            ToolCallStream.Delta d = c.toolCalls.add(text, o.finished());
+            text = d.content();
+            for (ToolCall call : d.calls()) {
+                if (!request.tools().parallel() && c.callsSent > 0) break;
+                calls.add(toolCallJson(call).put("index", c.callsSent++));
+            }
+        }
+        if (text.isEmpty() && calls.isEmpty() && o.logprobs().isEmpty() && !o.finished()
+                && !(first && (request.chat() || request.echoLogprobs()))) {
             return;
         }
         c.started = true;
@@ -129,15 +148,18 @@ final class ResponseStream implements GenerationListener {
         for (TokenLogprob lp : o.logprobs()) addLogprob(logs, lp, offset);
         boolean hasLogprobs = !o.logprobs().isEmpty() || !logs.tokens.isEmpty();
         JsonObject choice = new JsonObject().put("index", o.choice());
+        String finishReason = o.finishReason();
         if (request.chat()) {
             JsonObject delta = new JsonObject();
             if (first) delta.put("role", "assistant");
+            if (!calls.isEmpty()) delta.put("tool_calls", calls);
+            if (o.finished() && c.callsSent > 0) finishReason = "tool_calls";
             if (!text.isEmpty() || first) delta.put("content", text);
             choice.put("delta", delta).put("logprobs", o.logprobs().isEmpty() ? null : new JsonObject().put("content", logs.logprobs));
         } else {
             choice.put("text", text).put("logprobs", hasLogprobs ? completionLogprobs(logs) : null);
         }
-        choice.put("finish_reason", o.finishReason());
+        choice.put("finish_reason", finishReason);
         JsonObject chunk = envelope(request.chat() ? "chat.completion.chunk" : "text_completion").put("choices", new JsonArray().add(choice));
         if (request.includeUsage()) chunk.putNull("usage");
         writeEvent(chunk.encode());
@@ -210,6 +232,11 @@ final class ResponseStream implements GenerationListener {
         return new JsonObject().put("logprob", logprob).put("rank", rank).put("decoded_token", tokenizer.decode(new int[] {token}, false));
     }
 
+    private static JsonObject toolCallJson(ToolCall call) {
+        return new JsonObject().put("id", call.id()).put("type", "function")
+                .put("function", new JsonObject().put("name", call.name()).put("arguments", call.arguments()));
+    }
+
     private JsonArray bytes(int token) {
         JsonArray a = new JsonArray();
         for (byte b : tokenizer.bytes(token)) a.add(b & 0xff);
@@ -248,7 +275,19 @@ final class ResponseStream implements GenerationListener {
             Choice c = choices[i];
             JsonObject choice = new JsonObject().put("index", i);
             if (request.chat()) {
-                choice.put("message", new JsonObject().put("role", "assistant").put("content", c.text.toString()))
+                JsonObject message = new JsonObject().put("role", "assistant").put("content", c.text.toString());
+                if (request.tools() != null) {
+                    ToolCallFormat.Parsed parsed = request.tools().format().parse(c.text.toString());
+                    if (!parsed.calls().isEmpty()) {
+                        JsonArray calls = new JsonArray();
+                        for (ToolCall call : request.tools().parallel() ? parsed.calls() : parsed.calls().subList(0, 1)) {
+                            calls.add(toolCallJson(call));
+                        }
+                        message.put("content", parsed.content()).put("tool_calls", calls);
+                        c.finishReason = "tool_calls";
+                    }
+                }
+                choice.put("message", message)
                         .put("logprobs", request.params().wantsLogprobs() ? new JsonObject().put("content", c.logprobs) : null);
             } else {
                 choice.put("text", c.text.toString()).put("logprobs", request.params().wantsLogprobs() ? completionLogprobs(c) : null);

@@ -20,6 +20,7 @@ import dev.nuri.worker.moe.ExpertHost;
 import dev.nuri.worker.moe.MoeLoad;
 import dev.nuri.worker.placement.PlacementWatcher;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
+import dev.nuri.worker.tools.ToolCallFormat;
 import dev.nuri.worker.transport.ExpertServer;
 import dev.nuri.worker.transport.PeerLink;
 import dev.nuri.worker.transport.ShardIdentity;
@@ -60,6 +61,7 @@ public final class Shard implements AutoCloseable {
     private volatile String loadingState = "starting";
     private volatile boolean loaded;
     private volatile boolean draining;
+    private final ToolCallFormat toolCallFormat;
     private volatile Engine engine;
     private volatile ExpertServer expertServer;
     private volatile PlacementWatcher watcher;
@@ -77,6 +79,7 @@ public final class Shard implements AutoCloseable {
                 : model.startsWith("builtin:") ? model.substring("builtin:".length()) : Path.of(model).getFileName().toString();
         this.vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(2).setWorkerPoolSize(2));
         this.metrics = new WorkerMetrics(modelName, shardIndex);
+        this.toolCallFormat = ToolCallFormat.of(settings.toolCallParser());
         this.api = new ApiServer(vertx, metrics, this::notReadyReason, this::refusalReason, HttpSettings.from(settings),
                 this::beforeScrape, settings.apiKey());
     }
@@ -185,7 +188,7 @@ public final class Shard implements AutoCloseable {
         engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(kv.blocks(), kv.blockSize(), settings.prefixCaching(),
                 settings.maxBatch(), settings.integer(ShardSetting.MAX_WAITING), settings.maxBatchedTokens(),
                 plan.contextLength()), metrics);
-        api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer(ShardSetting.DEFAULT_MAX_TOKENS)));
+        api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer(ShardSetting.DEFAULT_MAX_TOKENS), toolCallFormat));
         if (placementFile != null) {
             watcher = new PlacementWatcher(vertx, placementFile, placementText, 1000, next -> {
                 try {

@@ -27,6 +27,24 @@ public final class JsonGrammar {
         this.root = root;
     }
 
+    /** Fixed text, then values of schemas, in order: {@code parts} are Strings or compiled grammars. */
+    public static JsonGrammar concat(List<Object> parts) {
+        List<Node> nodes = new ArrayList<>();
+        for (Object p : parts) {
+            if (p instanceof String text) {
+                if (!text.isEmpty()) nodes.add(new Literals(List.of(text)));
+            } else {
+                nodes.add(((JsonGrammar) p).root);
+            }
+        }
+        return new JsonGrammar(new Concat(nodes));
+    }
+
+    /** Any one of {@code grammars}. */
+    public static JsonGrammar choice(List<JsonGrammar> grammars) {
+        return new JsonGrammar(new AnyOf(grammars.stream().map(g -> g.root).toList()));
+    }
+
     /** The matcher's start: nothing written yet. */
     public State start() {
         List<Stack> out = new ArrayList<>();
@@ -133,11 +151,36 @@ public final class JsonGrammar {
 
     // ---- nodes (identity equality: frames compare them by reference) ------------------------------------------
 
-    sealed interface Node permits AnyOf, Literals, Text, Numeric, Sequence, Record, Mapping {
+    sealed interface Node permits AnyOf, Literals, Text, Numeric, Sequence, Record, Mapping, Concat {
         Frame start();
 
         /** Fewest bytes of a whole value. */
         int minLength();
+    }
+
+    /** Parts written one after the other: fixed text around JSON values (a tool call in a model family's syntax). */
+    static final class Concat implements Node {
+        final Node[] parts;
+
+        Concat(List<Node> parts) {
+            this.parts = parts.toArray(Node[]::new);
+        }
+
+        @Override
+        public Frame start() {
+            return new ConcatFrame(this, 0);
+        }
+
+        @Override
+        public int minLength() {
+            return restFrom(0);
+        }
+
+        int restFrom(int index) {
+            long sum = 0;
+            for (int i = index; i < parts.length; i++) sum += parts[i].minLength();
+            return (int) Math.min(Integer.MAX_VALUE / 4, sum);
+        }
     }
 
     /** One of several schemas ({@code anyOf}, a list of types). */
@@ -159,7 +202,7 @@ public final class JsonGrammar {
         }
     }
 
-    /** One of a fixed set of texts: enum, const, true/false/null. */
+    /** One of a fixed set of texts: enum, const, true/false/null, the fixed text of a tool call. */
     static final class Literals implements Node {
         final byte[][] options;
 
@@ -320,7 +363,7 @@ public final class JsonGrammar {
 
     // ---- frames -------------------------------------------------------------------------------------------------
 
-    sealed interface Frame permits LiteralFrame, TextFrame, NumberFrame, ArrayFrame, ObjectFrame, MapFrame {
+    sealed interface Frame permits LiteralFrame, TextFrame, NumberFrame, ArrayFrame, ObjectFrame, MapFrame, ConcatFrame {
         /** Adds the stacks that result from writing byte {@code b} inside this frame ({@code rest} is below it). */
         void consume(int b, Stack rest, List<Stack> out);
 
@@ -329,6 +372,24 @@ public final class JsonGrammar {
 
         /** Fewest bytes to make this value whole. */
         int minRest();
+    }
+
+    /** {@code next}: the part to write next (parts are never empty, so each byte belongs to one). */
+    record ConcatFrame(Concat node, int next) implements Frame {
+        @Override
+        public void consume(int b, Stack rest, List<Stack> out) {
+            if (next < node.parts.length) pushAndStep(node.parts[next], new Stack(new ConcatFrame(node, next + 1), rest), b, out);
+        }
+
+        @Override
+        public boolean canEnd() {
+            return next == node.parts.length;
+        }
+
+        @Override
+        public int minRest() {
+            return node.restFrom(next);
+        }
     }
 
     /** {@code written}: the bytes matched so far, one char per byte. */

@@ -24,7 +24,11 @@ public final class StructuredOutput {
     };
 
     public StructuredOutput(ModelTokenizer tokenizer) {
-        this.vocabulary = new Vocabulary(tokenizer);
+        this(new Vocabulary(tokenizer));
+    }
+
+    public StructuredOutput(Vocabulary vocabulary) {
+        this.vocabulary = vocabulary;
         this.anyObject = new TokenAutomaton(SchemaCompiler.anyObject(), vocabulary);
     }
 
@@ -35,12 +39,16 @@ public final class StructuredOutput {
 
     /** @throws SchemaCompiler.UnsupportedSchemaException naming what the schema uses that cannot be enforced */
     public TokenAutomaton jsonSchema(JsonObject schema) {
-        String key = schema.encode();
+        return grammar("schema:" + schema.encode(), () -> SchemaCompiler.compile(schema));
+    }
+
+    /** A grammar built by the caller (a forced tool call), cached under {@code key} like a schema. */
+    public TokenAutomaton grammar(String key, java.util.function.Supplier<JsonGrammar> build) {
         synchronized (bySchema) {
             TokenAutomaton cached = bySchema.get(key);
             if (cached != null) return cached;
         }
-        TokenAutomaton compiled = new TokenAutomaton(SchemaCompiler.compile(schema), vocabulary);
+        TokenAutomaton compiled = new TokenAutomaton(build.get(), vocabulary);
         synchronized (bySchema) {
             bySchema.putIfAbsent(key, compiled);
             return bySchema.get(key);

@@ -20,12 +20,15 @@ public final class Vocabulary {
     private final byte[][] byId;
 
     public Vocabulary(ModelTokenizer tokenizer) {
-        int n = tokenizer.size();
-        byId = new byte[n][];
-        Integer[] order = java.util.stream.IntStream.range(0, n)
-                .filter(id -> tokenizer.isValidId(id) && !tokenizer.isSpecial(id) && tokenizer.bytes(id).length > 0)
+        this(ordinaryTokens(tokenizer), tokenizer.specialId(tokenizer.eosToken()));
+    }
+
+    /** @param byId the bytes of each ordinary token, null for special or unused ids */
+    public Vocabulary(byte[][] byId, int eos) {
+        this.byId = byId;
+        this.eos = eos;
+        Integer[] order = java.util.stream.IntStream.range(0, byId.length).filter(id -> byId[id] != null && byId[id].length > 0)
                 .boxed().toArray(Integer[]::new);
-        for (int id : order) byId[id] = tokenizer.bytes(id);
         Arrays.sort(order, Comparator.comparing((Integer id) -> byId[id], Arrays::compareUnsigned));
         ids = new int[order.length];
         bytes = new byte[order.length][];
@@ -35,10 +38,22 @@ public final class Vocabulary {
             ids[i] = order[i];
             bytes[i] = byId[order[i]];
             max = Math.max(max, bytes[i].length);
-            if (i > 0) shared[i] = Math.abs(Arrays.mismatch(bytes[i - 1], bytes[i]));
+            int m = i == 0 ? 0 : Arrays.mismatch(bytes[i - 1], bytes[i]);
+            shared[i] = m < 0 ? bytes[i].length : m; // -1: the same bytes as the previous token
         }
         longest = max;
-        eos = tokenizer.specialId(tokenizer.eosToken());
+    }
+
+    private static byte[][] ordinaryTokens(ModelTokenizer tokenizer) {
+        byte[][] out = new byte[tokenizer.size()][];
+        for (int id = 0; id < out.length; id++) {
+            if (tokenizer.isValidId(id) && !tokenizer.isSpecial(id)) out[id] = tokenizer.bytes(id);
+        }
+        return out;
+    }
+
+    public int size() {
+        return byId.length;
     }
 
     /** The bytes of an ordinary token, else null. */

@@ -69,8 +69,14 @@ public final class ChatTemplate {
 
     /** Renders; a template error (including raise_exception, the time and size limits) becomes a {@link ChatTemplateException}. */
     public String render(List<Map<String, Object>> messages, boolean addGenerationPrompt) {
+        return render(messages, null, addGenerationPrompt);
+    }
+
+    /** @param tools the request's tools (OpenAI's shape, as plain maps and lists), or null: the template's {@code tools} */
+    public String render(List<Map<String, Object>> messages, List<Object> tools, boolean addGenerationPrompt) {
         Map<String, Object> bindings = new HashMap<>();
         bindings.put("messages", messages);
+        if (tools != null) bindings.put("tools", tools);
         bindings.put("add_generation_prompt", addGenerationPrompt);
         bindings.put("bos_token", bosToken == null ? "" : bosToken);
         bindings.put("eos_token", eosToken == null ? "" : eosToken);

@@ -237,10 +237,14 @@ class OpenAiApiTest {
     @Test
     void unsupportedParametersAreRefused() {
         JsonArray tools = new JsonArray().add(new JsonObject().put("type", "function").put("function", new JsonObject().put("name", "f")));
-        Http.Response r = http.post("/v1/chat/completions", chat("x", 1).put("tools", tools));
+        // tools are for chat (ToolCallingTest); the legacy completions endpoint refuses them, and chat the deprecated functions
+        Http.Response r = http.post("/v1/completions", completion("x", 1).put("tools", tools));
         assertThat(r.status()).isEqualTo(400);
         assertThat(r.json().getJsonObject("error").getString("code")).isEqualTo("unsupported_parameter");
         assertThat(r.json().getJsonObject("error").getString("param")).isEqualTo("tools");
+        Http.Response functions = http.post("/v1/chat/completions", chat("x", 1).put("functions", tools));
+        assertThat(functions.status()).isEqualTo(400);
+        assertThat(functions.json().getJsonObject("error").getString("param")).isEqualTo("functions");
         assertThat(http.post("/v1/completions", completion("x", 1).put("logit_bias", new JsonObject().put("5", 10))).status()).isEqualTo(400);
     }
 

@@ -49,6 +49,10 @@ public class ServingSpec {
     @JsonPropertyDescription("Longest prompt plus completion, in tokens. Defaults to the model's max_position_embeddings.")
     public Integer contextLength;
 
+    @JsonPropertyDescription("How the model writes tool calls, for tools in /v1/chat/completions (vLLM's --tool-call-parser): "
+            + "deepseek_v3 (DeepSeek-V3, A.X K1; the worker's default), hermes (Qwen3, Hermes), mistral.")
+    public ServingToolCallParser toolCallParser;
+
     @JsonPropertyDescription("A Secret key holding the API key clients must send as 'Authorization: Bearer <key>'. "
             + "Without it the API is open to anything that can reach the Service.")
     public SecretKeyRef apiKeySecret;
