@@ -56,6 +56,10 @@ public final class Vocabulary {
         return byId.length;
     }
 
+    public int ordinaryTokens() {
+        return ids.length;
+    }
+
     /** The bytes of an ordinary token, else null. */
     byte[] bytes(int id) {
         return id >= 0 && id < byId.length ? byId[id] : null;
