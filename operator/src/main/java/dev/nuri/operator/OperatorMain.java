@@ -1,5 +1,6 @@
 package dev.nuri.operator;
 
+import dev.nuri.operator.autoscaling.Autoscaler;
 import dev.nuri.operator.observability.DeploymentMetrics;
 import dev.nuri.operator.observability.OperatorHttpServer;
 import dev.nuri.operator.reconciler.ModelDeploymentReconciler;
@@ -29,6 +30,11 @@ public final class OperatorMain implements AutoCloseable {
     private final AtomicBoolean stopping = new AtomicBoolean();
 
     public OperatorMain(OperatorConfig config, KubernetesClient client) throws java.io.IOException {
+        this(config, client, Autoscaler.standard(config.autoscaleInterval()));
+    }
+
+    /** @param autoscaler the built-in autoscaler (tests give it a metrics source of their own) */
+    public OperatorMain(OperatorConfig config, KubernetesClient client, Autoscaler autoscaler) throws java.io.IOException {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         // JOSDK times each reconcile per deployment with a 69-bucket histogram: 4.3 MB per scrape at
         // 200 deployments (docs/benchmarks.md). Keep the per-deployment counts and sums, drop the buckets.
@@ -53,7 +59,7 @@ public final class OperatorMain implements AutoCloseable {
                             .withLeaderCallbacks(new LeaderCallbacks(() -> {}, this::lostLeadership, leader -> {}))
                             .build()));
         });
-        operator.register(new ModelDeploymentReconciler(config.workerImage(), new DeploymentMetrics(registry)),
+        operator.register(new ModelDeploymentReconciler(config.workerImage(), new DeploymentMetrics(registry), autoscaler),
                 c -> {
                     if (!config.namespaces().isEmpty()) {
                         c.settingNamespaces(new HashSet<>(config.namespaces()));

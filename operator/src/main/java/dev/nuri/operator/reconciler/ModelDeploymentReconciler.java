@@ -1,7 +1,9 @@
 package dev.nuri.operator.reconciler;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.nuri.operator.api.v1alpha1.AutoscalingStatus;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.autoscaling.Autoscaler;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
 import dev.nuri.operator.dependents.ApiService;
 import dev.nuri.operator.dependents.DependentInputs;
@@ -70,10 +72,16 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     private final GroupStatefulSets groups = new GroupStatefulSets();
     private final GroupDisruptionBudget disruptionBudget = new GroupDisruptionBudget();
     private final PeerNetworkPolicy networkPolicy = new PeerNetworkPolicy();
+    private final Autoscaler autoscaler;
 
     public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics) {
+        this(workerImage, metrics, Autoscaler.standard(Autoscaler.DEFAULT_INTERVAL));
+    }
+
+    public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics, Autoscaler autoscaler) {
         this.workerImage = workerImage;
         this.metrics = metrics;
+        this.autoscaler = autoscaler;
     }
 
     @Override
@@ -94,7 +102,10 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         disruptionBudget.reconcile(md, context);
         networkPolicy.reconcile(md, context);
 
-        return reportStatus(md, context, revision, plan, observed, blocker, capacity);
+        AutoscalingStatus autoscaling = autoscaler.evaluate(md, observed, context.getSecondaryResources(Pod.class), context.getClient());
+        UpdateControl<ModelDeployment> control = reportStatus(md, context, revision, plan, observed, blocker, capacity, autoscaling);
+        // the autoscaler decides on a clock, not only on events
+        return autoscaling == null ? control : control.rescheduleAfter(autoscaler.interval());
     }
 
     @Override
@@ -151,7 +162,8 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
     private UpdateControl<ModelDeployment> reportStatus(ModelDeployment md, Context<ModelDeployment> context, String revision,
                                                         GroupRollout.Plan plan, Map<Integer, GroupObservation> observed,
-                                                        Optional<Blocker> blocker, Optional<CapacityCheck.Estimate> capacity) {
+                                                        Optional<Blocker> blocker, Optional<CapacityCheck.Estimate> capacity,
+                                                        AutoscalingStatus autoscaling) {
         PlacementFile layout = Placements.of(md.getSpec().experts, md.getMetadata().getGeneration());
         var placementStatus = new ModelDeploymentStatus.PlacementStatus();
         placementStatus.strategy = md.getSpec().experts.placement().name().toLowerCase(Locale.ROOT);
@@ -168,6 +180,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
         ModelDeploymentStatus status = StatusAggregator.aggregate(md, revision, plan, observed, blocker, placementStatus,
                 capacityStatus, ShardLabels.selectorString(md), ApiService.endpoint(md));
+        status.autoscaling = autoscaling;
         metrics.record(md, md.getSpec().replicas(), status.readyReplicas,
                 context.getPrimaryCache().list().map(ResourceID::fromResource).toList());
 
@@ -176,6 +189,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         }
         recordTransitions(md, context, status);
         announced.keySet().removeIf(id -> context.getPrimaryCache().get(id).isEmpty());
+        autoscaler.retain(context.getPrimaryCache().list().map(ResourceID::fromResource).collect(java.util.stream.Collectors.toSet()));
         ModelDeployment patch = new ModelDeployment();
         patch.getMetadata().setName(md.getMetadata().getName());
         patch.getMetadata().setNamespace(md.getMetadata().getNamespace());

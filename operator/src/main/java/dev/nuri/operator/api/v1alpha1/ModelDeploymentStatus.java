@@ -56,6 +56,9 @@ public class ModelDeploymentStatus {
     @JsonPropertyDescription("In-cluster URL of the OpenAI-compatible API.")
     public String endpoint;
 
+    @JsonPropertyDescription("The built-in autoscaler's last decision, when spec.autoscaling.enabled.")
+    public AutoscalingStatus autoscaling;
+
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class GroupStatus {
         @JsonPropertyDescription("Group index i; its StatefulSet is <name>-g<i>.")
