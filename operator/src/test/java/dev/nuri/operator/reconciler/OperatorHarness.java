@@ -37,11 +37,16 @@ final class OperatorHarness implements AutoCloseable {
     }
 
     static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig) {
+        return start(cluster, operatorConfig, dev.nuri.operator.autoscaling.Autoscaler.standard(operatorConfig.autoscaleInterval()));
+    }
+
+    /** With an autoscaler of the test's own (KWOK pods run nothing: their metrics must come from elsewhere). */
+    static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig, dev.nuri.operator.autoscaling.Autoscaler autoscaler) {
         try {
             Config config = new ConfigBuilder(Config.fromKubeconfig(Files.readString(cluster.kubeconfig())))
                     .withUserAgent(USER_AGENT).build();
             KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
-            OperatorMain main = new OperatorMain(operatorConfig, client).start();
+            OperatorMain main = new OperatorMain(operatorConfig, client, autoscaler).start();
             return new OperatorHarness(client, main);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
