@@ -48,10 +48,15 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{/* The RBAC rules the operator needs on ModelDeployments and the objects it makes of them.
      Derived from the reconciler and its dependents; see docs/install.md#permissions. */}}
 {{- define "nuri-operator.reconcileRules" -}}
-# Primary resource: read only (the operator never changes a user's spec and adds no finalizer).
+# Primary resource: read only (the operator adds no finalizer and changes no spec field itself) ...
 - apiGroups: [serving.nuri.dev]
   resources: [modeldeployments]
   verbs: [get, list, watch]
+# ... except spec.replicas, through the scale subresource as kubectl scale does, when the built-in
+# autoscaler is on (spec.autoscaling.enabled).
+- apiGroups: [serving.nuri.dev]
+  resources: [modeldeployments/scale]
+  verbs: [get, update]
 # Status, written by server-side apply.
 - apiGroups: [serving.nuri.dev]
   resources: [modeldeployments/status]
@@ -88,10 +93,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 - apiGroups: [apps]
   resources: [statefulsets/scale]
   verbs: [get, update]
-# Shard pods drive group readiness and failures (read only).
+# Shard pods drive group readiness and failures. Patch: a group being removed gets the label
+# serving.nuri.dev/traffic=off first, which takes it out of the client Service while its requests finish.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch]
+  verbs: [get, list, watch, patch]
 # spec.model.source.pvc must exist.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]

@@ -30,6 +30,7 @@ public final class WorkerMain {
             case "serve" -> serve(rest);
             case "bench" -> dev.nuri.worker.bench.BenchMain.main(rest);
             case "fetch-model" -> fetchModel(rest);
+            case "load" -> dev.nuri.worker.bench.LoadMain.main(rest);
             default -> usage();
         }
     }
@@ -41,7 +42,9 @@ public final class WorkerMain {
                                     (every flag also reads NURI_<FLAG> from the environment; see runtime-image/PLACEMENT.md)
                   nuri-worker serve --shards 4 [--model builtin:tiny-axk1] [--port 8000] [--peer-port 9000] [--heap 1g]
                   nuri-worker bench [--shards 1,2,4] [--concurrency 1,8,64] ...
-                  nuri-worker fetch-model --url URL --sha256 HEX --dest DIR [--termination-log /dev/termination-log]""");
+                  nuri-worker fetch-model --url URL --sha256 HEX --dest DIR [--termination-log /dev/termination-log]
+                  nuri-worker load --url http://host:8000 --rate 2 --duration 60 [--prompt-words 8:64] [--max-tokens 16:128]
+                                   [--ttft-slo-ms 1000] [--itl-slo-ms 200] [--seed 1] [--model NAME] [--api-key KEY]""");
         System.exit(2);
     }
 

@@ -70,6 +70,11 @@ public final class Autoscaler {
         return new Autoscaler(new PodMetricsScraper(), new PrometheusMetricsSource(), interval, Clock.systemUTC());
     }
 
+    /** The shard pods' metrics, read directly (GroupDrain uses them too). */
+    public ShardMetricsSource shardMetrics() {
+        return pods;
+    }
+
     public Duration interval() {
         return interval;
     }

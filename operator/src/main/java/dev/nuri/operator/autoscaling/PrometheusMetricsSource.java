@@ -29,7 +29,7 @@ public final class PrometheusMetricsSource implements ShardMetricsSource {
 
     private static final Logger LOG = LoggerFactory.getLogger(PrometheusMetricsSource.class);
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final String SERIES = String.join("|", ShardReading.WAITING, ShardReading.KV_CACHE_USAGE,
+    private static final String SERIES = String.join("|", ShardReading.RUNNING, ShardReading.WAITING, ShardReading.KV_CACHE_USAGE,
             ShardReading.TIME_TO_FIRST_TOKEN + "_bucket", ShardReading.INTER_TOKEN_LATENCY + "_bucket");
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(PodMetricsScraper.TIMEOUT).build();

@@ -8,13 +8,15 @@ import java.util.TreeMap;
  * What one shard's metrics said at one instant: the worker's gauges and its cumulative latency
  * histograms (vLLM's names under the {@code nuri_} prefix, see the worker's WorkerMetrics).
  *
+ * @param running           requests admitted and being generated ({@code nuri_num_requests_running})
  * @param waiting           requests waiting for admission ({@code nuri_num_requests_waiting})
  * @param kvCacheUsage      share of the KV-cache budget reserved, 0..1 ({@code nuri_kv_cache_usage_perc})
  * @param timeToFirstToken  {@code nuri_time_to_first_token_seconds} buckets, since the process started
  * @param interTokenLatency {@code nuri_inter_token_latency_seconds} buckets, since the process started
  */
-public record ShardReading(double waiting, double kvCacheUsage, Histogram timeToFirstToken, Histogram interTokenLatency) {
+public record ShardReading(double running, double waiting, double kvCacheUsage, Histogram timeToFirstToken, Histogram interTokenLatency) {
 
+    public static final String RUNNING = "nuri_num_requests_running";
     public static final String WAITING = "nuri_num_requests_waiting";
     public static final String KV_CACHE_USAGE = "nuri_kv_cache_usage_perc";
     public static final String TIME_TO_FIRST_TOKEN = "nuri_time_to_first_token_seconds";
@@ -24,7 +26,7 @@ public record ShardReading(double waiting, double kvCacheUsage, Histogram timeTo
     public static ShardReading from(List<PrometheusText.Sample> samples) {
         double waiting = gauge(samples, WAITING);
         double kv = gauge(samples, KV_CACHE_USAGE);
-        return new ShardReading(waiting, kv, histogram(samples, TIME_TO_FIRST_TOKEN), histogram(samples, INTER_TOKEN_LATENCY));
+        return new ShardReading(gauge(samples, RUNNING), waiting, kv, histogram(samples, TIME_TO_FIRST_TOKEN), histogram(samples, INTER_TOKEN_LATENCY));
     }
 
     private static double gauge(List<PrometheusText.Sample> samples, String name) {

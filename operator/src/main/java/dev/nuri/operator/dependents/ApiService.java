@@ -9,7 +9,10 @@ import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 
-/** {@code <name>}: the OpenAI API. Endpoints hold only serving-ready shards (readiness probe). */
+/**
+ * {@code <name>}: the OpenAI API. Endpoints hold only serving-ready shards (readiness probe) of groups that take
+ * traffic (a group being removed is taken out first, see GroupDrain).
+ */
 public class ApiService extends CRUDKubernetesDependentResource<Service, ModelDeployment> {
 
     public ApiService() {
@@ -22,7 +25,7 @@ public class ApiService extends CRUDKubernetesDependentResource<Service, ModelDe
         return new ServiceBuilder()
                 .withMetadata(OwnedObjects.metadata(md, ShardNames.apiService(md)))
                 .withNewSpec()
-                .withSelector(ShardLabels.deployment(md))
+                .withSelector(ShardLabels.takingTraffic(md))
                 .addNewPort().withName("http").withPort(md.getSpec().serving().port())
                     .withTargetPort(new IntOrString("http")).endPort()
                 .endSpec()

@@ -13,12 +13,18 @@ import java.util.Set;
  * @param revisionsInUse  revisions some group still runs, the update revision included
  * @param plan            what happens to each group in this reconciliation
  * @param workerImage     the worker image when spec.image is not set
+ * @param draining        groups the plan leaves out that stay until their requests in flight are done (GroupDrain)
  */
 public record DependentInputs(String updateRevision, Set<String> revisionsInUse, GroupRollout.Plan plan,
-                              String workerImage) {
+                              String workerImage, Set<Integer> draining) {
 
     public DependentInputs {
         revisionsInUse = Set.copyOf(revisionsInUse);
+        draining = Set.copyOf(draining);
+    }
+
+    public DependentInputs(String updateRevision, Set<String> revisionsInUse, GroupRollout.Plan plan, String workerImage) {
+        this(updateRevision, revisionsInUse, plan, workerImage, Set.of());
     }
 
     /** Hands these inputs to the dependents reconciled next with {@code context}. */

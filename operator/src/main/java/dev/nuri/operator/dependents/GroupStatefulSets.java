@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 /**
  * One StatefulSet {@code <name>-g<i>} per expert-parallel group, and the only writer of them. As a
  * bulk dependent, groups the rollout plan leaves out are deleted: scaling down removes the highest
- * indices, whose pods drain on SIGTERM. OnDelete: pods change revision only when the plan drains
+ * indices, once GroupDrain says their requests in flight are done (until then they stay as they are). OnDelete: pods change revision only when the plan drains
  * the whole group, which is this dependent's desired state too: the group's StatefulSet as it is,
  * at zero replicas.
  */
@@ -52,6 +52,11 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
                 // a group not chosen yet keeps its StatefulSet as it is (see match())
                 case KEEP -> { if (current != null) desired.put(id, current); }
                 case DRAIN -> { if (current != null) desired.put(id, drained(md, group, current)); }
+            }
+        });
+        actual.forEach((id, current) -> {
+            if (!desired.containsKey(id) && inputs.draining().contains(ShardNames.groupIndex(md, id.getName()))) {
+                desired.put(id, current); // being removed: kept as it is until its requests finish
             }
         });
         return desired;

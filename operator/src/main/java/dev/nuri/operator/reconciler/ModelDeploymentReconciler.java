@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.nuri.operator.api.v1alpha1.AutoscalingStatus;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.autoscaling.Autoscaler;
+import dev.nuri.operator.autoscaling.GroupDrain;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
 import dev.nuri.operator.dependents.ApiService;
 import dev.nuri.operator.dependents.DependentInputs;
@@ -73,6 +74,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     private final GroupDisruptionBudget disruptionBudget = new GroupDisruptionBudget();
     private final PeerNetworkPolicy networkPolicy = new PeerNetworkPolicy();
     private final Autoscaler autoscaler;
+    private final GroupDrain drain;
 
     public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics) {
         this(workerImage, metrics, Autoscaler.standard(Autoscaler.DEFAULT_INTERVAL));
@@ -82,6 +84,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         this.workerImage = workerImage;
         this.metrics = metrics;
         this.autoscaler = autoscaler;
+        this.drain = new GroupDrain(autoscaler.shardMetrics(), java.time.Clock.systemUTC());
     }
 
     @Override
@@ -91,7 +94,9 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         Optional<CapacityCheck.Estimate> capacity = CapacityCheck.estimate(md.getSpec());
         Optional<Blocker> blocker = checkCapacity(capacity).or(() -> checkModelSource(md, context));
         GroupRollout.Plan plan = planRollout(md, revision, observed, capacity);
-        shareWithDependents(context, revision, plan, observed);
+        Set<Integer> draining = drain.stillDraining(md, plan, context.getSecondaryResources(StatefulSet.class),
+                context.getSecondaryResources(Pod.class), context.getClient());
+        shareWithDependents(context, revision, plan, observed, draining);
 
         // Each dependent is the only writer of its objects: GroupStatefulSets also drains the groups the plan says to.
         placement.reconcile(md, context);
@@ -105,6 +110,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         AutoscalingStatus autoscaling = autoscaler.evaluate(md, observed, context.getSecondaryResources(Pod.class), context.getClient());
         UpdateControl<ModelDeployment> control = reportStatus(md, context, revision, plan, observed, blocker, capacity, autoscaling);
         // the autoscaler decides on a clock, not only on events
+        if (!draining.isEmpty()) return control.rescheduleAfter(GroupDrain.POLL); // no event says a request finished
         return autoscaling == null ? control : control.rescheduleAfter(autoscaler.interval());
     }
 
@@ -153,11 +159,11 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     }
 
     private void shareWithDependents(Context<ModelDeployment> context, String revision, GroupRollout.Plan plan,
-                                     Map<Integer, GroupObservation> observed) {
+                                     Map<Integer, GroupObservation> observed, Set<Integer> draining) {
         Set<String> inUse = new HashSet<>();
         observed.values().forEach(g -> inUse.add(g.revision()));
         inUse.add(revision);
-        new DependentInputs(revision, inUse, plan, workerImage).shareWith(context);
+        new DependentInputs(revision, inUse, plan, workerImage, draining).shareWith(context);
     }
 
     private UpdateControl<ModelDeployment> reportStatus(ModelDeployment md, Context<ModelDeployment> context, String revision,

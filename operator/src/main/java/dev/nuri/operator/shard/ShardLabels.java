@@ -14,6 +14,13 @@ public final class ShardLabels {
     public static final String DEPLOYMENT = "serving.nuri.dev/deployment";
     public static final String GROUP = "serving.nuri.dev/group";
     public static final String REVISION = "serving.nuri.dev/revision";
+    /**
+     * The client Service selects pods with {@code on}; a group being removed is set to {@code off} first, so that it
+     * takes no new request while the ones in flight finish (GroupDrain).
+     */
+    public static final String TRAFFIC = "serving.nuri.dev/traffic";
+    public static final String TRAFFIC_ON = "on";
+    public static final String TRAFFIC_OFF = "off";
     /** Set by the StatefulSet controller (Kubernetes 1.28+) on every pod: the shard index. */
     public static final String POD_INDEX = "apps.kubernetes.io/pod-index";
 
@@ -29,6 +36,13 @@ public final class ShardLabels {
         labels.put(INSTANCE, md.getMetadata().getName());
         labels.put(MANAGED_BY, MANAGED_BY_VALUE);
         labels.put(DEPLOYMENT, md.getMetadata().getName());
+        return labels;
+    }
+
+    /** Selector of the client Service: the deployment's pods that take new requests. */
+    public static Map<String, String> takingTraffic(ModelDeployment md) {
+        Map<String, String> labels = deployment(md);
+        labels.put(TRAFFIC, TRAFFIC_ON);
         return labels;
     }
 

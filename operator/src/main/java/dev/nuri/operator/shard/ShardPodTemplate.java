@@ -44,7 +44,7 @@ public final class ShardPodTemplate {
     static final String MODEL_DIR = "/models";
     static final String PLACEMENT_DIR = "/etc/nuri/placement";
     /** Long enough to finish in-flight generations after SIGTERM; the worker drains within it. */
-    static final long TERMINATION_GRACE_SECONDS = 120;
+    public static final long TERMINATION_GRACE_SECONDS = 120;
     /** Before SIGTERM: the time for a deleted pod to leave the Service's endpoints everywhere. */
     static final long PRE_STOP_SECONDS = 5;
     static final long RUN_AS_USER = 10001;
@@ -59,6 +59,7 @@ public final class ShardPodTemplate {
         Map<String, String> labels = new LinkedHashMap<>(ShardLabels.deployment(md));
         labels.put(ShardLabels.GROUP, Integer.toString(group));
         labels.put(ShardLabels.REVISION, revision);
+        labels.put(ShardLabels.TRAFFIC, ShardLabels.TRAFFIC_ON);
 
         List<Volume> volumes = new ArrayList<>();
         List<VolumeMount> mounts = new ArrayList<>();

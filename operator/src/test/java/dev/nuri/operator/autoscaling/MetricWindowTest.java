@@ -18,7 +18,7 @@ class MetricWindowTest {
     static final double[] BOUNDS = {0.1, 0.5, 1.0, Double.POSITIVE_INFINITY};
 
     static ShardReading reading(double waiting, double kv, double... ttftCounts) {
-        return new ShardReading(waiting, kv, new Histogram(BOUNDS, ttftCounts), new Histogram(BOUNDS, new double[] {0, 0, 0, 0}));
+        return new ShardReading(0, waiting, kv, new Histogram(BOUNDS, ttftCounts), new Histogram(BOUNDS, new double[] {0, 0, 0, 0}));
     }
 
     static final Map<Target, Double> GOALS = Map.of(Target.QUEUE_LENGTH, 4.0, Target.KV_CACHE_USAGE, 80.0,
@@ -64,6 +64,7 @@ class MetricWindowTest {
         String text = """
                 # HELP nuri_num_requests_waiting Requests waiting for admission
                 # TYPE nuri_num_requests_waiting gauge
+                nuri_num_requests_running{model_name="m",shard="0"} 1.0
                 nuri_num_requests_waiting{model_name="tiny \\"q\\"",shard="0",} 3.0
                 nuri_kv_cache_usage_perc{model_name="m",shard="0"} 0.25
                 nuri_time_to_first_token_seconds_bucket{model_name="m",shard="0",le="0.1"} 1.0
@@ -71,8 +72,9 @@ class MetricWindowTest {
                 nuri_inter_token_latency_seconds_bucket{le="+Inf"} 0
                 """;
         List<PrometheusText.Sample> samples = PrometheusText.parse(text);
-        assertThat(samples.getFirst().labels()).containsEntry("model_name", "tiny \"q\"");
+        assertThat(samples.get(1).labels()).containsEntry("model_name", "tiny \"q\"");
         ShardReading r = ShardReading.from(samples);
+        assertThat(r.running()).isEqualTo(1.0);
         assertThat(r.waiting()).isEqualTo(3.0);
         assertThat(r.kvCacheUsage()).isEqualTo(0.25);
         assertThat(r.timeToFirstToken()).isEqualTo(new Histogram(new double[] {0.1, Double.POSITIVE_INFINITY}, new double[] {1, 2}));

@@ -40,10 +40,35 @@ class ChartRenderTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"replicaCount=1", "watchNamespaces={team-a,team-b}",
-            "replicaCount=2,metrics.serviceMonitor.enabled=true,logLevel=debug"})
+            "replicaCount=2,metrics.serviceMonitor.enabled=true,logLevel=debug",
+            "monitoring.podMonitor.enabled=true,monitoring.prometheusRule.enabled=true,monitoring.dashboard.enabled=true"})
     void lintPassesStrictly(String values) {
         cluster.helm("lint", "--strict", Chart.DIR.toString(), "--kube-version", Chart.KUBE_VERSION, "--namespace", NS,
                 "--set", values).assertSuccess();
+    }
+
+    /** The PrometheusRule carries the very rules promtool checks (AlertRulesTest); the dashboard is the checked-in JSON. */
+    @Test
+    void monitoringObjectsCarryTheTestedRulesAndDashboard() throws Exception {
+        List<HasMetadata> objects = Chart.render(cluster, "nuri", NS, "monitoring.podMonitor.enabled=true",
+                "monitoring.prometheusRule.enabled=true", "monitoring.dashboard.enabled=true");
+        var yaml = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
+        var rule = objects.stream().filter(o -> o.getKind().equals("PrometheusRule")).findFirst().orElseThrow();
+        com.fasterxml.jackson.databind.JsonNode ruleSpec =
+                yaml.valueToTree(((io.fabric8.kubernetes.api.model.GenericKubernetesResource) rule).getAdditionalProperties().get("spec"));
+        assertThat(ruleSpec).isEqualTo(yaml.readTree(Chart.DIR.resolve("files/prometheus-rules.yaml").toFile()));
+        var monitor = (io.fabric8.kubernetes.api.model.GenericKubernetesResource) objects.stream()
+                .filter(o -> o.getKind().equals("PodMonitor")).findFirst().orElseThrow();
+        com.fasterxml.jackson.databind.JsonNode monitorSpec = yaml.valueToTree(monitor.getAdditionalProperties().get("spec"));
+        assertThat(monitorSpec.at("/selector/matchLabels").toString())
+                .contains("\"app.kubernetes.io/name\":\"nuri-worker\"");
+        var dashboard = objects.stream().filter(o -> o instanceof io.fabric8.kubernetes.api.model.ConfigMap c && c.getData() != null
+                && c.getData().containsKey("nuri.json")).map(o -> (io.fabric8.kubernetes.api.model.ConfigMap) o).findFirst().orElseThrow();
+        assertThat(dashboard.getMetadata().getLabels()).containsEntry("grafana_dashboard", "1");
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(dashboard.getData().get("nuri.json")))
+                .isEqualTo(new com.fasterxml.jackson.databind.ObjectMapper().readTree(Chart.DIR.resolve("files/grafana-dashboard.json").toFile()));
+        assertThat(Chart.render(cluster, "nuri", NS)).as("off by default")
+                .noneMatch(o -> o.getKind().equals("PrometheusRule") || o.getKind().equals("PodMonitor"));
     }
 
     @Test

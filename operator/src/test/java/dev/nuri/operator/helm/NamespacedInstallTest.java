@@ -166,7 +166,9 @@ class NamespacedInstallTest {
             create, events,                                            nuri-helm-team,   yes
             patch,  leases.coordination.k8s.io,                        nuri-helm-system, yes
             update, leases.coordination.k8s.io,                        nuri-helm-system, yes
-            get,    modeldeployments.serving.nuri.dev/scale,           nuri-helm-team,   no
+            get,    modeldeployments.serving.nuri.dev/scale,           nuri-helm-team,   yes
+            update, modeldeployments.serving.nuri.dev/scale,           nuri-helm-team,   yes
+            patch,  pods,                                              nuri-helm-team,   yes
             update, statefulsets.apps/status,                          nuri-helm-team,   no
             get,    secrets,                                           nuri-helm-team,   no
             list,   secrets,                                           nuri-helm-system, no

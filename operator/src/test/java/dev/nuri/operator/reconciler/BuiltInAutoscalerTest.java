@@ -49,7 +49,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(KubernetesClusterExtension.class)
 class BuiltInAutoscalerTest {
 
-    static final String NS = "op-autoscale";
+    static final String NS = "op-autoscale", DRAIN = "op-drain", PROM = "op-prometheus";
     static final Duration TIMEOUT = Duration.ofSeconds(120);
     static final int SCALE_DOWN_WINDOW = 20;
 
@@ -57,9 +57,10 @@ class BuiltInAutoscalerTest {
     static KubernetesClient client;
     static OperatorHarness operator;
     static Process serve;
+    static Process prometheus;
     static int servePort;
-    /** group index -> whether its pods' metrics answer (from the local group) */
-    static final Map<Integer, Boolean> readable = new ConcurrentHashMap<>();
+    /** "namespace/group index" -> whether its pods' metrics answer (from the local group) */
+    static final Map<String, Boolean> readable = new ConcurrentHashMap<>();
     static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build();
 
     @BeforeAll
@@ -70,17 +71,19 @@ class BuiltInAutoscalerTest {
         c.kubectl("apply", "-f", TestCluster.REPO.resolve("crds").toString()).assertSuccess();
         c.addNodes("cpu", 4, "as-cpu", "zone-a");
         OperatorHarness.restrictedNamespace(c, NS);
+        OperatorHarness.restrictedNamespace(c, DRAIN);
+        OperatorHarness.restrictedNamespace(c, PROM);
         startLocalGroup();
         // every shard pod of a readable group answers with the local group's shard of the same index
         PodMetricsScraper scraper = new PodMetricsScraper((md, pod) -> {
             String name = pod.getMetadata().getName();
             int group = Integer.parseInt(pod.getMetadata().getLabels().get(ShardLabels.GROUP));
             int shard = Integer.parseInt(name.substring(name.lastIndexOf('-') + 1));
-            return readable.getOrDefault(group, false)
+            return readable.getOrDefault(pod.getMetadata().getNamespace() + "/" + group, false)
                     ? Optional.of(URI.create("http://127.0.0.1:" + (servePort + shard) + "/metrics")) : Optional.empty();
         });
         Autoscaler autoscaler = new Autoscaler(scraper, new PrometheusMetricsSource(), Duration.ofSeconds(1), Clock.systemUTC());
-        operator = OperatorHarness.start(c, new OperatorConfig(List.of(NS), "nuri-worker:test", "127.0.0.1", 0, Optional.empty(),
+        operator = OperatorHarness.start(c, new OperatorConfig(List.of(NS, DRAIN, PROM), "nuri-worker:test", "127.0.0.1", 0, Optional.empty(),
                 "test", Duration.ofSeconds(1)), autoscaler);
     }
 
@@ -103,6 +106,14 @@ class BuiltInAutoscalerTest {
 
     @AfterAll
     static void stop() {
+        if (prometheus != null) {
+            prometheus.destroy();
+            try {
+                if (!prometheus.waitFor(30, TimeUnit.SECONDS)) prometheus.destroyForcibly();
+            } catch (InterruptedException e) {
+                prometheus.destroyForcibly();
+            }
+        }
         if (operator != null) operator.close();
         if (serve != null) {
             List<ProcessHandle> all = new ArrayList<>(serve.descendants().toList());
@@ -129,7 +140,7 @@ class BuiltInAutoscalerTest {
         md.getSpec().autoscaling.targets = new AutoscalingSpec.Targets();
         md.getSpec().autoscaling.targets.queueLength = 2;
         client.resource(md).create();
-        readable.put(0, true);
+        readable.put(NS + "/0", true);
         await().atMost(TIMEOUT).until(() -> status() != null && status().measuredGroups == 1);
         assertThat(status().targets).singleElement().satisfies(t -> {
             assertThat(t.name).isEqualTo("queueLength");
@@ -178,13 +189,179 @@ class BuiltInAutoscalerTest {
 
         // readable again: after the window of idleness, back to one group
         long readableSince = System.nanoTime();
-        readable.put(1, true);
+        readable.put(NS + "/1", true);
         await().atMost(TIMEOUT).until(() -> replicas() == 1);
         assertThat((System.nanoTime() - readableSince) / 1e9).as("seconds before the scale-down")
                 .isGreaterThanOrEqualTo(SCALE_DOWN_WINDOW - 1);
         assertThat(events("ScaledDown")).singleElement().satisfies(e -> assertThat(e.getMessage())
                 .startsWith("groups 2 -> 1: queueLength 0 against 2 asks for 0: below target for the whole scale-down"));
         assertThat(scaleWrites()).hasSize(2).allSatisfy(w -> assertThat(w).contains("\"subresource\":\"scale\""));
+    }
+
+    /**
+     * A group being removed takes no new request (out of the client Service's endpoints) but stays until the request
+     * in flight on it is done; then its StatefulSet goes.
+     */
+    @Test
+    void aRemovedGroupLeavesTheServiceFirstAndGoesOnlyWhenItsRequestsAreDone() throws Exception {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", DRAIN);
+        md.getSpec().replicas = 2;
+        client.resource(md).create();
+        readable.put(DRAIN + "/0", true);
+        readable.put(DRAIN + "/1", true);
+        await().atMost(TIMEOUT).until(() -> {
+            var s = client.resources(ModelDeployment.class).inNamespace(DRAIN).withName("tiny").get().getStatus();
+            return s != null && Integer.valueOf(2).equals(s.readyReplicas);
+        });
+        await().atMost(TIMEOUT).until(() -> endpointPods(DRAIN).size() == 8);
+
+        // a long generation in flight on the local shard that group 1's pods stand for
+        CompletableFuture<HttpResponse<String>> inFlight = CompletableFuture.supplyAsync(() -> {
+            try {
+                return post("http://127.0.0.1:" + (servePort + 1) + "/v1/completions",
+                        "{\"prompt\":\"drain\",\"max_tokens\":900,\"ignore_eos\":true}");
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(30)).until(() -> metric(servePort + 1, "nuri_num_requests_running") >= 1);
+        client.resources(ModelDeployment.class).inNamespace(DRAIN).withName("tiny").scale(1);
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            assertThat(client.pods().inNamespace(DRAIN).withLabel(ShardLabels.GROUP, "1").list().getItems())
+                    .hasSize(4).allSatisfy(p -> assertThat(p.getMetadata().getLabels()).containsEntry(ShardLabels.TRAFFIC, "off"));
+            assertThat(endpointPods(DRAIN)).as("the client Service's endpoints").hasSize(4).allMatch(n -> n.startsWith("tiny-g0-"));
+        });
+        assertThat(inFlight).as("the request is still running").isNotDone();
+        assertThat(client.apps().statefulSets().inNamespace(DRAIN).withName("tiny-g1").get())
+                .as("group 1 while its request runs").isNotNull();
+
+        HttpResponse<String> done = inFlight.get(3, TimeUnit.MINUTES);
+        assertThat(done.statusCode()).as(done.body()).isEqualTo(200);
+        await().atMost(Duration.ofSeconds(20)).until(() -> client.apps().statefulSets().inNamespace(DRAIN).withName("tiny-g1").get() == null);
+    }
+
+    /**
+     * The Prometheus path with a real Prometheus (Debian's) scraping the real workers as the pods of a
+     * deployment would be (namespace, pod and deployment labels) and the operator: the autoscaler reads
+     * every target from it, and every expression of the chart's Grafana dashboard returns data.
+     */
+    @Test
+    void readsTheTargetsFromPrometheusAndTheDashboardQueriesReturnData() throws Exception {
+        int port = startPrometheus();
+        String url = "http://127.0.0.1:" + port;
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", PROM);
+        md.getSpec().autoscaling = new AutoscalingSpec();
+        md.getSpec().autoscaling.enabled = true;
+        md.getSpec().autoscaling.maxReplicas = 2;
+        md.getSpec().autoscaling.prometheus = new AutoscalingSpec.Prometheus();
+        md.getSpec().autoscaling.prometheus.url = url;
+        md.getSpec().autoscaling.targets = new AutoscalingSpec.Targets();
+        md.getSpec().autoscaling.targets.queueLength = 100;
+        md.getSpec().autoscaling.targets.kvCacheUsagePercent = 90;
+        md.getSpec().autoscaling.targets.timeToFirstTokenMillis = 60000;
+        md.getSpec().autoscaling.targets.interTokenLatencyMillis = 60000;
+        client.resource(md).create();
+
+        // traffic on every shard, so that the latency windows and rates have something in them
+        AtomicBoolean loading = new AtomicBoolean(true);
+        CompletableFuture<Void> load = CompletableFuture.runAsync(() -> {
+            for (int i = 0; loading.get(); i++) {
+                try {
+                    post("http://127.0.0.1:" + (servePort + i % 4) + "/v1/completions", "{\"prompt\":\"scrape\",\"max_tokens\":8}");
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            }
+        });
+        try {
+            await().atMost(TIMEOUT).pollInterval(Duration.ofSeconds(1)).untilAsserted(() -> {
+                var status = client.resources(ModelDeployment.class).inNamespace(PROM).withName("tiny").get().getStatus();
+                assertThat(status).isNotNull();
+                AutoscalingStatus s = status.autoscaling;
+                assertThat(s).isNotNull();
+                assertThat(s.source).isEqualTo("prometheus: " + url);
+                assertThat(s.measuredGroups).isEqualTo(1);
+                assertThat(s.targets).hasSize(4).allSatisfy(t -> assertThat(t.current).as(t.name).isNotNull());
+            });
+            com.fasterxml.jackson.databind.JsonNode dashboard = new com.fasterxml.jackson.databind.ObjectMapper().readTree(
+                    TestCluster.REPO.resolve("helm/nuri-operator/files/grafana-dashboard.json").toFile());
+            List<String> exprs = new ArrayList<>();
+            dashboard.path("panels").forEach(p -> p.path("targets").forEach(t -> exprs.add(t.path("expr").asText())));
+            assertThat(exprs).hasSizeGreaterThanOrEqualTo(9);
+            for (String expr : exprs) {
+                String q = expr.replace("$namespace", PROM).replace("$deployment", "tiny").replace("$__rate_interval", "1m");
+                await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofSeconds(2)).untilAsserted(() -> {
+                    HttpResponse<String> r = get(url + "/api/v1/query?query=" + java.net.URLEncoder.encode(q, java.nio.charset.StandardCharsets.UTF_8));
+                    assertThat(r.statusCode()).as(q + ": " + r.body()).isEqualTo(200);
+                    assertThat(r.body()).as(q).contains("\"deployment\":\"tiny\"").doesNotContain("\"NaN\"");
+                });
+            }
+            // the alert rules' expressions run on the same series (what fires when is promtool's test: AlertRulesTest)
+            HttpResponse<String> max = get(url + "/api/v1/query?query=" + java.net.URLEncoder.encode(
+                    "nuri_operator_autoscaling_max_groups{namespace=\"" + PROM + "\"}", java.nio.charset.StandardCharsets.UTF_8));
+            assertThat(max.body()).contains("\"deployment\":\"tiny\"").contains(",\"2\"]");
+            String rules = Files.readString(TestCluster.REPO.resolve("helm/nuri-operator/files/prometheus-rules.yaml"));
+            var m = java.util.regex.Pattern.compile("expr: (?:\\|\\n\\s+)?(.+)").matcher(rules);
+            int checked = 0;
+            while (m.find()) {
+                HttpResponse<String> r = get(url + "/api/v1/query?query=" + java.net.URLEncoder.encode(m.group(1).strip(),
+                        java.nio.charset.StandardCharsets.UTF_8));
+                assertThat(r.statusCode()).as(m.group(1) + ": " + r.body()).isEqualTo(200);
+                checked++;
+            }
+            assertThat(checked).isEqualTo(4);
+        } finally {
+            loading.set(false);
+            load.get(2, TimeUnit.MINUTES);
+        }
+    }
+
+    /** Debian's Prometheus on loopback, scraping the local shards as pods tiny-g0-i of PROM, and the operator. */
+    static int startPrometheus() throws Exception {
+        String bin = TestCluster.run(List.of(TestCluster.REPO.resolve("hack/prometheus.sh").toString()), TestCluster.REPO)
+                .assertSuccess().stdout().strip();
+        Path dir = Files.createTempDirectory("nuri-prometheus");
+        int port = servePort + 20;
+        StringBuilder config = new StringBuilder("""
+                global: {scrape_interval: 1s, evaluation_interval: 1s}
+                scrape_configs:
+                  - job_name: operator
+                    honor_labels: true
+                    static_configs: [{targets: ['127.0.0.1:%d']}]
+                  - job_name: workers
+                    static_configs:
+                """.formatted(operator.httpPort()));
+        for (int i = 0; i < 4; i++) {
+            config.append("      - {targets: ['127.0.0.1:%d'], labels: {namespace: %s, pod: tiny-g0-%d, deployment: tiny}}\n"
+                    .formatted(servePort + i, PROM, i));
+        }
+        Files.writeString(dir.resolve("prometheus.yml"), config);
+        Path log = dir.resolve("prometheus.log");
+        prometheus = new ProcessBuilder(Path.of(bin, "prometheus").toString(), "--config.file=" + dir.resolve("prometheus.yml"),
+                "--storage.tsdb.path=" + dir.resolve("data"), "--web.listen-address=127.0.0.1:" + port)
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            if (!prometheus.isAlive()) throw new AssertionError("prometheus exited:\n" + Files.readString(log));
+            try {
+                return get("http://127.0.0.1:" + port + "/-/ready").statusCode() == 200;
+            } catch (IOException e) {
+                return false;
+            }
+        });
+        return port;
+    }
+
+    static List<String> endpointPods(String namespace) {
+        return client.discovery().v1().endpointSlices().inNamespace(namespace).withLabel("kubernetes.io/service-name", "tiny")
+                .list().getItems().stream().flatMap(s -> s.getEndpoints() == null ? java.util.stream.Stream.empty() : s.getEndpoints().stream())
+                .filter(e -> e.getTargetRef() != null && e.getConditions() != null && Boolean.TRUE.equals(e.getConditions().getReady()))
+                .map(e -> e.getTargetRef().getName()).toList();
+    }
+
+    static double metric(int port, String name) throws Exception {
+        return get("http://127.0.0.1:" + port + "/metrics").body().lines().filter(l -> l.startsWith(name + "{") || l.startsWith(name + " "))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
     }
 
     static AutoscalingStatus status() {

@@ -1,0 +1,49 @@
+package dev.nuri.worker.bench;
+
+import dev.nuri.worker.support.InProcessShard;
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The load driver against a real shard over HTTP: open-loop arrivals, every streamed request accounted for. */
+class LoadDriverTest {
+    @Test
+    void drivesAnOpenLoopAndReportsLatenciesAndGoodput() throws Exception {
+        try (InProcessShard shard = InProcessShard.start()) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            PrintStream stdout = System.out;
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            try {
+                LoadMain.main(new String[] {"--url", "http://127.0.0.1:" + shard.shard.httpPort(), "--rate", "8", "--duration", "3",
+                        "--prompt-words", "4:16", "--max-tokens", "4:12", "--ttft-slo-ms", "60000", "--itl-slo-ms", "60000"});
+            } finally {
+                System.setOut(stdout);
+            }
+            String[] lines = out.toString(StandardCharsets.UTF_8).strip().split("\n");
+            JsonObject summary = new JsonObject(lines[lines.length - 1]);
+            assertThat(summary.getInteger("sent")).as(out.toString()).isBetween(8, 48); // Poisson: 24 expected in 3 s
+            assertThat(summary.getInteger("ok")).isEqualTo(summary.getInteger("sent"));
+            assertThat(summary.getInteger("failed")).isZero();
+            assertThat(summary.getDouble("ttft_p50_ms")).isPositive();
+            assertThat(summary.getDouble("ttft_p90_ms")).isGreaterThanOrEqualTo(summary.getDouble("ttft_p50_ms"));
+            assertThat(summary.getDouble("itl_p50_ms")).isPositive();
+            assertThat(summary.getDouble("goodput_rps")).as("every request within generous SLOs")
+                    .isCloseTo(summary.getInteger("sent") / summary.getDouble("seconds"), org.assertj.core.data.Offset.offset(1e-9));
+        }
+    }
+
+    @Test
+    void aRefusedRequestCountsAsFailed() throws Exception {
+        try (InProcessShard shard = InProcessShard.start("--api-key", "secret")) {
+            var outcome = LoadMain.request(java.net.http.HttpClient.newHttpClient(), "http://127.0.0.1:" + shard.shard.httpPort(), null,
+                    new JsonObject().put("prompt", "x").put("max_tokens", 2).put("stream", true));
+            assertThat(outcome.ok()).isFalse();
+            assertThat(outcome.error()).startsWith("HTTP 401");
+        }
+    }
+}
