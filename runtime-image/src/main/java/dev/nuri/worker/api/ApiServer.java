@@ -47,6 +47,7 @@ public final class ApiServer {
     private static final Logger LOG = Logger.getLogger(ApiServer.class.getName());
     public static final String REQUEST_ID = "X-Request-Id";
     /** Paths that stay open when an API key is set: probes and Prometheus. */
+    static final int SEND_BUFFER_BYTES = 256 * 1024;
     static final Set<String> OPEN_PATHS = Set.of("/health", "/health/live", "/health/ready", "/metrics");
 
     /** What exists once the model is loaded. */
@@ -85,6 +86,7 @@ public final class ApiServer {
         this.beforeScrape = beforeScrape;
         this.guard = new ConnectionGuard(settings.requestReadTimeout(), settings.idleTimeout(), settings.maxConnections(),
                 settings.halfClose());
+        metrics.gauge("nuri.http_connections", "Open HTTP connections (capped by --http-max-connections)", guard::openConnections);
         this.prep = vertx.createSharedWorkerExecutor("nuri-request-prep", Math.max(2, Runtime.getRuntime().availableProcessors()));
     }
 
@@ -166,8 +168,10 @@ public final class ApiServer {
                 "the request path '" + ctx.request().path() + "' is not valid percent-encoding")));
         // HTTP/1.1 only: with h2c on, Vert.x waits for a client's first bytes before it creates the connection, so a
         // socket that never sends anything would escape the connection cap and the idle timeout
+        // A fixed send buffer (the kernel doubles it) instead of autotuning up to tcp_wmem's 4 MB: what a client has
+        // not taken then stays in Netty's buffer, where the stream cap and the drain timeout (ConnectionGuard) see it
         server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port).setCompressionSupported(false)
-                .setHttp2ClearTextEnabled(false));
+                .setHttp2ClearTextEnabled(false).setSendBufferSize(SEND_BUFFER_BYTES));
         return server.connectionHandler(guard::attach).invalidRequestHandler(this::invalidRequest).requestHandler(router).listen();
     }
 

@@ -3,6 +3,7 @@ package dev.nuri.worker.api;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOutboundBuffer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.concurrent.ScheduledFuture;
@@ -38,6 +39,10 @@ final class ConnectionGuard {
         this.idleTimeout = idleTimeout;
         this.maxConnections = maxConnections;
         this.halfClose = halfClose;
+    }
+
+    int openConnections() {
+        return open.get();
     }
 
     /** For {@code HttpServer.connectionHandler}: closes a connection over the cap, else starts watching it. */
@@ -77,7 +82,7 @@ final class ConnectionGuard {
     /** One connection's state; every method runs on the connection's event loop. */
     private final class Watch extends ChannelInboundHandlerAdapter {
         static final String NAME = "nuri-connection-guard";
-        private enum State { IDLE, READING, SERVING }
+        private enum State { IDLE, READING, SERVING, DRAINING }
 
         private ChannelHandlerContext ctx;
         private State state = State.IDLE;
@@ -92,7 +97,7 @@ final class ConnectionGuard {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (state == State.IDLE) {
+            if (state == State.IDLE || state == State.DRAINING) {
                 state = State.READING;
                 arm(requestReadTimeout);
             }
@@ -134,19 +139,42 @@ final class ConnectionGuard {
                 ctx.executor().execute(this::responseEnded);
                 return;
             }
-            state = State.IDLE;
             if (inputShutdown) {
+                state = State.IDLE;
                 // let the response reach the client first, then close
                 ctx.channel().writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER).addListener(f -> ctx.close());
                 return;
             }
+            // The response may still sit in Netty's outbound buffer (a client that does not read; Vert.x calls this
+            // before it queues a last write): it must be taken within the read timeout, as a request must arrive
+            // within it. Then the connection is idle, or closed if the client took nothing more meanwhile.
+            state = State.DRAINING;
+            arm(requestReadTimeout);
+        }
+
+        /** The read timeout ran out while draining: idle if the response left Netty's buffer, else give up. */
+        private void drainTimedOut() {
+            ChannelOutboundBuffer pending = ctx.channel().unsafe().outboundBuffer();
+            if (pending != null && pending.totalPendingWriteBytes() > 0) {
+                ctx.close();
+                return;
+            }
+            state = State.IDLE;
             arm(idleTimeout);
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            // a draining client that takes bytes again gets a fresh read timeout: slow is fine, stalled is not
+            if (state == State.DRAINING && ctx.channel().isWritable()) arm(requestReadTimeout);
+            ctx.fireChannelWritabilityChanged();
         }
 
         private void arm(Duration timeout) {
             cancel();
             timer = ctx.executor().schedule(() -> {
-                if (state != State.SERVING) ctx.close();
+                if (state == State.DRAINING) drainTimedOut();
+                else if (state != State.SERVING) ctx.close();
             }, timeout.toNanos(), TimeUnit.NANOSECONDS);
         }
 
