@@ -48,7 +48,9 @@ public final class ApiServer {
     public static final String REQUEST_ID = "X-Request-Id";
     /** Paths that stay open when an API key is set: probes and Prometheus. */
     static final int SEND_BUFFER_BYTES = 256 * 1024;
-    static final Set<String> OPEN_PATHS = Set.of("/health", "/health/live", "/health/ready", "/metrics");
+    static final Set<String> OPEN_PATHS = Set.of("/health", "/health/live", "/health/ready", "/metrics", "/openapi.json");
+    /** The API's OpenAPI document (hand-written; OpenApiTest keeps it equal to the routes below). */
+    static final Buffer OPENAPI = openApiDocument();
 
     /** What exists once the model is loaded. */
     public record Serving(String modelName, ModelTokenizer tokenizer, Engine engine, int defaultChatMaxTokens, ToolCallFormat toolCallFormat) {}
@@ -67,6 +69,7 @@ public final class ApiServer {
     private volatile Serving serving;
     private volatile RequestParser parser;
     private HttpServer server;
+    private Router router;
 
     /**
      * @param notReadyReason null when serving-ready, else why not (loading, a peer missing, draining)
@@ -113,11 +116,13 @@ public final class ApiServer {
     /** The methods each route answers, for 405 responses (kept beside the routes below). */
     private static final java.util.Map<String, String> ALLOWED_METHODS = java.util.Map.of(
             "/health", "GET, HEAD", "/health/live", "GET, HEAD", "/health/ready", "GET, HEAD", "/metrics", "GET, HEAD",
+            "/openapi.json", "GET, HEAD",
             "/v1/models", "GET, HEAD", "/v1/completions", "POST", "/v1/chat/completions", "POST", "/tokenize", "POST",
             "/detokenize", "POST");
 
     public Future<HttpServer> listen(String host, int port) {
         Router router = Router.router(vertx);
+        this.router = router;
         router.route().handler(ctx -> {
             ctx.addEndHandler(v -> ConnectionGuard.responseEnded(ctx.request().connection()));
             String id = ctx.request().getHeader(REQUEST_ID);
@@ -145,6 +150,7 @@ public final class ApiServer {
             beforeScrape.run();
             ctx.response().putHeader("Content-Type", WorkerMetrics.CONTENT_TYPE).end(metrics.scrape());
         });
+        get(router, "/openapi.json", ctx -> jsonBody(ctx, 200, OPENAPI));
         get(router, "/v1/models", this::models);
         router.getWithRegex("/v1/models/(?<id>.+)").handler(this::model);
         router.headWithRegex("/v1/models/(?<id>.+)").handler(this::model);
@@ -190,6 +196,29 @@ public final class ApiServer {
         response.putHeader("Connection", "close");
         Errors.send(response, new ApiException(status, "invalid_request_error", null, null,
                 "the request could not be parsed: " + why, null));
+    }
+
+    /**
+     * The API's routes as "METHOD /path" with OpenAPI path templates ({@code /v1/models/{id}}), for the test that
+     * keeps the OpenAPI document true; routes for every method (filters, the fallback) are not API routes.
+     */
+    public java.util.List<String> routes() {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        for (io.vertx.ext.web.Route r : router.getRoutes()) {
+            if (r.methods() == null || r.methods().isEmpty()) continue;
+            String path = r.getPath() != null ? r.getPath() : r.getName().replaceAll("\\(\\?<(\\w+)>[^)]*\\)", "{$1}");
+            for (HttpMethod m : r.methods()) out.add(m.name() + " " + path);
+        }
+        return out;
+    }
+
+    private static Buffer openApiDocument() {
+        try (var in = ApiServer.class.getResourceAsStream("openapi.json")) {
+            if (in == null) throw new IllegalStateException("openapi.json is missing from the worker jar");
+            return Buffer.buffer(in.readAllBytes());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public int actualPort() {
@@ -311,6 +340,9 @@ public final class ApiServer {
             RequestFields f = new RequestFields(body);
             p.checkModel(f);
             int[] ids;
+            if (f.has("messages") && f.has("prompt")) { // found by schemathesis: messages silently won
+                throw ApiException.badRequest("prompt", "send either 'prompt' or 'messages', not both");
+            }
             if (f.has("messages")) {
                 ids = p.chat(body.copy().put("max_tokens", 1)).prompts().get(0);
             } else {

@@ -391,10 +391,11 @@ final class RequestParser {
             int left = contextLength - longest;
             return dflt > 0 ? Math.min(dflt, left) : Math.min(defaultChatMaxTokens, left);
         }
-        if (longest + requested > contextLength) {
+        long total = (long) longest + requested; // in int, max_tokens near 2^31 wrapped negative and was served
+        if (total > contextLength) {
             throw new ApiException(400, "invalid_request_error", param, "context_length_exceeded",
                     "This model's maximum context length is " + contextLength + " tokens, but you requested "
-                    + (longest + requested) + " tokens (" + longest + " in the prompt, " + requested
+                    + total + " tokens (" + longest + " in the prompt, " + requested
                     + " for the completion); lower " + param + " or shorten the prompt", null);
         }
         return requested;

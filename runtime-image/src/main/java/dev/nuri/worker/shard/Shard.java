@@ -251,6 +251,10 @@ public final class Shard implements AutoCloseable {
         if (l != null) l.flush();
     }
 
+    public ApiServer api() {
+        return api;
+    }
+
     public int httpPort() {
         return api.actualPort();
     }
