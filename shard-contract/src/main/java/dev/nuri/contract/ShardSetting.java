@@ -79,7 +79,7 @@ public enum ShardSetting {
                     + "API-key check; default: no CORS"),
     DRAIN_SECONDS("NURI_DRAIN_SECONDS", "30", "SIGTERM grace: running requests finish, new ones get 503"),
     API_KEY("NURI_API_KEY", null,
-            "when set, every request except `/health`, `/health/live`, `/health/ready` and `/metrics` (so `/v1/*`, `/tokenize`, "
+            "when set, every request except `/health`, `/health/live`, `/health/ready`, `/metrics` and `/openapi.json` (so `/v1/*`, `/tokenize`, "
                     + "`/detokenize`) must send `Authorization: Bearer <key>`; otherwise 401 `{\"error\": {\"message\", \"type\": "
                     + "\"invalid_request_error\", \"param\": null, \"code\": \"invalid_api_key\"}}` + `WWW-Authenticate: Bearer`. "
                     + "Compared in constant time (SHA-256 digests), never logged; set it from a Secret. Default: open"),

@@ -3,6 +3,7 @@ package dev.nuri.worker.api;
 import dev.nuri.worker.group.LocalGroup;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
@@ -23,8 +24,9 @@ import static org.assertj.core.api.Assertions.assertThat;
  * schemathesis (PyPI, venv made by hack/fuzz-api) against a real worker process and its own /openapi.json: no
  * 5xx, responses as documented (every error an OpenAI error object), schema-invalid requests refused with 4xx,
  * no request past the timeout. Bounded here (-Dnuri.fuzz.maxTime, -Dnuri.fuzz.maxExamples); hack/fuzz-api long
- * runs it for longer.
+ * runs it for longer. Tagged long: {@code -DexcludedGroups=long} leaves it out of a quick run.
  */
+@Tag("long")
 class ApiFuzzTest {
     static final long MAX_TIME = Long.getLong("nuri.fuzz.maxTime", 90);
     static final int MAX_EXAMPLES = Integer.getInteger("nuri.fuzz.maxExamples", 40);
