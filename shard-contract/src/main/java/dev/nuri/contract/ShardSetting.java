@@ -83,6 +83,12 @@ public enum ShardSetting {
                     + "`/detokenize`) must send `Authorization: Bearer <key>`; otherwise 401 `{\"error\": {\"message\", \"type\": "
                     + "\"invalid_request_error\", \"param\": null, \"code\": \"invalid_api_key\"}}` + `WWW-Authenticate: Bearer`. "
                     + "Compared in constant time (SHA-256 digests), never logged; set it from a Secret. Default: open"),
+    API_KEYS_FILE("NURI_API_KEYS_FILE", null,
+            "a file of API keys with their own limits (a mounted Secret; re-read within a second of a change): one key a "
+                    + "line, `<name> <key> [requests-per-minute] [tokens-per-minute]` (`-` or nothing: no limit; `#` comments). "
+                    + "Accepted beside `NURI_API_KEY`. Past a limit: 429 `rate_limit_error` + `Retry-After`; a request counts "
+                    + "its prompt tokens plus `max_tokens` for every choice, as OpenAI counts. Key names may be logged, keys "
+                    + "never. Unreadable or malformed at start: the shard exits (status 2)"),
     CONTEXT_LENGTH("NURI_CONTEXT_LENGTH", null,
             "cap on prompt + completion tokens per sequence (default: the model's `max_position_embeddings`); longer prompts "
                     + "get 400 `context_length_exceeded` naming the cap; `/v1/models` and `/tokenize` report it as "

@@ -43,6 +43,9 @@ public final class ShardPodTemplate {
     public static final String CONTAINER = "worker";
     static final String MODEL_DIR = "/models";
     static final String PLACEMENT_DIR = "/etc/nuri/placement";
+    /** The API keys file's folder: a Secret volume (not a subPath), so that edits reach running shards. */
+    static final String API_KEYS_DIR = "/etc/nuri/api-keys";
+    static final String API_KEYS_FILE = "api-keys";
     /** Long enough to finish in-flight generations after SIGTERM; the worker drains within it. */
     public static final long TERMINATION_GRACE_SECONDS = 120;
     /** Before SIGTERM: the time for a deleted pod to leave the Service's endpoints everywhere. */
@@ -66,6 +69,12 @@ public final class ShardPodTemplate {
         volumes.add(new VolumeBuilder().withName("placement")
                 .withNewConfigMap().withName(ShardNames.placement(md)).endConfigMap().build());
         mounts.add(mount("placement", PLACEMENT_DIR, true));
+        ServingSpec.ApiKeysRef apiKeys = spec.serving == null ? null : spec.serving.apiKeysSecret;
+        if (apiKeys != null) {
+            volumes.add(new VolumeBuilder().withName("api-keys").withNewSecret().withSecretName(apiKeys.name)
+                    .addNewItem().withKey(apiKeys.key()).withPath(API_KEYS_FILE).endItem().endSecret().build());
+            mounts.add(mount("api-keys", API_KEYS_DIR, true));
+        }
         volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
         mounts.add(mount("tmp", "/tmp", false));
         String workerImage = spec.image != null && !spec.image.isBlank() ? spec.image : image;
@@ -160,6 +169,9 @@ public final class ShardPodTemplate {
                     .withName(serving.apiKeySecret.name)
                     .withKey(serving.apiKeySecret.key())
                     .endSecretKeyRef().endValueFrom().build());
+        }
+        if (serving != null && serving.apiKeysSecret != null) {
+            env.add(plain(ShardSetting.API_KEYS_FILE.env(), API_KEYS_DIR + "/" + API_KEYS_FILE));
         }
         // The tokenizer's native library unpacks itself; the root filesystem is read-only.
         env.add(plain("DJL_CACHE_DIR", "/tmp/djl"));

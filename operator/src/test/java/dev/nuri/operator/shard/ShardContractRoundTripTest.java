@@ -42,6 +42,8 @@ class ShardContractRoundTripTest {
         serving.toolCallParser = ServingToolCallParser.HERMES;
         serving.apiKeySecret = new ServingSpec.SecretKeyRef();
         serving.apiKeySecret.name = "keys";
+        serving.apiKeysSecret = new ServingSpec.ApiKeysRef();
+        serving.apiKeysSecret.name = "more-keys";
         int shards = md.getSpec().experts.parallelism;
         int lastShard = shards - 1;
         String revision = "rev7";
@@ -63,6 +65,16 @@ class ShardContractRoundTripTest {
         assertThat(settings.contextLength()).isEqualTo(4096);
         assertThat(settings.toolCallParser()).isEqualTo(ToolCallParser.HERMES);
         assertThat(settings.apiKey()).isEqualTo("secret:keys/api-key");
+        // the keys file the worker is told to read is the Secret item the pod mounts there
+        String keysFile = settings.string(dev.nuri.contract.ShardSetting.API_KEYS_FILE);
+        var keysVolume = pod.getSpec().getVolumes().stream().filter(v -> v.getSecret() != null
+                && "more-keys".equals(v.getSecret().getSecretName())).findFirst().orElseThrow();
+        var keysMount = pod.getSpec().getContainers().get(0).getVolumeMounts().stream()
+                .filter(m -> m.getName().equals(keysVolume.getName())).findFirst().orElseThrow();
+        assertThat(keysMount.getReadOnly()).isTrue();
+        assertThat(keysMount.getSubPath()).as("a subPath mount would never see the Secret's updates").isNull();
+        assertThat(keysFile).isEqualTo(keysMount.getMountPath() + "/" + keysVolume.getSecret().getItems().get(0).getPath());
+        assertThat(keysVolume.getSecret().getItems().get(0).getKey()).isEqualTo(ServingSpec.ApiKeysRef.DEFAULT_KEY);
         assertThat(settings.peerKey()).as("the peer key from the operator's Secret").isNotNull();
         assertThat(settings.quantization()).isEqualTo(md.getSpec().model.quantization == null ? null
                 : md.getSpec().model.quantization.setting());

@@ -28,8 +28,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.Callable;
@@ -62,7 +60,8 @@ public final class ApiServer {
     private final HttpSettings settings;
     private final long maxBodyBytes;
     private final Runnable beforeScrape;
-    private final byte[] apiKeyDigest;
+    private final ApiKeys apiKeys;
+    private static final String API_KEY = "nuri.apiKey";
     private final ConnectionGuard guard;
     /** Body decoding, chat templates and tokenization: CPU work kept off the event loops. */
     private final WorkerExecutor prep;
@@ -74,13 +73,14 @@ public final class ApiServer {
     /**
      * @param notReadyReason null when serving-ready, else why not (loading, a peer missing, draining)
      * @param refusalReason  null when a request can be served, else why not (a draining shard still serves)
-     * @param apiKey null: the API is open; else every request outside {@link #OPEN_PATHS} must send
-     *               {@code Authorization: Bearer <apiKey>} (only its SHA-256 is kept)
+     * @param apiKey null and no keys file in the settings: the API is open; else every request outside
+     *               {@link #OPEN_PATHS} must send {@code Authorization: Bearer <key>} with this key or one of the file's
+     *               (only SHA-256 digests are kept)
      */
     public ApiServer(Vertx vertx, WorkerMetrics metrics, Supplier<String> notReadyReason, Supplier<String> refusalReason,
                      HttpSettings settings, Runnable beforeScrape, String apiKey) {
         this.vertx = vertx;
-        this.apiKeyDigest = apiKey == null ? null : sha256(apiKey);
+        this.apiKeys = new ApiKeys(apiKey, settings.apiKeysFile());
         this.metrics = metrics;
         this.notReadyReason = notReadyReason;
         this.refusalReason = refusalReason;
@@ -137,7 +137,7 @@ public final class ApiServer {
                     .allowedMethods(Set.of(HttpMethod.GET, HttpMethod.HEAD, HttpMethod.POST, HttpMethod.OPTIONS))
                     .exposedHeader(REQUEST_ID).maxAgeSeconds(600));
         }
-        if (apiKeyDigest != null) router.route().handler(this::authenticate);
+        if (apiKeys.enabled()) router.route().handler(this::authenticate);
         router.route().handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
         router.route().handler(ctx -> {
             ConnectionGuard.requestRead(ctx.request().connection());
@@ -249,7 +249,7 @@ public final class ApiServer {
         });
     }
 
-    /** Bearer-token check, in constant time (digests of equal length compared with MessageDigest.isEqual). */
+    /** Bearer-token check, in constant time (digests of equal length compared with MessageDigest.isEqual), then the key's request rate. */
     private void authenticate(RoutingContext ctx) {
         if (OPEN_PATHS.contains(ctx.normalizedPath())) {
             ctx.next();
@@ -258,7 +258,10 @@ public final class ApiServer {
         String header = ctx.request().getHeader("Authorization");
         String presented = null;
         if (header != null && header.length() > 7 && header.regionMatches(true, 0, "Bearer ", 0, 7)) presented = header.substring(7).trim();
-        if (presented != null && MessageDigest.isEqual(sha256(presented), apiKeyDigest)) {
+        ApiKeys.Key key = presented == null ? null : apiKeys.find(presented);
+        if (key != null) {
+            apiKeys.admitRequest(key);
+            ctx.put(API_KEY, key);
             ctx.next();
             return;
         }
@@ -266,14 +269,6 @@ public final class ApiServer {
         throw new ApiException(401, "invalid_request_error", null, "invalid_api_key", presented == null
                 ? "You didn't provide an API key. Send it in an Authorization header using Bearer auth (Authorization: Bearer YOUR_KEY)."
                 : "Incorrect API key provided.", null);
-    }
-
-    private static byte[] sha256(String s) {
-        try {
-            return MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 
     private void ready(RoutingContext ctx) {
@@ -318,6 +313,12 @@ public final class ApiServer {
         String id = (chat ? "chatcmpl-" : "cmpl-") + requestId;
         ResponseStream stream = new ResponseStream(vertx.getOrCreateContext(), ctx.response(), request, s.tokenizer(), id, s.modelName(),
                 settings.streamBufferBytes());
+        ApiKeys.Key key = ctx.get(API_KEY);
+        if (key != null) {
+            long tokens = 0;
+            for (int[] p : request.prompts()) tokens += p.length + (long) request.n() * request.params().maxTokens();
+            apiKeys.admitTokens(key, tokens);
+        }
         Generation g;
         try {
             g = s.engine().submit(new GenerationSpec(requestId, request.prompts(), request.n(), request.params(), System.nanoTime()), stream);

@@ -22,10 +22,11 @@ import java.util.List;
  * @param halfClose a client's FIN after a whole request means "done sending", and it still gets its answer; off (the
  *                  default), a FIN means the client left and its request is cancelled, as nginx treats it: the two
  *                  look the same on the wire, and leaving is far more common
+ * @param apiKeysFile the keys file with per-key limits ({@link ApiKeys}), or null
  */
 public record HttpSettings(long maxBodyBytes, Duration requestReadTimeout, Duration idleTimeout, int maxConnections,
                            long streamBufferBytes, Path chatTemplate, Duration chatTemplateTimeout, List<String> corsOrigins,
-                           boolean halfClose) {
+                           boolean halfClose, Path apiKeysFile) {
     public static final long DEFAULT_MAX_BODY_BYTES = Defaults.MAX_BODY_BYTES;
     public static final int DEFAULT_REQUEST_READ_TIMEOUT_SECONDS = Defaults.HTTP_REQUEST_READ_TIMEOUT_SECONDS;
     public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = Defaults.HTTP_IDLE_TIMEOUT_SECONDS;
@@ -36,6 +37,7 @@ public record HttpSettings(long maxBodyBytes, Duration requestReadTimeout, Durat
     /** From the shard's settings: max body bytes, the HTTP timeouts and limits, chat template, CORS origins. */
     public static HttpSettings from(ShardSettings settings) {
         String template = settings.string(ShardSetting.CHAT_TEMPLATE);
+        String keys = settings.string(ShardSetting.API_KEYS_FILE);
         return new HttpSettings(
                 settings.positive(ShardSetting.MAX_BODY_BYTES),
                 Duration.ofSeconds(settings.positive(ShardSetting.HTTP_REQUEST_READ_TIMEOUT_SECONDS)),
@@ -45,12 +47,13 @@ public record HttpSettings(long maxBodyBytes, Duration requestReadTimeout, Durat
                 template == null ? null : Path.of(template),
                 Duration.ofMillis(settings.positive(ShardSetting.CHAT_TEMPLATE_TIMEOUT_MS)),
                 settings.list(ShardSetting.CORS_ALLOWED_ORIGINS),
-                settings.bool(ShardSetting.HTTP_HALF_CLOSE));
+                settings.bool(ShardSetting.HTTP_HALF_CLOSE),
+                keys == null ? null : Path.of(keys));
     }
 
     public static HttpSettings defaults() {
         return new HttpSettings(DEFAULT_MAX_BODY_BYTES, Duration.ofSeconds(DEFAULT_REQUEST_READ_TIMEOUT_SECONDS),
                 Duration.ofSeconds(DEFAULT_IDLE_TIMEOUT_SECONDS), DEFAULT_MAX_CONNECTIONS, DEFAULT_STREAM_BUFFER_BYTES, null,
-                Duration.ofMillis(DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS), List.of(), false);
+                Duration.ofMillis(DEFAULT_CHAT_TEMPLATE_TIMEOUT_MS), List.of(), false, null);
     }
 }

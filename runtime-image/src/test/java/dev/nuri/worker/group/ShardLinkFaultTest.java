@@ -8,7 +8,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.Assumptions;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -31,16 +31,17 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * A two-shard group whose shards run in network namespaces of their own, joined by veth pairs on a bridge, with
- * faults injected by tc netem on the shards' links (issue 18 item 1). Invariants: under latency, jitter and loss
+ * faults injected on the shards' links (issue 18 item 1): delay with tc (netem, or a token bucket where the kernel
+ * lacks netem), loss and partitions with iptables in the shard's namespace. Invariants: under latency, jitter and loss
  * a greedy completion has the same tokens as without; a partitioned peer makes requests fail fast with 503 and a
  * message; once healed the group serves again within a bound; 20 partition/heal cycles leak no threads, file
  * descriptors or memory in either shard.
  *
- * <p>Needs root and iproute2 (ip, tc): run by hack/netfault-test (-Dnuri.netfault=true); skipped otherwise.
+ * <p>Needs root and iproute2 (ip, tc), as hack/test has for the real node; elsewhere it is skipped, and hack/test's
+ * report fails on the skip. About 3 minutes; hack/netfault-test runs it alone, -DexcludedGroups=long leaves it out.
  */
 @Tag("netfault")
 @Tag("long")
-@EnabledIfSystemProperty(named = "nuri.netfault", matches = "true")
 class ShardLinkFaultTest {
     static final int SHARDS = 2;
     static final int PEER_TIMEOUT_SECONDS = 3;
@@ -94,6 +95,8 @@ class ShardLinkFaultTest {
 
     @BeforeAll
     static void start() throws IOException {
+        Assumptions.assumeTrue("root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/sbin/tc")),
+                "needs root and iproute2 (ip netns, tc netem)");
         logs = Files.createDirectories(Path.of("target", "netfault", ID));
         sh("ip", "link", "add", BRIDGE, "type", "bridge");
         sh("ip", "addr", "add", "10.231." + SUBNET + ".254/24", "dev", BRIDGE);
@@ -191,20 +194,49 @@ class ShardLinkFaultTest {
         return r.json().getJsonArray("choices").getJsonObject(0).getJsonObject("logprobs").getJsonArray("tokens").encode();
     }
 
-    /** netem on both ends of shard s's link: what the shard sends and what is sent to it. */
-    static void netem(int shard, String... params) {
+    static boolean netemMissing;
+
+    /**
+     * Delay on both ends of shard s's link: netem's 20 ms ± 5 ms where the kernel has netem; else (this project's
+     * Firecracker kernel has no sch_netem) a token bucket of 256 kbit/s, which holds each ~1 KB frame of the tiny
+     * model about 30 ms, more for bursts: a slow link with queueing jitter.
+     */
+    static void slowLink(int shard) {
+        if (!netemMissing) {
+            try {
+                qdisc(shard, "netem", "delay", "20ms", "5ms", "distribution", "normal");
+                return;
+            } catch (IllegalStateException e) {
+                if (!e.getMessage().contains("qdisc kind is unknown")) throw e;
+                netemMissing = true;
+            }
+        }
+        qdisc(shard, "tbf", "rate", "256kbit", "burst", "1600", "latency", "500ms");
+    }
+
+    static void qdisc(int shard, String... params) {
         List<String> a = new ArrayList<>(List.of("ip", "netns", "exec", ns(shard), "tc", "qdisc", "replace", "dev",
-                shardIf(shard), "root", "netem"));
+                shardIf(shard), "root"));
         a.addAll(List.of(params));
         sh(a.toArray(String[]::new));
-        List<String> b = new ArrayList<>(List.of("tc", "qdisc", "replace", "dev", hostIf(shard), "root", "netem"));
+        List<String> b = new ArrayList<>(List.of("tc", "qdisc", "replace", "dev", hostIf(shard), "root"));
         b.addAll(List.of(params));
         sh(b.toArray(String[]::new));
+    }
+
+    /** Drops this share of the packets shard s sends and receives (iptables' statistic match in its namespace). */
+    static void loss(int shard, double probability) {
+        for (String chain : List.of("INPUT", "OUTPUT")) {
+            if (probability >= 1) sh("ip", "netns", "exec", ns(shard), "iptables", "-A", chain, "-j", "DROP");
+            else sh("ip", "netns", "exec", ns(shard), "iptables", "-A", chain, "-m", "statistic", "--mode", "random",
+                    "--probability", Double.toString(probability), "-j", "DROP");
+        }
     }
 
     static void heal(int shard) {
         shQuiet("ip", "netns", "exec", ns(shard), "tc", "qdisc", "del", "dev", shardIf(shard), "root");
         shQuiet("tc", "qdisc", "del", "dev", hostIf(shard), "root");
+        sh("ip", "netns", "exec", ns(shard), "iptables", "-F");
     }
 
     /** Threads, open file descriptors and resident kB of a shard process, from /proc. */
@@ -228,20 +260,24 @@ class ShardLinkFaultTest {
     void latencyJitterAndLossKeepTheTokensAPartitionFailsFastAndHealsWithoutLeaks() throws Exception {
         String baseline = tokens(complete(0));
 
-        netem(1, "delay", "20ms", "5ms", "distribution", "normal");
-        assertThat(tokens(complete(0))).as("tokens under 20 ms ± 5 ms on shard 1's link").isEqualTo(baseline);
+        slowLink(1);
+        Reply slow = complete(0);
+        assertThat(tokens(slow)).as("tokens with shard 1's link slowed").isEqualTo(baseline);
         heal(1);
-        netem(1, "loss", "10%");
+        loss(1, 0.10);
         assertThat(tokens(complete(0))).as("tokens under 10% loss on shard 1's link").isEqualTo(baseline);
         heal(1);
-        netem(0, "delay", "10ms", "10ms", "loss", "5%");
+        slowLink(0);
+        loss(0, 0.05);
         assertThat(tokens(complete(1))).as("tokens from shard 1 with shard 0's link slow and lossy").isEqualTo(baseline);
         heal(0);
+        System.out.printf("netfault: slow link by %s; completion over it took %s%n", netemMissing ? "tbf 256kbit" : "netem 20ms±5ms",
+                slow.took());
 
         Usage[] first = null;
         List<Duration> failTimes = new ArrayList<>(), recoveryTimes = new ArrayList<>();
         for (int cycle = 1; cycle <= CYCLES; cycle++) {
-            netem(1, "loss", "100%"); // shard 1 partitioned: nothing in or out
+            loss(1, 1.0); // shard 1 partitioned: nothing in or out
             Reply failed = complete(0);
             assertThat(failed.status()).as("cycle " + cycle + ": " + failed.body()).isEqualTo(503);
             JsonObject error = failed.json().getJsonObject("error");

@@ -57,6 +57,12 @@ public class ServingSpec {
             + "Without it the API is open to anything that can reach the Service.")
     public SecretKeyRef apiKeySecret;
 
+    @JsonPropertyDescription("A Secret key holding more API keys, each with its own limits: one a line, "
+            + "'<name> <key> [requests-per-minute] [tokens-per-minute]' ('-' for no limit). Mounted into every shard "
+            + "(NURI_API_KEYS_FILE); edits reach running shards without a restart. Past a limit clients get 429 with "
+            + "Retry-After. Accepted beside apiKeySecret.")
+    public ApiKeysRef apiKeysSecret;
+
     public int port() {
         return port != null ? port : DEFAULT_PORT;
     }
@@ -76,6 +82,23 @@ public class ServingSpec {
     @JsonInclude(JsonInclude.Include.NON_NULL)
     public static class SecretKeyRef {
         public static final String DEFAULT_KEY = "api-key";
+
+        @Required
+        @JsonPropertyDescription("Name of the Secret in the ModelDeployment's namespace.")
+        public String name;
+
+        @Default(DEFAULT_KEY)
+        @JsonPropertyDescription("Key inside the Secret.")
+        public String key;
+
+        public String key() {
+            return key != null ? key : DEFAULT_KEY;
+        }
+    }
+
+    @JsonInclude(JsonInclude.Include.NON_NULL)
+    public static class ApiKeysRef {
+        public static final String DEFAULT_KEY = "api-keys";
 
         @Required
         @JsonPropertyDescription("Name of the Secret in the ModelDeployment's namespace.")
