@@ -57,6 +57,9 @@ class ApiFuzzTest {
                         + "response_schema_conformance,negative_data_rejection",
                 "--max-examples", Integer.toString(MAX_EXAMPLES), "--max-time", Long.toString(MAX_TIME),
                 "--request-timeout", "30", "--seed", "18", "--workers", "2",
+                // not the coverage phase: its generator crashed inside Python 3.11's ast module on /tokenize's body
+                // ("SystemError: AST constructor recursion depth mismatch"), twice in five runs, with no request sent
+                "--phases", "examples,fuzzing,stateful",
                 "--report", "junit,ndjson", "--report-dir", logs.toAbsolutePath().toString()));
         String out = run(command, Duration.ofSeconds(MAX_TIME + 300));
         Files.writeString(logs.resolve("schemathesis.txt"), out);
