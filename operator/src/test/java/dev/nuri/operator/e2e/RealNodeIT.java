@@ -183,8 +183,10 @@ class RealNodeIT {
         List<String> degradedReasons = new CopyOnWriteArrayList<>();
         client.pods().inNamespace(NS).withName(victim.getMetadata().getName()).delete();
 
-        // A surviving shard answers 503 with an OpenAI error, fast, while its group is incomplete.
-        await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
+        // The deleted shard serves its group while it drains (preStop, then until no peer calls it:
+        // these requests keep calling it, so up to the drain time); once it is gone a surviving shard
+        // answers 503 with an OpenAI error, fast, while its group is incomplete.
+        await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(200)).untilAsserted(() -> {
             long t0 = System.nanoTime();
             HttpResponse<String> r = post(survivorUrl + "/v1/completions", body);
             long ms = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0);
