@@ -291,8 +291,14 @@ public final class Shard implements AutoCloseable {
     private boolean awaitGroupQuiet(Engine e, Duration grace) throws InterruptedException {
         long deadline = System.nanoTime() + grace.toNanos();
         long quietSince = System.nanoTime();
+        long nextReport = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (System.nanoTime() < deadline) {
             ExpertServer server = expertServer;
+            if (System.nanoTime() - nextReport > 0) {
+                nextReport += TimeUnit.SECONDS.toNanos(10);
+                shutdownLog("still draining: " + e.runningCount() + " running, " + e.waitingCount() + " waiting, last expert call from a peer "
+                        + (server == null ? "never" : TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - server.lastDispatchNanos()) + " ms ago"));
+            }
             if (e.runningCount() > 0 || e.waitingCount() > 0) {
                 quietSince = System.nanoTime();
             } else if (server != null && server.lastDispatchNanos() - quietSince > 0) {
