@@ -13,6 +13,7 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.http.HttpHeaders;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
 import io.vertx.core.http.HttpServerOptions;
@@ -57,6 +58,7 @@ public final class ApiServer {
     private final WorkerMetrics metrics;
     private final Supplier<String> notReadyReason;
     private final Supplier<String> refusalReason;
+    private volatile boolean draining;
     private final HttpSettings settings;
     private final long maxBodyBytes;
     private final Runnable beforeScrape;
@@ -120,11 +122,22 @@ public final class ApiServer {
             "/v1/models", "GET, HEAD", "/v1/completions", "POST", "/v1/chat/completions", "POST", "/tokenize", "POST",
             "/detokenize", "POST");
 
+    /** The shard is shutting down: every answer from now on closes its connection after it. */
+    public void drain() {
+        draining = true;
+    }
+
     public Future<HttpServer> listen(String host, int port) {
         Router router = Router.router(vertx);
         this.router = router;
         router.route().handler(ctx -> {
             ctx.addEndHandler(v -> ConnectionGuard.responseEnded(ctx.request().connection()));
+            if (draining) {
+                // A kept-alive client would go on sending here (a Service's DNAT is per connection):
+                // make it reconnect, so its next request reaches a shard that is not going away.
+                ctx.response().putHeader(HttpHeaders.CONNECTION, "close");
+                ctx.addEndHandler(v -> ctx.request().connection().close());
+            }
             String id = ctx.request().getHeader(REQUEST_ID);
             if (id == null || id.isBlank() || id.length() > 128) id = UUID.randomUUID().toString().replace("-", "");
             ctx.put(REQUEST_ID, id);

@@ -266,6 +266,7 @@ public final class Shard implements AutoCloseable {
     /** Graceful stop: refuse new requests, let admitted ones finish (up to the grace period), then close. */
     public void drainAndClose(Duration grace) {
         draining = true; // readiness off: the Service stops routing new requests here
+        api.drain();     // and kept-alive clients reconnect elsewhere
         Engine e = engine;
         if (e != null) {
             shutdownLog("draining (" + e.runningCount() + " running, " + e.waitingCount() + " waiting, grace " + grace + ")");

@@ -1,6 +1,7 @@
 package dev.nuri.worker.group;
 
 import dev.nuri.worker.support.Http;
+import dev.nuri.worker.support.RawHttp;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.Test;
 
@@ -42,6 +43,12 @@ class GracefulDrainTest {
                 Http.Response late = fixture.http(shard).post("/v1/completions", GroupFixture.greedy("late", 8));
                 assertThat(late.status()).as("shard %d: %s", shard, late.body()).isEqualTo(200);
             }
+            // a kept-alive client of the draining shard is told to reconnect (elsewhere, through a Service)
+            RawHttp keptAlive = RawHttp.connect(fixture.group.httpPort(0))
+                    .send(RawHttp.postKeepAlive("/v1/completions", GroupFixture.greedy("late", 4).encode()));
+            String answer = keptAlive.readUntilClosed(Duration.ofSeconds(30));
+            assertThat(answer).startsWith("HTTP/1.1 200").containsIgnoringCase("connection: close");
+            assertThat(keptAlive.closedByServer()).as("the draining shard closed the kept-alive connection").isTrue();
             fixture.group.process(1).destroy();
 
             assertThat(reader.join(Duration.ofMinutes(2))).as("the stream ended").isTrue();
