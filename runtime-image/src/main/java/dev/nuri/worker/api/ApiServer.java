@@ -353,6 +353,9 @@ public final class ApiServer {
             JsonObject body = decode(raw);
             RequestFields f = new RequestFields(body);
             p.checkModel(f);
+            // type-check both forms' flags whichever form is used (schemathesis: a string flag the form ignores got 200)
+            Boolean addSpecial = f.bool("add_special_tokens");
+            f.bool("add_generation_prompt");
             int[] ids;
             if (f.has("messages") && f.has("prompt")) { // found by schemathesis: messages silently won
                 throw ApiException.badRequest("prompt", "send either 'prompt' or 'messages', not both");
@@ -362,8 +365,7 @@ public final class ApiServer {
             } else {
                 String prompt = f.string("prompt");
                 if (prompt == null) throw ApiException.badRequest("prompt", "'prompt' (a string) or 'messages' is required");
-                Boolean add = f.bool("add_special_tokens");
-                ids = p.encodePrompt(prompt, add == null || add);
+                ids = p.encodePrompt(prompt, addSpecial == null || addSpecial);
             }
             JsonArray tokens = new JsonArray();
             JsonArray strs = new JsonArray();

@@ -147,4 +147,14 @@ class HostileBodiesTest {
         assertError(http.post("/tokenize", new JsonObject().put("prompt", "hi").put("messages", messages)), 400, "prompt",
                 "either 'prompt' or 'messages'");
     }
+
+    @Test
+    void tokenizeRefusesAFieldOfTheWrongTypeEvenWhenTheOtherFormDoesNotUseIt() {
+        // schemathesis (CI, seed 18): a string add_generation_prompt beside a prompt was accepted with 200
+        assertError(http.post("/tokenize", new JsonObject().put("prompt", "hi").put("add_generation_prompt", "yes")), 400,
+                "add_generation_prompt", "must be a boolean");
+        JsonArray messages = new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi"));
+        assertError(http.post("/tokenize", new JsonObject().put("messages", messages).put("add_special_tokens", 1)), 400,
+                "add_special_tokens", "must be a boolean");
+    }
 }
