@@ -109,6 +109,23 @@ public final class PlacementFile {
         return defaultOwners;
     }
 
+    /**
+     * A layer's slots, [shard][slot] -> expert (its own entry, else the default). A copy.
+     *
+     * @throws InvalidPlacementException the layer has no entry and there is no default
+     */
+    public int[][] slots(int layer) {
+        int[][] s = layerSlots.get(layer);
+        if (s == null) s = defaultSlots;
+        if (s == null) throw new InvalidPlacementException("placement lists no entry for MoE layer " + layer + " and has no default");
+        return Arrays.stream(s).map(int[]::clone).toArray(int[][]::new);
+    }
+
+    /** The experts this shard holds in one layer, ascending. */
+    public int[] expertsOf(int shard, int layer) {
+        return Arrays.stream(slots(layer)[shard]).sorted().toArray();
+    }
+
     /** Every expert id this shard holds in any layer. */
     public int[] expertsOf(int shard) {
         BitSet held = new BitSet(numExperts);
