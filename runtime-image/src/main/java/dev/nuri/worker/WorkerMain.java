@@ -40,7 +40,7 @@ public final class WorkerMain {
                 usage:
                   nuri-worker shard [--model builtin:tiny-axk1|<dir>] [--port 8000] [--shards N --shard-index i --peers h:p,...]
                                     (every flag also reads NURI_<FLAG> from the environment; see runtime-image/PLACEMENT.md)
-                  nuri-worker serve --shards 4 [--model builtin:tiny-axk1] [--port 8000] [--peer-port 9000] [--heap 1g]
+                  nuri-worker serve --shards 4 [--model builtin:tiny-axk1] [--port 8000] [--peer-port 9000] [--heap 1g] [--exit-with-parent]
                   nuri-worker bench [--shards 1,2,4] [--concurrency 1,8,64] ...
                   nuri-worker fetch-model --url URL --sha256 HEX --dest DIR [--termination-log /dev/termination-log]
                   nuri-worker load --url http://host:8000 --rate 2 --duration 60 [--prompt-words 8:64] [--max-tokens 16:128]
@@ -106,7 +106,7 @@ public final class WorkerMain {
         int shards = flags.integer("shards", 4);
         int port = flags.integer("port", ShardSetting.Defaults.PORT);
         String model = flags.string("model", ShardSetting.Defaults.MODEL);
-        String jar = Path.of(WorkerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        String jar = System.getProperty("java.class.path"); // the jar under `java -jar`, the class path under a test
         Map<String, String> extra = new java.util.HashMap<>();
         for (ShardSetting s : new ShardSetting[] {ShardSetting.WIRE_DTYPE, ShardSetting.PLACEMENT_FILE, ShardSetting.KV_CACHE_TOKENS,
                 ShardSetting.MAX_BATCH, ShardSetting.SERVED_MODEL_NAME, ShardSetting.API_KEY, ShardSetting.CONTEXT_LENGTH,
@@ -122,6 +122,10 @@ public final class WorkerMain {
             System.out.println("nuri: stopping the shard processes");
             group.close();
         }, "nuri-serve-shutdown"));
+        if (flags.string("exit-with-parent", null) != null) {
+            // a test that starts the group and is killed (kill -9) must not leave it running; the hook stops the shards
+            ProcessHandle.current().parent().ifPresent(parent -> parent.onExit().thenRun(() -> System.exit(0)));
+        }
         long t0 = System.nanoTime();
         group.awaitReady(Duration.ofMinutes(10));
         String name = model.startsWith("builtin:") ? model.substring(8) : Path.of(model).getFileName().toString();

@@ -551,7 +551,7 @@ class RealNodeIT {
             Path log = Files.createTempFile("nuri-serve", ".log");
             Process p = new ProcessBuilder(REPO.resolve("hack/serve").toString(), "--shards", "4",
                     "--port", Integer.toString(port), "--peer-port", Integer.toString(peerPort),
-                    "--placement-file", placementFile.toString())
+                    "--placement-file", placementFile.toString(), "--exit-with-parent")
                     .directory(REPO.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             LocalServe serve = new LocalServe(p, port);
             try {

@@ -92,7 +92,7 @@ class BuiltInAutoscalerTest {
         servePort = 21000 + java.util.concurrent.ThreadLocalRandom.current().nextInt(8000);
         Path log = Files.createTempFile("nuri-serve", ".log");
         serve = new ProcessBuilder(TestCluster.REPO.resolve("hack/serve").toString(), "--shards", "4",
-                "--port", Integer.toString(servePort), "--peer-port", Integer.toString(servePort + 10), "--max-batch", "1")
+                "--port", Integer.toString(servePort), "--peer-port", Integer.toString(servePort + 10), "--max-batch", "1", "--exit-with-parent")
                 .directory(TestCluster.REPO.toFile()).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         await().atMost(Duration.ofMinutes(4)).pollInterval(Duration.ofMillis(500)).until(() -> {
             if (!serve.isAlive()) throw new AssertionError("hack/serve exited:\n" + Files.readString(log));
