@@ -26,7 +26,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Removes a group without failing a request in flight on it. Deleting its StatefulSet at once would
  * SIGTERM every shard together: a shard with nothing of its own to finish exits, and the requests
- * still running on its peers lose its experts. So, for each group the plan leaves out:
+ * still running on its peers lose its experts. So, for each group the plan leaves out, and each group
+ * a rollout stops to start it at the new revision (action DRAIN):
  * <ol>
  *   <li>its pods get {@code serving.nuri.dev/traffic=off}: the client Service stops sending them new
  *       requests (the pods stay ready, and peers of each other);</li>
@@ -55,7 +56,7 @@ public final class GroupDrain {
         this.clock = clock;
     }
 
-    /** The groups left out of the plan that must stay for now; their pods are taken out of the client Service. */
+    /** The groups left out of the plan or drained by it that must stay as they are for now; their pods are taken out of the client Service. */
     public Set<Integer> stillDraining(ModelDeployment md, GroupRollout.Plan plan, Collection<StatefulSet> statefulSets,
                                       Collection<Pod> pods, KubernetesClient client) {
         Set<Integer> draining = new TreeSet<>();
@@ -63,14 +64,17 @@ public final class GroupDrain {
         String prefix = deployment + "/";
         for (StatefulSet sts : statefulSets) {
             int group = ShardNames.groupIndex(md, sts.getMetadata().getName());
-            if (group < 0 || plan.actions().containsKey(group) || sts.getMetadata().getDeletionTimestamp() != null) continue;
+            GroupRollout.Action action = plan.actions().get(group);
+            boolean leaving = action == null || action == GroupRollout.Action.DRAIN; // removed, or stopped for a new revision
+            if (group < 0 || !leaving || sts.getMetadata().getDeletionTimestamp() != null) continue;
             List<Pod> members = pods.stream().filter(p -> p.getMetadata().getDeletionTimestamp() == null)
                     .filter(p -> Integer.toString(group).equals(p.getMetadata().getLabels().get(ShardLabels.GROUP))).toList();
             if (members.isEmpty()) continue;
             members.stream().filter(p -> !ShardLabels.TRAFFIC_OFF.equals(p.getMetadata().getLabels().get(ShardLabels.TRAFFIC)))
                     .forEach(p -> takeOutOfService(p, client));
             Instant start = since.computeIfAbsent(prefix + group, k -> { // once its pods are out of the Service
-                LOG.info("{}: removing group {}: no new requests; waiting for the ones in flight", deployment, group);
+                LOG.info("{}: {} group {}: no new requests; waiting for the ones in flight", deployment,
+                        action == null ? "removing" : "stopping for a new revision", group);
                 return clock.instant();
             });
             Instant now = clock.instant();
@@ -86,7 +90,7 @@ public final class GroupDrain {
             if (left > 0) {
                 draining.add(group);
             } else {
-                LOG.info("{}: group {} has no request left; removing it", deployment, group);
+                LOG.info("{}: group {} has no request left; {}", deployment, group, action == null ? "removing it" : "stopping it");
             }
         }
         since.keySet().removeIf(k -> k.startsWith(prefix) && !draining.contains(Integer.parseInt(k.substring(prefix.length()))));

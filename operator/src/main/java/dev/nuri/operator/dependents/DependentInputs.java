@@ -13,7 +13,8 @@ import java.util.Set;
  * @param revisionsInUse  revisions some group still runs, the update revision included
  * @param plan            what happens to each group in this reconciliation
  * @param workerImage     the worker image when spec.image is not set
- * @param draining        groups the plan leaves out that stay until their requests in flight are done (GroupDrain)
+ * @param draining        groups the plan leaves out, or drains for a new revision, that stay as they are until their
+ *                        requests in flight are done (GroupDrain)
  */
 public record DependentInputs(String updateRevision, Set<String> revisionsInUse, GroupRollout.Plan plan,
                               String workerImage, Set<Integer> draining) {

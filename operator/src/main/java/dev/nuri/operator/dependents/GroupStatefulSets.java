@@ -51,7 +51,8 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
                 case UPDATE -> desired.put(id, build(md, group, inputs.workerImage(), inputs.updateRevision()));
                 // a group not chosen yet keeps its StatefulSet as it is (see match())
                 case KEEP -> { if (current != null) desired.put(id, current); }
-                case DRAIN -> { if (current != null) desired.put(id, drained(md, group, current)); }
+                // still serving requests that started before the rollout chose it: kept as it is until they finish
+                case DRAIN -> { if (current != null) desired.put(id, inputs.draining().contains(group) ? current : drained(md, group, current)); }
             }
         });
         actual.forEach((id, current) -> {

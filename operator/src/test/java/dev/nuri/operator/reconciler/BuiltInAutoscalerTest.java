@@ -49,7 +49,7 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(KubernetesClusterExtension.class)
 class BuiltInAutoscalerTest {
 
-    static final String NS = "op-autoscale", DRAIN = "op-drain", PROM = "op-prometheus";
+    static final String NS = "op-autoscale", DRAIN = "op-drain", ROLL = "op-drain-rollout", PROM = "op-prometheus";
     static final Duration TIMEOUT = Duration.ofSeconds(120);
     static final int SCALE_DOWN_WINDOW = 20;
 
@@ -72,6 +72,7 @@ class BuiltInAutoscalerTest {
         c.addNodes("cpu", 4, "as-cpu", "zone-a");
         OperatorHarness.restrictedNamespace(c, NS);
         OperatorHarness.restrictedNamespace(c, DRAIN);
+        OperatorHarness.restrictedNamespace(c, ROLL);
         OperatorHarness.restrictedNamespace(c, PROM);
         startLocalGroup();
         // every shard pod of a readable group answers with the local group's shard of the same index
@@ -83,7 +84,7 @@ class BuiltInAutoscalerTest {
                     ? Optional.of(URI.create("http://127.0.0.1:" + (servePort + shard) + "/metrics")) : Optional.empty();
         });
         Autoscaler autoscaler = new Autoscaler(scraper, new PrometheusMetricsSource(), Duration.ofSeconds(1), Clock.systemUTC());
-        operator = OperatorHarness.start(c, new OperatorConfig(List.of(NS, DRAIN, PROM), "nuri-worker:test", "127.0.0.1", 0, Optional.empty(),
+        operator = OperatorHarness.start(c, new OperatorConfig(List.of(NS, DRAIN, ROLL, PROM), "nuri-worker:test", "127.0.0.1", 0, Optional.empty(),
                 "test", Duration.ofSeconds(1)), autoscaler);
     }
 
@@ -239,6 +240,59 @@ class BuiltInAutoscalerTest {
         HttpResponse<String> done = inFlight.get(3, TimeUnit.MINUTES);
         assertThat(done.statusCode()).as(done.body()).isEqualTo(200);
         await().atMost(Duration.ofSeconds(20)).until(() -> client.apps().statefulSets().inNamespace(DRAIN).withName("tiny-g1").get() == null);
+    }
+
+    /**
+     * A rollout stops a group to start it at the new revision the same way: out of the client Service first, and
+     * its pods stay until the request in flight on it is done (before, the group was scaled to zero at once and its
+     * shards' SIGTERM drain was all that protected the request).
+     */
+    @Test
+    void aGroupARolloutStopsLeavesTheServiceFirstAndStopsOnlyWhenItsRequestsAreDone() throws Exception {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", ROLL);
+        md.getSpec().replicas = 2;
+        client.resource(md).create();
+        readable.put(ROLL + "/0", true);
+        readable.put(ROLL + "/1", true);
+        await().atMost(TIMEOUT).until(() -> {
+            var s = client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny").get().getStatus();
+            return s != null && Integer.valueOf(2).equals(s.readyReplicas);
+        });
+        await().atMost(TIMEOUT).until(() -> endpointPods(ROLL).size() == 8);
+
+        // both groups' shard 1 stand for the local shard 1: a long generation there keeps either group busy
+        CompletableFuture<HttpResponse<String>> inFlight = CompletableFuture.supplyAsync(() -> {
+            try {
+                return post("http://127.0.0.1:" + (servePort + 1) + "/v1/completions",
+                        "{\"prompt\":\"rollout\",\"max_tokens\":900,\"ignore_eos\":true}");
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+        await().atMost(Duration.ofSeconds(30)).until(() -> metric(servePort + 1, "nuri_num_requests_running") >= 1);
+        client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny")
+                .edit(m -> {
+                    m.getSpec().resources.getRequests().put("cpu", new io.fabric8.kubernetes.api.model.Quantity("320m"));
+                    return m;
+                });
+
+        await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
+            assertThat(client.pods().inNamespace(ROLL).withLabel(ShardLabels.GROUP, "0").list().getItems())
+                    .hasSize(4).allSatisfy(p -> assertThat(p.getMetadata().getLabels()).containsEntry(ShardLabels.TRAFFIC, "off"));
+            assertThat(endpointPods(ROLL)).as("the client Service's endpoints").hasSize(4).allMatch(n -> n.startsWith("tiny-g1-"));
+        });
+        assertThat(inFlight).as("the request is still running").isNotDone();
+        assertThat(client.apps().statefulSets().inNamespace(ROLL).withName("tiny-g0").get().getSpec().getReplicas())
+                .as("group 0's shards while its request runs").isEqualTo(4);
+
+        HttpResponse<String> done = inFlight.get(3, TimeUnit.MINUTES);
+        assertThat(done.statusCode()).as(done.body()).isEqualTo(200);
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            var s = client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny").get().getStatus();
+            assertThat(s.updatedReplicas).as("groups at the new revision").isEqualTo(2);
+            assertThat(s.readyReplicas).isEqualTo(2);
+            assertThat(endpointPods(ROLL)).hasSize(8);
+        });
     }
 
     /**
