@@ -387,13 +387,8 @@ public final class ApiServer {
             p.checkModel(f);
             JsonArray tokens = f.array("tokens");
             if (tokens == null) throw ApiException.badRequest("tokens", "'tokens' (an array of token ids) is required");
-            int[] ids = new int[tokens.size()];
-            for (int i = 0; i < ids.length; i++) {
-                if (!(tokens.getValue(i) instanceof Number n) || !s.tokenizer().isValidId(n.intValue())) {
-                    throw ApiException.badRequest("tokens", "tokens[" + i + "] = " + tokens.getValue(i) + " is not a token id of this model");
-                }
-                ids[i] = n.intValue();
-            }
+            // the prompt's own check: a fractional id (0.5) is refused, not cut to a token
+            int[] ids = p.tokenIds(tokens, "tokens");
             return new JsonObject().put("prompt", s.tokenizer().decode(ids, false)).toBuffer();
         }, out -> jsonBody(ctx, 200, out));
     }

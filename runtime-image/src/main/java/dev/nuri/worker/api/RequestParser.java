@@ -179,7 +179,9 @@ final class RequestParser {
             Map<String, Object> msg = new HashMap<>();
             msg.put("role", role);
             msg.put("content", content(m.getValue("content"), where + ".content"));
-            if (m.getValue("name") instanceof String name) msg.put("name", name);
+            Object name = m.getValue("name");
+            if (name instanceof String n) msg.put("name", n);
+            else if (name != null) throw ApiException.badRequest(where + ".name", where + ".name must be a string"); // was ignored
             if (m.getValue("tool_calls") != null) {
                 if (!role.equals("assistant")) throw ApiException.badRequest(where + ".tool_calls", "only assistant messages carry tool_calls");
                 msg.put("tool_calls", toolCalls(m.getValue("tool_calls"), where + ".tool_calls"));
@@ -360,7 +362,7 @@ final class RequestParser {
         texts.add(s);
     }
 
-    private int[] tokenIds(JsonArray a, String param) {
+    int[] tokenIds(JsonArray a, String param) {
         int[] ids = new int[a.size()];
         for (int i = 0; i < a.size(); i++) {
             if (!(a.getValue(i) instanceof Number n) || !tokenizer.isValidId(n.intValue()) || n.doubleValue() != n.intValue()) {

@@ -30,7 +30,8 @@ class HostileBodiesTest {
 
     @BeforeAll
     static void start() {
-        shard = InProcessShard.start("--context-length", Integer.toString(CONTEXT));
+        // a first chat-template render took over the 2 s default on a machine at load 27: this test is not about that limit
+        shard = InProcessShard.start("--context-length", Integer.toString(CONTEXT), "--chat-template-timeout-ms", "20000");
         http = shard.http;
     }
 
@@ -156,5 +157,25 @@ class HostileBodiesTest {
         JsonArray messages = new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi"));
         assertError(http.post("/tokenize", new JsonObject().put("messages", messages).put("add_special_tokens", 1)), 400,
                 "add_special_tokens", "must be a boolean");
+    }
+
+    @Test
+    void aFractionalTokenIdIsRefusedNotCutToAToken() {
+        // schemathesis (deterministic mode): /detokenize read 0.5 as token 0 and answered 200
+        assertError(http.post("/detokenize", "{\"tokens\":[10,0.5]}"), 400, "tokens", "tokens[1]");
+        assertError(http.post("/detokenize", "{\"tokens\":[10,1e400]}"), 400, "tokens", "tokens[1]");
+        assertError(http.post("/v1/completions", "{\"prompt\":[10,0.5],\"max_tokens\":1}"), 400, "prompt", "prompt[1]");
+        assertThat(http.post("/detokenize", "{\"tokens\":[10,11]}").status()).isEqualTo(200);
+    }
+
+    @Test
+    void aMessageNameThatIsNotAStringIsRefused() {
+        // schemathesis' coverage phase: {"name": {}} in a message was dropped silently and the request answered 200
+        JsonArray messages = new JsonArray().add(new JsonObject().put("role", "user").put("content", "hi").put("name", new JsonObject()));
+        assertError(http.post("/tokenize", new JsonObject().put("messages", messages)), 400, "messages[0].name", "must be a string");
+        assertError(http.post("/v1/chat/completions", new JsonObject().put("messages", messages).put("max_tokens", 1)), 400,
+                "messages[0].name", "must be a string");
+        messages.getJsonObject(0).put("name", "ada");
+        assertThat(http.post("/tokenize", new JsonObject().put("messages", messages)).status()).isEqualTo(200);
     }
 }
