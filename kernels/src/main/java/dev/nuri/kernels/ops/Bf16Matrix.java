@@ -223,6 +223,80 @@ public final class Bf16Matrix extends WeightMatrix {
         }
     }
 
+    /** dot4x4 for three tokens: 12 accumulators, 3 token vectors and one weight vector fit AVX2's 16 registers. */
+    @Override
+    void dot4x3(int row, float[] x, int x0, int x1, int x2, float[] res) {
+        long r0 = (long) row * cols * 2, r1 = r0 + cols * 2L, r2 = r1 + cols * 2L, r3 = r2 + cols * 2L;
+        int step = F.length();
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
+        FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+        int i = 0;
+        for (; i + step <= cols; i += step) {
+            long o = (long) i * 2;
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i), v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
+            FloatVector w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c00 = w.fma(v0, c00); c01 = w.fma(v1, c01); c02 = w.fma(v2, c02);
+            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c10 = w.fma(v0, c10); c11 = w.fma(v1, c11); c12 = w.fma(v2, c12);
+            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c20 = w.fma(v0, c20); c21 = w.fma(v1, c21); c22 = w.fma(v2, c22);
+            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c30 = w.fma(v0, c30); c31 = w.fma(v1, c31); c32 = w.fma(v2, c32);
+        }
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD);
+        res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD); res[6] = c12.reduceLanes(ADD);
+        res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD);
+        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD);
+        for (; i < cols; i++) {
+            for (int r = 0; r < 4; r++) {
+                float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
+                res[4 * r] += v * x[x0 + i];
+                res[4 * r + 1] += v * x[x1 + i];
+                res[4 * r + 2] += v * x[x2 + i];
+            }
+        }
+    }
+
+    /** dot4x4 for two tokens: 8 accumulators. */
+    @Override
+    void dot4x2(int row, float[] x, int x0, int x1, float[] res) {
+        long r0 = (long) row * cols * 2, r1 = r0 + cols * 2L, r2 = r1 + cols * 2L, r3 = r2 + cols * 2L;
+        int step = F.length();
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        int i = 0;
+        for (; i + step <= cols; i += step) {
+            long o = (long) i * 2;
+            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i), v1 = FloatVector.fromArray(F, x, x1 + i);
+            FloatVector w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c00 = w.fma(v0, c00); c01 = w.fma(v1, c01);
+            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c10 = w.fma(v0, c10); c11 = w.fma(v1, c11);
+            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c20 = w.fma(v0, c20); c21 = w.fma(v1, c21);
+            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
+                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
+            c30 = w.fma(v0, c30); c31 = w.fma(v1, c31);
+        }
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[4] = c10.reduceLanes(ADD);
+        res[5] = c11.reduceLanes(ADD); res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD);
+        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD);
+        for (; i < cols; i++) {
+            for (int r = 0; r < 4; r++) {
+                float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
+                res[4 * r] += v * x[x0 + i];
+                res[4 * r + 1] += v * x[x1 + i];
+            }
+        }
+    }
+
     @Override
     public void dequantizeRow(int row, int col0, int len, float[] dst, int dstOff) {
         long base = ((long) row * cols + col0) * 2;

@@ -24,7 +24,13 @@ final class FewTokensGemm {
                 int x3 = Math.min(t0 + 3, last) * cols;
                 int nt = Math.min(4, n - t0);
                 if (r0 + 4 <= rowTo) {
-                    w.dot4x4(r0, x, x0, x1, x2, x3, res);
+                    // the tile for the tokens left: no FMAs on repeated tokens, and a register tile that
+                    // fits AVX2 (see WeightMatrix.dot4x3); each (row, token) sums as in dot4x4
+                    switch (nt) {
+                        case 4 -> w.dot4x4(r0, x, x0, x1, x2, x3, res);
+                        case 3 -> w.dot4x3(r0, x, x0, x1, x2, res);
+                        default -> w.dot4x2(r0, x, x0, x1, res);
+                    }
                     for (int i = 0; i < 4; i++) {
                         for (int j = 0; j < nt; j++) out[(t0 + j) * rows + r0 + i] = res[4 * i + j];
                     }

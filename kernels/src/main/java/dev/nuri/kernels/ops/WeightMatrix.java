@@ -83,6 +83,20 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
         throw new UnsupportedOperationException(dtype() + " has no fused 4-token dot");
     }
 
+    /**
+     * res[4 * i + j] for j < 3 (j = 3 left as is): dot4x4 for three tokens. A type overrides it where sixteen
+     * accumulators do not fit the registers (AVX2 has 16 vector registers: the 4 × 4 tile spills); the
+     * override must sum in the same order as dot4x4, so the results do not depend on the group of tokens.
+     */
+    void dot4x3(int row, float[] x, int x0, int x1, int x2, float[] res) {
+        dot4x4(row, x, x0, x1, x2, x2, res);
+    }
+
+    /** res[4 * i + j] for j < 2: dot4x4 for two tokens (see {@link #dot4x3}). */
+    void dot4x2(int row, float[] x, int x0, int x1, float[] res) {
+        dot4x4(row, x, x0, x1, x1, x1, res);
+    }
+
     boolean hasDot4() {
         return false;
     }
