@@ -18,6 +18,13 @@ import jdk.incubator.vector.FloatVector;
 final class TokenLanesGemm {
     static final int MIN_TOKENS = 16;
     static final int MR = 8;
+    /**
+     * 256-bit vectors mean AVX2 and its 16 vector registers, where the 8 × 2 tile (16 accumulators, 2 token
+     * vectors, a broadcast) spills to the stack on every column; there each half of the rows runs as a 4 × 2
+     * tile (11 registers) over the same xT, which then comes from L1/L2 the second time. Every (row, token)
+     * sums the same FMAs in the same order either way.
+     */
+    static final boolean SIXTEEN_REGISTERS = F.vectorBitSize() < 512;
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][0]);
 
     private TokenLanesGemm() {}
@@ -43,7 +50,12 @@ final class TokenLanesGemm {
             for (int i = rc; i < MR; i++) java.util.Arrays.fill(tile, i * cols, (i + 1) * cols, 0f);
             int t0 = 0;
             for (; t0 + 2 * L <= np; t0 += 2 * L) {
-                kernel8x2(tile, cols, xT, t0 * cols, acc);
+                if (SIXTEEN_REGISTERS) {
+                    kernel4x2(tile, 0, cols, xT, t0 * cols, acc);
+                    kernel4x2(tile, 4, cols, xT, t0 * cols, acc);
+                } else {
+                    kernel8x2(tile, cols, xT, t0 * cols, acc);
+                }
                 scatter(acc, 2, out, n, rows, r0, rc, t0);
             }
             if (t0 < np) {
@@ -111,6 +123,27 @@ final class TokenLanesGemm {
         c20.intoArray(acc, 4 * L); c21.intoArray(acc, 5 * L); c30.intoArray(acc, 6 * L); c31.intoArray(acc, 7 * L);
         c40.intoArray(acc, 8 * L); c41.intoArray(acc, 9 * L); c50.intoArray(acc, 10 * L); c51.intoArray(acc, 11 * L);
         c60.intoArray(acc, 12 * L); c61.intoArray(acc, 13 * L); c70.intoArray(acc, 14 * L); c71.intoArray(acc, 15 * L);
+    }
+
+    /** Rows [r, r + 4) of the tile into acc as kernel8x2 lays them out. */
+    private static void kernel4x2(float[] w, int r, int ld, float[] xT, int xBase, float[] acc) {
+        FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+        int w0 = r * ld, w1 = w0 + ld, w2 = w1 + ld, w3 = w2 + ld;
+        for (int k = 0, xo = xBase; k < ld; k++, xo += 2 * L) {
+            FloatVector x0 = FloatVector.fromArray(F, xT, xo), x1 = FloatVector.fromArray(F, xT, xo + L);
+            FloatVector b = FloatVector.broadcast(F, w[w0 + k]);
+            c00 = x0.fma(b, c00); c01 = x1.fma(b, c01);
+            b = FloatVector.broadcast(F, w[w1 + k]);
+            c10 = x0.fma(b, c10); c11 = x1.fma(b, c11);
+            b = FloatVector.broadcast(F, w[w2 + k]);
+            c20 = x0.fma(b, c20); c21 = x1.fma(b, c21);
+            b = FloatVector.broadcast(F, w[w3 + k]);
+            c30 = x0.fma(b, c30); c31 = x1.fma(b, c31);
+        }
+        int a = r * 2 * L;
+        c00.intoArray(acc, a); c01.intoArray(acc, a + L); c10.intoArray(acc, a + 2 * L); c11.intoArray(acc, a + 3 * L);
+        c20.intoArray(acc, a + 4 * L); c21.intoArray(acc, a + 5 * L); c30.intoArray(acc, a + 6 * L);
+        c31.intoArray(acc, a + 7 * L);
     }
 
     private static void kernel8x1(float[] w, int ld, float[] xT, int xBase, float[] acc) {
