@@ -18,6 +18,9 @@ import jdk.incubator.vector.ByteVector;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import org.openjdk.jmh.annotations.AuxCounters;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -77,6 +80,28 @@ public class KernelBench {
         }
     }
 
+    /**
+     * CPU time of the benchmark thread and the bytes it read, summed over an iteration (JMH secondary results
+     * {@code cpuNanos} and {@code bytesRead}). On a shared machine the wall time also measures the other
+     * processes; bytes per CPU-second is the rate while this thread runs (kernels/bench/gemv_share.py).
+     */
+    @State(Scope.Thread)
+    @AuxCounters(AuxCounters.Type.EVENTS)
+    public static class CpuTime {
+        static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
+        public long cpuNanos;
+        public long bytesRead;
+
+        long start() {
+            return MX.getCurrentThreadCpuTime();
+        }
+
+        void add(long start, long bytes) {
+            cpuNanos += MX.getCurrentThreadCpuTime() - start;
+            bytesRead += bytes;
+        }
+    }
+
     @Benchmark
     public void copyBandwidth(CopyState s) {
         MemorySegment.copy(s.src, 0, s.dst, 0, s.src.byteSize());
@@ -87,7 +112,14 @@ public class KernelBench {
      * independent accumulators (bytes moved = size).
      */
     @Benchmark
-    public long readBandwidth(CopyState s) {
+    public long readBandwidth(CopyState s, CpuTime cpu) {
+        long t = cpu.start();
+        long sum = readSum(s);
+        cpu.add(t, s.src.byteSize());
+        return sum;
+    }
+
+    private static long readSum(CopyState s) {
         VectorSpecies<Byte> b = ByteVector.SPECIES_PREFERRED;
         ByteVector a0 = ByteVector.zero(b), a1 = a0, a2 = a0, a3 = a0;
         int step = b.length();
@@ -116,7 +148,10 @@ public class KernelBench {
                 .reduceLanes(VectorOperators.ADD);
     }
 
-    /** GEMV: 4096 × 4096 weight (64 MiB in F32: well beyond the caches) times one vector. */
+    /**
+     * GEMV: size × size weight times one vector. 4096 (64 MiB in F32, 32 MiB in BF16: an L3 of 32 MiB holds a
+     * part of it) is the table's shape; {@code -p size=8192} (128 MiB in BF16) is beyond any cache.
+     */
     @State(Scope.Benchmark)
     public static class GemvState {
         @Param({"F32", "BF16", "F8_E4M3", "Q8_0"})
@@ -124,20 +159,26 @@ public class KernelBench {
         /** Kernel threads (the pool splits the rows); 1 is the single-core figure. */
         @Param({"1"})
         public int threads;
+        @Param({"4096"})
+        public int size;
         WeightMatrix w;
-        float[] x = new float[4096], y = new float[4096];
+        float[] x, y;
 
         @Setup
         public void setup() {
             dev.nuri.kernels.backend.KernelPool.configure(threads);
-            w = matrix(type, 4096, 4096, 1);
+            w = matrix(type, size, size, 1);
+            x = new float[size];
+            y = new float[size];
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
         }
     }
 
     @Benchmark
-    public float gemv(GemvState s) {
+    public float gemv(GemvState s, CpuTime cpu) {
+        long t = cpu.start();
         s.w.matvec(s.x, 0, s.y, 0);
+        cpu.add(t, s.w.bytes());
         return s.y[17];
     }
 
