@@ -15,6 +15,7 @@ import java.util.Map;
  * {@code serve}: a whole expert-parallel group of shard processes on this machine, for trying Nuri out.
  * {@code bench}: the end-to-end throughput driver (see runtime-image/bench/run.sh).
  * {@code fetch-model}: an {@code http} model source's download, run as the shard pod's init container.
+ * {@code run-batch}: a JSONL file of OpenAI requests sent to a worker at batch priority (vLLM's run_batch; docs/batch.md).
  */
 public final class WorkerMain {
     private WorkerMain() {}
@@ -31,6 +32,7 @@ public final class WorkerMain {
             case "bench" -> dev.nuri.worker.bench.BenchMain.main(rest);
             case "fetch-model" -> fetchModel(rest);
             case "load" -> dev.nuri.worker.bench.LoadMain.main(rest);
+            case "run-batch" -> dev.nuri.worker.batch.RunBatchMain.main(rest);
             default -> usage();
         }
     }
@@ -44,7 +46,9 @@ public final class WorkerMain {
                   nuri-worker bench [--shards 1,2,4] [--concurrency 1,8,64] ...
                   nuri-worker fetch-model --url URL --sha256 HEX --dest DIR [--termination-log /dev/termination-log]
                   nuri-worker load --url http://host:8000 --rate 2 --duration 60 [--prompt-words 8:64] [--max-tokens 16:128]
-                                   [--ttft-slo-ms 1000] [--itl-slo-ms 200] [--seed 1] [--model NAME] [--api-key KEY]""");
+                                   [--ttft-slo-ms 1000] [--itl-slo-ms 200] [--seed 1] [--model NAME] [--api-key KEY]
+                  nuri-worker run-batch -i in.jsonl -o out.jsonl [--url http://127.0.0.1:8000] [--api-key KEY] [--concurrency 8]
+                                   [--teacher-out teacher.safetensors [--teacher-top-k 5]]   (docs/batch.md)""");
         System.exit(2);
     }
 

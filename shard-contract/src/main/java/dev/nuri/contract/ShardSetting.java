@@ -107,6 +107,15 @@ public enum ShardSetting {
             "threads the kernels split each product and the experts of a step over (the calling thread included); "
                     + "default: the CPUs the JVM sees, which follow the container's CPU limit (cgroup v1 or v2 quota, "
                     + "rounded up) and cpuset; `1` runs them on the engine's thread alone"),
+    BATCH_DIR("NURI_BATCH_DIR", null,
+            "directory of the OpenAI Files and Batch API (`/v1/files`, `/v1/batches`; docs/batch.md): uploaded files, each "
+                    + "batch's state and output; batches resume from it after a restart. One process per directory (a lock "
+                    + "file). A pod's own, lost with the pod unless it is a mounted volume. Unset: those routes answer 503"),
+    BATCH_MAX_FILE_BYTES("NURI_BATCH_MAX_FILE_BYTES", "209715200",
+            "largest file `/v1/files` takes (413 `file_too_large` past it; OpenAI's batch input limit is 200 MB)"),
+    BATCH_CONCURRENCY("NURI_BATCH_CONCURRENCY", "8",
+            "batch requests in flight at once, over all batches; the engine also admits batch work only when no "
+                    + "interactive request waits, and gives it at most half of `NURI_MAX_BATCH`"),
     EXIT_WITH_PARENT("NURI_EXIT_WITH_PARENT", "false",
             "exit when the launching process exits (set by `serve` and the tests for their child shards)");
 

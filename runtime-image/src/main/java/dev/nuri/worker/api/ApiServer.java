@@ -1,5 +1,6 @@
 package dev.nuri.worker.api;
 
+import dev.nuri.worker.batch.BatchService;
 import dev.nuri.worker.engine.Engine;
 import dev.nuri.worker.engine.EngineRejectedException;
 import dev.nuri.worker.engine.Generation;
@@ -45,6 +46,9 @@ import java.util.logging.Logger;
 public final class ApiServer {
     private static final Logger LOG = Logger.getLogger(ApiServer.class.getName());
     public static final String REQUEST_ID = "X-Request-Id";
+    /** {@code X-Nuri-Priority: batch} marks a request as batch work, served behind interactive ones (the Batch API and run-batch send it). */
+    public static final String PRIORITY = "X-Nuri-Priority";
+    public static final String BATCH_PRIORITY = "batch";
     /** Paths that stay open when an API key is set: probes and Prometheus. */
     static final int SEND_BUFFER_BYTES = 256 * 1024;
     static final Set<String> OPEN_PATHS = Set.of("/health", "/health/live", "/health/ready", "/metrics", "/openapi.json");
@@ -68,6 +72,10 @@ public final class ApiServer {
     /** Body decoding, chat templates and tokenization: CPU work kept off the event loops. */
     private final WorkerExecutor prep;
     private volatile Serving serving;
+    /** the Files and Batch API's store and runner; null when not set up */
+    private volatile BatchService batches;
+    /** a key only this process knows, for its own batch requests when the API needs keys (no rate limits) */
+    private final String internalKey = randomKey();
     private volatile RequestParser parser;
     private HttpServer server;
     private Router router;
@@ -112,15 +120,20 @@ public final class ApiServer {
                 : new ChatTemplate(source, t.bosToken(), t.eosToken(), settings.chatTemplateTimeout(), 2 * maxPromptChars);
         this.parser = new RequestParser(t, template, s.modelName(), contextLength, s.defaultChatMaxTokens(), new StructuredOutput(t),
                 s.toolCallFormat());
-        this.serving = s;
+        synchronized (this) {
+            this.serving = s;
+            if (batches != null) batches.resume();
+        }
     }
 
     /** The methods each route answers, for 405 responses (kept beside the routes below). */
-    private static final java.util.Map<String, String> ALLOWED_METHODS = java.util.Map.of(
-            "/health", "GET, HEAD", "/health/live", "GET, HEAD", "/health/ready", "GET, HEAD", "/metrics", "GET, HEAD",
-            "/openapi.json", "GET, HEAD",
-            "/v1/models", "GET, HEAD", "/v1/completions", "POST", "/v1/chat/completions", "POST", "/tokenize", "POST",
-            "/detokenize", "POST");
+    private static final java.util.Map<String, String> ALLOWED_METHODS = java.util.Map.ofEntries(
+            java.util.Map.entry("/health", "GET, HEAD"), java.util.Map.entry("/health/live", "GET, HEAD"),
+            java.util.Map.entry("/health/ready", "GET, HEAD"), java.util.Map.entry("/metrics", "GET, HEAD"),
+            java.util.Map.entry("/openapi.json", "GET, HEAD"), java.util.Map.entry("/v1/models", "GET, HEAD"),
+            java.util.Map.entry("/v1/completions", "POST"), java.util.Map.entry("/v1/chat/completions", "POST"),
+            java.util.Map.entry("/tokenize", "POST"), java.util.Map.entry("/detokenize", "POST"),
+            java.util.Map.entry("/v1/files", "GET, POST"), java.util.Map.entry("/v1/batches", "GET, POST"));
 
     /** The shard is shutting down: every answer from now on closes its connection after it. */
     public void drain() {
@@ -151,7 +164,15 @@ public final class ApiServer {
                     .exposedHeader(REQUEST_ID).maxAgeSeconds(600));
         }
         if (apiKeys.enabled()) router.route().handler(this::authenticate);
-        router.route().handler(BodyHandler.create(false).setBodyLimit(maxBodyBytes));
+        BodyHandler jsonBodies = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
+        router.route().handler(ctx -> {
+            BatchService b = batches;
+            if (b != null && BatchApi.isUpload(ctx)) {
+                BodyHandler.create(b.uploads().toString()).setBodyLimit(b.maxFileBytes()).setDeleteUploadedFilesOnEnd(true).handle(ctx);
+            } else {
+                jsonBodies.handle(ctx);
+            }
+        });
         router.route().handler(ctx -> {
             ConnectionGuard.requestRead(ctx.request().connection());
             ctx.next();
@@ -169,6 +190,7 @@ public final class ApiServer {
         router.headWithRegex("/v1/models/(?<id>.+)").handler(this::model);
         router.post("/v1/completions").handler(ctx -> generate(ctx, false));
         router.post("/v1/chat/completions").handler(ctx -> generate(ctx, true));
+        new BatchApi(this, () -> batches).register(router);
         router.post("/tokenize").handler(this::tokenize);
         router.post("/detokenize").handler(this::detokenize);
         router.route().last().handler(ctx -> {
@@ -225,6 +247,23 @@ public final class ApiServer {
         return out;
     }
 
+    private static String randomKey() {
+        byte[] b = new byte[32];
+        new java.security.SecureRandom().nextBytes(b);
+        return java.util.HexFormat.of().formatHex(b);
+    }
+
+    /**
+     * Sets up the Files and Batch API over {@code settings.dir()}, sending batch requests to this server's own port
+     * (call after {@link #listen}); batches a previous process left running resume once the model is loaded.
+     */
+    public synchronized void batches(BatchService.Settings settings, String host) {
+        String self = "0.0.0.0".equals(host) || "::".equals(host) ? "127.0.0.1" : host;
+        this.batches = new BatchService(settings, java.net.URI.create("http://" + (self.contains(":") ? "[" + self + "]" : self)
+                + ":" + actualPort()), apiKeys.enabled() ? internalKey : null);
+        if (serving != null) batches.resume();
+    }
+
     private static Buffer openApiDocument() {
         try (var in = ApiServer.class.getResourceAsStream("openapi.json")) {
             if (in == null) throw new IllegalStateException("openapi.json is missing from the worker jar");
@@ -239,6 +278,7 @@ public final class ApiServer {
     }
 
     public Future<Void> close() {
+        if (batches != null) batches.close();
         prep.close();
         return server == null ? Future.succeededFuture() : server.close();
     }
@@ -247,7 +287,7 @@ public final class ApiServer {
      * Runs {@code work} on the worker pool, then {@code then} with its result back on the request's event loop; an
      * exception from either becomes the request's error response. Nothing happens after the client has gone.
      */
-    private <T> void offLoop(RoutingContext ctx, Callable<T> work, Consumer<T> then) {
+    <T> void offLoop(RoutingContext ctx, Callable<T> work, Consumer<T> then) {
         prep.executeBlocking(work, false).onComplete(ar -> {
             if (ctx.response().ended() || ctx.response().closed()) return;
             if (ar.failed()) {
@@ -271,6 +311,11 @@ public final class ApiServer {
         String header = ctx.request().getHeader("Authorization");
         String presented = null;
         if (header != null && header.length() > 7 && header.regionMatches(true, 0, "Bearer ", 0, 7)) presented = header.substring(7).trim();
+        if (presented != null && java.security.MessageDigest.isEqual(presented.getBytes(StandardCharsets.UTF_8),
+                internalKey.getBytes(StandardCharsets.UTF_8))) { // this process's own batch requests
+            ctx.next();
+            return;
+        }
         ApiKeys.Key key = presented == null ? null : apiKeys.find(presented);
         if (key != null) {
             apiKeys.admitRequest(key);
@@ -334,7 +379,8 @@ public final class ApiServer {
         }
         Generation g;
         try {
-            g = s.engine().submit(new GenerationSpec(requestId, request.prompts(), request.n(), request.params(), System.nanoTime()), stream);
+            g = s.engine().submit(new GenerationSpec(requestId, request.prompts(), request.n(), request.params(), System.nanoTime(),
+                    BATCH_PRIORITY.equalsIgnoreCase(ctx.request().getHeader(PRIORITY))), stream);
         } catch (EngineRejectedException e) {
             throw Errors.of(e.failure());
         }
@@ -400,7 +446,7 @@ public final class ApiServer {
     }
 
     /** The raw body, checked on the event loop (cheap); decoding waits for the worker pool. */
-    private static Buffer bodyBuffer(RoutingContext ctx) {
+    static Buffer bodyBuffer(RoutingContext ctx) {
         String type = ctx.request().getHeader("Content-Type");
         if (type != null && type.regionMatches(true, 0, "multipart/", 0, 10)) {
             throw ApiException.badRequest(null, "the request body is " + type.split(";")[0]
@@ -411,7 +457,7 @@ public final class ApiServer {
         return b;
     }
 
-    private static JsonObject decode(Buffer body) {
+    static JsonObject decode(Buffer body) {
         try {
             Object v = io.vertx.core.json.Json.decodeValue(body);
             if (v instanceof JsonObject o) return o;
@@ -421,7 +467,7 @@ public final class ApiServer {
         }
     }
 
-    private static void json(RoutingContext ctx, int status, JsonObject body) {
+    static void json(RoutingContext ctx, int status, JsonObject body) {
         jsonBody(ctx, status, body.toBuffer());
     }
 
@@ -434,6 +480,9 @@ public final class ApiServer {
         ApiException e;
         if (t instanceof ApiException api) {
             e = api;
+        } else if (ctx.statusCode() == 413 && BatchApi.isUpload(ctx) && batches != null) {
+            e = new ApiException(413, "invalid_request_error", "file", "file_too_large", "the file is larger than "
+                    + batches.maxFileBytes() + " bytes, this server's limit (NURI_BATCH_MAX_FILE_BYTES); split it into several batches", null);
         } else if (ctx.statusCode() == 413) {
             e = new ApiException(413, "invalid_request_error", null, "request_too_large",
                     "the request body is larger than " + maxBodyBytes + " bytes", null);

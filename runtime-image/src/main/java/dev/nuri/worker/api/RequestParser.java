@@ -124,7 +124,8 @@ final class RequestParser {
         SamplingParams params = constrained(f, sampling(f, maxTokens, logprobs == null ? -1 : logprobs, scored));
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         List<String> echoTexts = echo ? echoTexts(prompts, texts) : null;
-        return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream), promptLogprobs, null);
+        return new ParsedRequest(false, prompts, echoTexts, n, params, stream, includeUsage(f, stream), promptLogprobs, null,
+                Boolean.TRUE.equals(f.bool("return_tokens_as_token_ids")));
     }
 
     ParsedRequest chat(JsonObject body) {
@@ -165,7 +166,8 @@ final class RequestParser {
         boolean stream = Boolean.TRUE.equals(f.bool("stream"));
         ParsedRequest.ToolUse use = tools == null || tools.choice.equals("none") ? null
                 : new ParsedRequest.ToolUse(toolCallFormat, tools.parallel);
-        return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream), promptLogprobs, use);
+        return new ParsedRequest(true, prompts, null, n(f), params, stream, includeUsage(f, stream), promptLogprobs, use,
+                Boolean.TRUE.equals(f.bool("return_tokens_as_token_ids")));
     }
 
     List<Map<String, Object>> messages(JsonArray messages) {

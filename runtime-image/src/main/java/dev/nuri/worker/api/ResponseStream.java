@@ -165,12 +165,17 @@ final class ResponseStream implements GenerationListener {
         writeEvent(chunk.encode());
     }
 
+    /** A token as logprobs name it: its text, or {@code token_id:<id>} when the request asked for ids. */
+    private String tokenName(int id) {
+        return request.tokensAsIds() ? "token_id:" + id : tokenizer.tokenString(id);
+    }
+
     private void addLogprob(Choice c, TokenLogprob lp, int textOffset) {
-        String token = tokenizer.tokenString(lp.token());
+        String token = tokenName(lp.token());
         if (request.chat()) {
             JsonArray top = new JsonArray();
             for (int i = 0; i < lp.topTokens().length; i++) {
-                top.add(new JsonObject().put("token", tokenizer.tokenString(lp.topTokens()[i])).put("logprob", lp.topLogprobs()[i])
+                top.add(new JsonObject().put("token", tokenName(lp.topTokens()[i])).put("logprob", lp.topLogprobs()[i])
                         .put("bytes", bytes(lp.topTokens()[i])));
             }
             c.logprobs.add(new JsonObject().put("token", token).put("logprob", lp.logprob()).put("bytes", bytes(lp.token()))
@@ -182,7 +187,7 @@ final class ResponseStream implements GenerationListener {
             // The legacy format keys by text; byte tokens that decode alike (e.g. to U+FFFD) collide.
             // Candidates come most likely first, so keep the first of each text.
             for (int i = 0; i < lp.topTokens().length; i++) {
-                String text = tokenizer.tokenString(lp.topTokens()[i]);
+                String text = tokenName(lp.topTokens()[i]);
                 if (!top.containsKey(text)) top.put(text, lp.topLogprobs()[i]);
             }
             c.topLogprobs.add(top);
@@ -199,7 +204,7 @@ final class ResponseStream implements GenerationListener {
         int offset = 0;
         for (int i = 0; i < prompt.length; i++) {
             if (i == 0) {
-                c.tokens.add(tokenizer.tokenString(prompt[0]));
+                c.tokens.add(tokenName(prompt[0]));
                 c.tokenLogprobs.addNull();
                 c.topLogprobs.addNull();
                 c.textOffset.add(0);

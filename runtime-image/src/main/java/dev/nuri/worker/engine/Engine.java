@@ -56,8 +56,10 @@ public final class Engine implements AutoCloseable {
 
     private final ReentrantLock lock = new ReentrantLock();
     private final Condition changed = lock.newCondition();
-    /** guarded by lock */
+    /** guarded by lock: interactive requests waiting for admission, in arrival order */
     private final ArrayDeque<Generation> waiting = new ArrayDeque<>();
+    /** guarded by lock: background (batch) requests, admitted only while {@link #waiting} is empty */
+    private final ArrayDeque<Generation> waitingBackground = new ArrayDeque<>();
     /** engine thread only: admitted requests with sequences not started yet, in turn order */
     private final ArrayDeque<Generation> starting = new ArrayDeque<>();
     /** engine thread only: sequences preempted to free blocks, the first to resume first */
@@ -66,6 +68,8 @@ public final class Engine implements AutoCloseable {
     private final List<Sequence> running = new ArrayList<>();
     /** engine thread only: sequences of admitted requests that have not finished (starting, running or preempted) */
     private int activeSequences;
+    /** engine thread only: the part of {@link #activeSequences} that is background work */
+    private int activeBackground;
     /** {@link #activeSequences} published for gauges and drain */
     private volatile int runningCount;
     private volatile boolean accepting = true;
@@ -124,11 +128,12 @@ public final class Engine implements AutoCloseable {
             if (!accepting) {
                 throw new EngineRejectedException(new EngineFailure(EngineFailure.Kind.UNAVAILABLE, "the server is shutting down"));
             }
-            if (waiting.size() >= settings.maxWaiting()) {
+            int queued = waiting.size() + waitingBackground.size();
+            if (queued >= settings.maxWaiting()) {
                 throw new EngineRejectedException(new EngineFailure(EngineFailure.Kind.QUEUE_FULL,
-                        "the server is at capacity (" + waiting.size() + " requests waiting); retry later"));
+                        "the server is at capacity (" + queued + " requests waiting); retry later"));
             }
-            waiting.add(g);
+            (spec.background() ? waitingBackground : waiting).add(g);
             changed.signal();
         } finally {
             lock.unlock();
@@ -144,7 +149,7 @@ public final class Engine implements AutoCloseable {
         g.cancel();
         lock.lock();
         try {
-            if (waiting.remove(g)) {
+            if (waiting.remove(g) || waitingBackground.remove(g)) {
                 g.ended = true; // never admitted: holds nothing, no sequences
                 metrics.requestFinished("abort");
             }
@@ -157,7 +162,7 @@ public final class Engine implements AutoCloseable {
     public int waitingCount() {
         lock.lock();
         try {
-            return waiting.size();
+            return waiting.size() + waitingBackground.size();
         } finally {
             lock.unlock();
         }
@@ -203,7 +208,7 @@ public final class Engine implements AutoCloseable {
     private void awaitWork() throws InterruptedException {
         lock.lock();
         try {
-            if (waiting.isEmpty() && !closed) changed.await(100, TimeUnit.MILLISECONDS);
+            if (waiting.isEmpty() && waitingBackground.isEmpty() && !closed) changed.await(100, TimeUnit.MILLISECONDS);
         } finally {
             lock.unlock();
         }
@@ -221,7 +226,9 @@ public final class Engine implements AutoCloseable {
 
     /**
      * Admits waiting requests in arrival order while their sequences fit the batch limit (a request larger than the
-     * batch is admitted alone). KV blocks are not reserved here: a sequence takes them as its tokens are computed.
+     * batch is admitted alone). Background requests come after every interactive one and take at most half of the
+     * slots, so a batch job never holds the slots an interactive request arriving later needs. KV blocks are not
+     * reserved here: a sequence takes them as its tokens are computed.
      */
     private void admit() {
         List<Generation> admitted = new ArrayList<>();
@@ -234,6 +241,18 @@ public final class Engine implements AutoCloseable {
                 waiting.poll();
                 g.admitted = true;
                 activeSequences += choices;
+                admitted.add(g);
+            }
+            int backgroundSlots = Math.max(1, settings.maxBatch() / 2);
+            while (waiting.isEmpty() && !waitingBackground.isEmpty()) {
+                Generation g = waitingBackground.peek();
+                int choices = g.spec.choices();
+                if (activeSequences + choices > Math.max(settings.maxBatch(), choices)
+                        || activeBackground + choices > Math.max(backgroundSlots, choices)) break;
+                waitingBackground.poll();
+                g.admitted = true;
+                activeSequences += choices;
+                activeBackground += choices;
                 admitted.add(g);
             }
         } finally {
@@ -273,7 +292,7 @@ public final class Engine implements AutoCloseable {
                 int n = decodes ? 1 : Math.min(s.uncomputed(), budget);
                 if (n <= 0) break;
                 while (!s.cache.tryReserve(s.cache.length() + n)) {
-                    Sequence victim = running.getLast();
+                    Sequence victim = nextVictim();
                     preempt(victim);
                     preemptedAny = true;
                     Integer given = batch.remove(victim);
@@ -294,6 +313,12 @@ public final class Engine implements AutoCloseable {
             budget -= n;
         }
         return batch;
+    }
+
+    /** The newest running background sequence, else the newest running one: batch work gives its blocks up first. */
+    private Sequence nextVictim() {
+        for (int i = running.size() - 1; i >= 0; i--) if (running.get(i).generation.spec.background()) return running.get(i);
+        return running.getLast();
     }
 
     /** The next sequence to start, without taking it: a preempted one, else the next new one in turn. */
@@ -468,6 +493,7 @@ public final class Engine implements AutoCloseable {
         s.finished = true;
         if (s.cache != null) s.cache.release();
         activeSequences--;
+        if (g.spec.background()) activeBackground--;
         runningCount = activeSequences;
         if (--g.unfinished > 0) return;
         metrics.e2eLatency.record(System.nanoTime() - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
@@ -494,6 +520,7 @@ public final class Engine implements AutoCloseable {
             s.finished = true;
             if (s.cache != null) s.cache.release();
             activeSequences--;
+            if (g.spec.background()) activeBackground--;
         }
         g.unfinished = 0;
         runningCount = activeSequences; // published before the request is counted: a finished request is never "running"
@@ -535,8 +562,10 @@ public final class Engine implements AutoCloseable {
         lock.lock();
         try {
             accepting = false;
-            for (Generation g : waiting) g.listener.onFailure(new EngineFailure(EngineFailure.Kind.UNAVAILABLE, "the server is shutting down"));
-            waiting.clear();
+            for (var queue : List.of(waiting, waitingBackground)) {
+                for (Generation g : queue) g.listener.onFailure(new EngineFailure(EngineFailure.Kind.UNAVAILABLE, "the server is shutting down"));
+                queue.clear();
+            }
         } finally {
             lock.unlock();
         }

@@ -107,6 +107,12 @@ public final class Shard implements AutoCloseable {
         ModelPlan plan = ModelPlan.resolve(settings);
         Shard shard = new Shard(settings, plan);
         await(shard.api.listen(settings.bindHost(), settings.port()).toCompletionStage().toCompletableFuture());
+        String batchDir = settings.string(ShardSetting.BATCH_DIR);
+        if (batchDir != null) {
+            shard.api.batches(new dev.nuri.worker.batch.BatchService.Settings(Path.of(batchDir),
+                    settings.positive(ShardSetting.BATCH_MAX_FILE_BYTES), (int) settings.positive(ShardSetting.BATCH_CONCURRENCY)),
+                    settings.bindHost());
+        }
         LOG.info("shard " + shard.shardIndex + "/" + shard.shards + " of group " + settings.groupIndex() + ": HTTP on "
                 + settings.bindHost() + ":" + shard.api.actualPort() + ", loading " + settings.model()
                 + (plan.quantization() != null ? " (quantization " + plan.quantization().value() + ")" : "")

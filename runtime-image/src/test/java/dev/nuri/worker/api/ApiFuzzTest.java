@@ -47,7 +47,8 @@ class ApiFuzzTest {
         logs = Files.createDirectories(Path.of("target", "fuzz", "run-" + System.nanoTime()));
         // a short context keeps every generation the fuzzer asks for short
         worker = LocalGroup.start(new LocalGroup.Spec(1, "builtin:tiny-axk1", 0, 0, System.getProperty("java.class.path"),
-                "256m", Map.of("NURI_CONTEXT_LENGTH", "48", "NURI_HTTP_REQUEST_READ_TIMEOUT_SECONDS", "5"), logs));
+                "256m", Map.of("NURI_CONTEXT_LENGTH", "48", "NURI_HTTP_REQUEST_READ_TIMEOUT_SECONDS", "5",
+                        "NURI_BATCH_DIR", logs.resolve("batches").toAbsolutePath().toString()), logs));
         worker.awaitReady(Duration.ofSeconds(120));
     }
 

@@ -42,22 +42,34 @@ class OpenAiPythonClientTest {
 
     /** python3 -m venv + pip install openai==OPENAI_VERSION, once; a failed install leaves no half-made venv behind. */
     static Path python() throws Exception {
-        Path python = VENV.resolve("bin/python");
-        if (Files.exists(VENV.resolve(".installed"))) return python;
-        if (Files.exists(VENV)) deleteTree(VENV);
+        return venv(VENV, List.of("openai==" + OPENAI_VERSION));
+    }
+
+    /** The python of a virtualenv with these pinned PyPI packages, made once under ~/.cache/nuri. */
+    static Path venv(Path venv, List<String> packages) throws Exception {
+        Path python = venv.resolve("bin/python");
+        if (Files.exists(venv.resolve(".installed"))) return python;
+        if (Files.exists(venv)) deleteTree(venv);
         try {
-            run(List.of("python3", "-m", "venv", VENV.toString()), Duration.ofMinutes(2));
-            run(List.of(VENV.resolve("bin/pip").toString(), "install", "-q", "openai==" + OPENAI_VERSION), Duration.ofMinutes(5));
+            Path logs = Files.createDirectories(Path.of("target", "group-logs"));
+            run(List.of("python3", "-m", "venv", venv.toString()), Duration.ofMinutes(2), logs);
+            List<String> pip = new java.util.ArrayList<>(List.of(venv.resolve("bin/pip").toString(), "install", "-q"));
+            pip.addAll(packages);
+            run(pip, Duration.ofMinutes(5), logs);
         } catch (Throwable e) {
-            if (Files.exists(VENV)) deleteTree(VENV);
+            if (Files.exists(venv)) deleteTree(venv);
             throw e;
         }
-        Files.writeString(VENV.resolve(".installed"), OPENAI_VERSION);
+        Files.writeString(venv.resolve(".installed"), String.join(" ", packages));
         return python;
     }
 
     /** Runs a command to its end (its output to a file, so a chatty one cannot block on a full pipe). */
     static String run(List<String> command, Duration limit) throws Exception {
+        return run(command, limit, logs);
+    }
+
+    static String run(List<String> command, Duration limit, Path logs) throws Exception {
         Path out = Files.createTempFile(logs, "run-", ".log");
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(out.toFile()).start();
         if (!p.waitFor(limit.toSeconds(), TimeUnit.SECONDS)) {

@@ -115,4 +115,33 @@ class SchedulingTest {
                 .isLessThanOrEqualTo(budget / promptTokens);
         assertThat(smallFirst).isLessThan(Arrays.stream(largeFirsts).max().orElseThrow());
     }
+
+    /**
+     * Batch work waits behind interactive requests and holds at most half of the slots: with --max-batch 2, four
+     * background requests queued before an interactive one run one at a time, and the interactive request, queued last,
+     * starts with the first of them instead of after all four.
+     */
+    @Test
+    void backgroundRequestsTakeHalfTheSlotsAndInteractiveOnesGoFirst() throws Exception {
+        shard = InProcessShard.start("--max-batch", "2");
+        Engine engine = shard.shard.engine();
+        SplittableRandom random = new SplittableRandom(5);
+        List<Recorder> background = new ArrayList<>();
+        Recorder interactive;
+        try (EngineGate gate = EngineGate.close(engine)) {
+            for (int i = 0; i < 4; i++) {
+                GenerationSpec s = spec("batch-" + i, List.of(prompt(random, 6)), 1, 8, true);
+                background.add(submit(engine, new GenerationSpec(s.requestId(), s.prompts(), 1, s.params(), s.arrivalNanos(), true)));
+            }
+            interactive = submit(engine, spec("interactive", List.of(prompt(random, 6)), 1, 8, true));
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> interactive.finishedChoices() == 1
+                && background.stream().allMatch(r -> r.finishedChoices() == 1));
+        assertThat(interactive.firstTick()).as("the interactive request starts before the second batch request")
+                .isLessThan(background.get(1).firstTick());
+        for (int i = 1; i < 4; i++) {
+            assertThat(background.get(i).firstTick()).as("batch request " + i + " starts after batch request " + (i - 1) + " ended")
+                    .isGreaterThan(background.get(i - 1).lastTick());
+        }
+    }
 }
