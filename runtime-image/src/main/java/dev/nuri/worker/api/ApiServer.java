@@ -480,6 +480,9 @@ public final class ApiServer {
         ApiException e;
         if (t instanceof ApiException api) {
             e = api;
+        } else if (BatchApi.isUpload(ctx) && (t instanceof IllegalArgumentException || t instanceof io.netty.handler.codec.DecoderException)) {
+            // found by schemathesis: a multipart part with an empty name failed Vert.x's form decoding with a 500
+            e = ApiException.badRequest("file", "the multipart body could not be read: " + t.getMessage());
         } else if (ctx.statusCode() == 413 && BatchApi.isUpload(ctx) && batches != null) {
             e = new ApiException(413, "invalid_request_error", "file", "file_too_large", "the file is larger than "
                     + batches.maxFileBytes() + " bytes, this server's limit (NURI_BATCH_MAX_FILE_BYTES); split it into several batches", null);

@@ -86,6 +86,13 @@ class BatchApiTest {
         assertThat(new JsonObject(r.body()).getJsonObject("error").getString("param")).as(r.body()).isEqualTo("completion_window");
         assertThat(get("/v1/files/..%2F..%2Fetc%2Fpasswd").statusCode()).isEqualTo(404);
 
+        // found by schemathesis: a part with an empty name was a 500
+        String boundary = "b" + System.nanoTime();
+        r = HTTP.send(HttpRequest.newBuilder(URI.create(base() + "/v1/files")).header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofString("--" + boundary + "\r\nContent-Disposition: form-data; name=\"\"\r\n\r\n{}\r\n--"
+                        + boundary + "--\r\n")).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+
         r = upload(good + "\n" + " ".repeat(70_000) + "\n");
         assertThat(r.statusCode()).as(r.body()).isEqualTo(413);
         assertThat(new JsonObject(r.body()).getJsonObject("error").getString("message")).contains("65536").contains("NURI_BATCH_MAX_FILE_BYTES");
