@@ -166,6 +166,13 @@ public final class ApiServer {
         if (apiKeys.enabled()) router.route().handler(this::authenticate);
         BodyHandler jsonBodies = BodyHandler.create(false).setBodyLimit(maxBodyBytes);
         router.route().handler(ctx -> {
+            String type = ctx.request().getHeader("Content-Type");
+            HttpMethod method = ctx.request().method();
+            if (type != null && type.regionMatches(true, 0, "multipart/", 0, 10) && method != HttpMethod.POST
+                    && method != HttpMethod.PUT && method != HttpMethod.PATCH && method != HttpMethod.DELETE) {
+                // found by schemathesis: Vert.x's form decoder throws on these (TRACE with a multipart body was a 500)
+                throw ApiException.badRequest(null, "a multipart body is accepted only with POST (" + BatchApi.FILES + ")");
+            }
             BatchService b = batches;
             if (b != null && BatchApi.isUpload(ctx)) {
                 BodyHandler.create(b.uploads().toString()).setBodyLimit(b.maxFileBytes()).setDeleteUploadedFilesOnEnd(true).handle(ctx);

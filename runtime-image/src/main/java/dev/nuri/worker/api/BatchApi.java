@@ -31,13 +31,13 @@ final class BatchApi {
 
     void register(Router router) {
         router.post(FILES).handler(this::upload);
-        router.get(FILES).handler(ctx -> {
+        get(router, FILES, ctx -> {
             String purpose = ctx.queryParams().get("purpose");
             server.offLoop(ctx, () -> service().listFiles(purpose), out -> ApiServer.json(ctx, 200, out));
         });
-        router.getWithRegex(FILES + "/(?<id>[^/]+)").handler(ctx -> call(ctx, s -> s.file(ctx.pathParam("id"))));
+        get(router, FILES + "/(?<id>[^/]+)", ctx -> call(ctx, s -> s.file(ctx.pathParam("id"))));
         router.deleteWithRegex(FILES + "/(?<id>[^/]+)").handler(ctx -> call(ctx, s -> s.deleteFile(ctx.pathParam("id"))));
-        router.getWithRegex(FILES + "/(?<id>[^/]+)/content").handler(ctx -> {
+        get(router, FILES + "/(?<id>[^/]+)/content", ctx -> {
             String id = ctx.pathParam("id");
             server.offLoop(ctx, () -> service().fileContent(id), path -> ctx.response().putHeader("Content-Type", "application/octet-stream")
                     .sendFile(path.toString()));
@@ -46,13 +46,24 @@ final class BatchApi {
             var raw = ApiServer.bodyBuffer(ctx);
             server.offLoop(ctx, () -> service().createBatch(ApiServer.decode(raw)), out -> ApiServer.json(ctx, 200, out));
         });
-        router.get("/v1/batches").handler(ctx -> {
+        get(router, "/v1/batches", ctx -> {
             int limit = limit(ctx.queryParams().get("limit"));
             String after = ctx.queryParams().get("after");
             server.offLoop(ctx, () -> service().listBatches(limit, after), out -> ApiServer.json(ctx, 200, out));
         });
-        router.getWithRegex("/v1/batches/(?<id>[^/]+)").handler(ctx -> call(ctx, s -> s.batch(ctx.pathParam("id"))));
+        get(router, "/v1/batches/(?<id>[^/]+)", ctx -> call(ctx, s -> s.batch(ctx.pathParam("id"))));
         router.postWithRegex("/v1/batches/(?<id>[^/]+)/cancel").handler(ctx -> call(ctx, s -> s.cancel(ctx.pathParam("id"))));
+    }
+
+    /** GET routes answer HEAD too, as the others do; a path with a group is a regex. */
+    private static void get(Router router, String path, io.vertx.core.Handler<RoutingContext> handler) {
+        if (path.contains("(?<")) {
+            router.getWithRegex(path).handler(handler);
+            router.headWithRegex(path).handler(handler);
+        } else {
+            router.get(path).handler(handler);
+            router.head(path).handler(handler);
+        }
     }
 
     private void call(RoutingContext ctx, java.util.function.Function<BatchService, JsonObject> op) {
@@ -77,6 +88,7 @@ final class BatchApi {
     }
 
     private void upload(RoutingContext ctx) {
+        service(); // 503 when not set up, before the body is blamed
         String type = ctx.request().getHeader("Content-Type");
         if (type == null || !type.regionMatches(true, 0, "multipart/form-data", 0, 19)) {
             throw ApiException.badRequest("file", "upload the file as multipart/form-data with the fields 'file' and 'purpose'");
