@@ -77,7 +77,7 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
         metadata.getLabels().put(ShardLabels.GROUP, Integer.toString(group));
         String applied = appliedHash(current);
         if (applied != null) {
-            metadata.setAnnotations(Map.of(DESIRED_HASH, applied));
+            metadata.setAnnotations(new java.util.HashMap<>(Map.of(DESIRED_HASH, applied))); // JOSDK's match adds to it
         }
         return new StatefulSetBuilder()
                 .withMetadata(metadata)
@@ -101,7 +101,7 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
                 .withTemplate(ShardPodTemplate.build(md, group, image, revision))
                 .endSpec()
                 .build();
-        sts.getMetadata().setAnnotations(Map.of(DESIRED_HASH, hash(sts)));
+        sts.getMetadata().setAnnotations(new java.util.HashMap<>(Map.of(DESIRED_HASH, hash(sts)))); // JOSDK's match adds to it
         return sts;
     }
 
@@ -137,8 +137,20 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
         if (actual == desired) {
             return Matcher.Result.nonComputed(true); // KEEP: nothing to write
         }
-        boolean same = appliedHash(desired) != null && appliedHash(desired).equals(appliedHash(actual))
+        return Matcher.Result.computed(sameApplied(actual, desired)
+                && super.match(actual, desired, md, context).matched(), desired);
+    }
+
+    /**
+     * What this operator applied last is what it would apply now: the same hash, the same replicas. That alone
+     * misses a hand edit of a field it applied (kubectl edit keeps the annotation), which is why match() also
+     * compares the fields this operator owns (its server-side apply managed fields) with what it would apply: an
+     * update by another manager takes the field from this operator, so the edit shows up as a missing field and is
+     * applied back (JOSDK's server-side-apply matcher). Fields only the API server defaulted are owned by nobody
+     * here and do not count, so what build() writes must be spelled as the API server stores it (ShardPodTemplate).
+     */
+    static boolean sameApplied(StatefulSet actual, StatefulSet desired) {
+        return appliedHash(desired) != null && appliedHash(desired).equals(appliedHash(actual))
                 && java.util.Objects.equals(actual.getSpec().getReplicas(), desired.getSpec().getReplicas());
-        return Matcher.Result.computed(same, desired);
     }
 }

@@ -134,8 +134,9 @@ public final class ShardPodTemplate {
             peers.add(ShardNames.shardHost(md, group, s) + ":" + spec.serving().peerPort());
         }
         List<EnvVar> env = new ArrayList<>();
+        // apiVersion as the API server defaults it: a fieldRef is atomic, so the operator owns the whole of it
         env.add(new EnvVarBuilder().withName(ShardSetting.SHARD_INDEX.env()).withNewValueFrom().withNewFieldRef()
-                .withFieldPath("metadata.labels['" + ShardLabels.POD_INDEX + "']").endFieldRef().endValueFrom().build());
+                .withApiVersion("v1").withFieldPath("metadata.labels['" + ShardLabels.POD_INDEX + "']").endFieldRef().endValueFrom().build());
         env.add(plain(ShardSetting.GROUP_INDEX.env(), Integer.toString(group)));
         env.add(plain(ShardSetting.SHARDS.env(), Integer.toString(shards)));
         env.add(plain(ShardSetting.PEERS.env(), String.join(",", peers)));
@@ -233,7 +234,8 @@ public final class ShardPodTemplate {
     }
 
     private static VolumeMount mount(String name, String path, boolean readOnly) {
-        return new VolumeMountBuilder().withName(name).withMountPath(path).withReadOnly(readOnly).build();
+        // false left out, as the API server stores it (it drops a false readOnly, which would read as drift)
+        return new VolumeMountBuilder().withName(name).withMountPath(path).withReadOnly(readOnly ? Boolean.TRUE : null).build();
     }
 
     private static ResourceRequirements resources(ModelDeploymentSpec spec) {

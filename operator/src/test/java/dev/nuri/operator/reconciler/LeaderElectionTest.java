@@ -22,7 +22,7 @@ class LeaderElectionTest {
     static final String NS = "op-lease";
 
     @Test
-    void standbyTakesOverWhenTheLeaderStops(TestCluster cluster) {
+    void standbyTakesOverWhenTheLeaderStops(TestCluster cluster) throws Exception {
         Assumptions.assumeTrue(cluster.canSimulateNodes(), "needs KWOK nodes for shard pods");
         var client = cluster.client();
         cluster.kubectl("apply", "-f", TestCluster.REPO.resolve("crds").toString()).assertSuccess();
@@ -37,6 +37,12 @@ class LeaderElectionTest {
 
             client.resource(OperatorHarness.example("tiny-cpu.yaml", NS)).create();
             awaitReady(cluster, "tiny");
+            // the standby waits: it has reconciled nothing (issue 18 item 4: a second operator does not fight)
+            OperatorHarness waiting = leader.equals("replica-a") ? b : a;
+            assertThat(ModelDeploymentOperatorTest.scrape((leader.equals("replica-a") ? a : b).httpPort()))
+                    .contains("operator_sdk_reconciliations_started_total{");
+            assertThat(ModelDeploymentOperatorTest.scrape(waiting.httpPort()))
+                    .doesNotContain("operator_sdk_reconciliations_started_total{");
 
             OperatorHarness stopped = leader.equals("replica-a") ? a : b;
             String standby = leader.equals("replica-a") ? "replica-b" : "replica-a";

@@ -21,9 +21,6 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.Watch;
-import io.fabric8.kubernetes.client.Watcher;
-import io.fabric8.kubernetes.client.WatcherException;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -416,29 +413,38 @@ class ModelDeploymentOperatorTest {
 
     // --- helpers ---------------------------------------------------------------------------------
 
-    /** Watches shard pods and checks, after every change, that no group serves two revisions at once. */
+    /**
+     * Watches shard pods and checks, after every change, that no group serves two revisions at once. An informer,
+     * not a bare watch: it lists again when its watch is dropped (a restarted API server), so it keeps seeing.
+     */
     static final class RevisionWatch implements AutoCloseable {
         final Map<String, Pod> pods = new ConcurrentHashMap<>();
         final List<String> mixedGroups = new CopyOnWriteArrayList<>();
         volatile int maxGroupsDown;
-        private final Watch watch;
+        private final io.fabric8.kubernetes.client.informers.SharedIndexInformer<Pod> informer;
         private final int shards;
 
         RevisionWatch(KubernetesClient client, String ns, String name, int shards) {
             this.shards = shards;
-            client.pods().inNamespace(ns).withLabel(ShardLabels.DEPLOYMENT, name).list().getItems()
-                    .forEach(p -> pods.put(p.getMetadata().getName(), p));
-            watch = client.pods().inNamespace(ns).withLabel(ShardLabels.DEPLOYMENT, name).watch(new Watcher<>() {
-                @Override
-                public void eventReceived(Action action, Pod pod) {
-                    if (action == Action.DELETED) pods.remove(pod.getMetadata().getName());
-                    else pods.put(pod.getMetadata().getName(), pod);
-                    check();
-                }
+            informer = client.pods().inNamespace(ns).withLabel(ShardLabels.DEPLOYMENT, name).inform(
+                    new io.fabric8.kubernetes.client.informers.ResourceEventHandler<>() {
+                        @Override
+                        public void onAdd(Pod pod) {
+                            pods.put(pod.getMetadata().getName(), pod);
+                            check();
+                        }
 
-                @Override
-                public void onClose(WatcherException cause) {}
-            });
+                        @Override
+                        public void onUpdate(Pod old, Pod pod) {
+                            onAdd(pod);
+                        }
+
+                        @Override
+                        public void onDelete(Pod pod, boolean finalStateUnknown) {
+                            pods.remove(pod.getMetadata().getName());
+                            check();
+                        }
+                    });
         }
 
         private synchronized void check() {
@@ -458,7 +464,7 @@ class ModelDeploymentOperatorTest {
 
         @Override
         public void close() {
-            watch.close();
+            informer.close();
         }
     }
 
