@@ -46,6 +46,12 @@ import java.util.logging.Logger;
  * OpenAI API. Serving-ready once loaded and connected to every peer.
  */
 public final class Shard implements AutoCloseable {
+
+    /** The most tokens one engine step can send a peer, so the most a peer's frames must accept. */
+    public static int maxStepTokens(int contextLength, int maxBatch, int maxBatchedTokens) {
+        return Math.max(contextLength, Math.max(maxBatch, maxBatchedTokens));
+    }
+
     private static final Logger LOG = Logger.getLogger(Shard.class.getName());
 
     private final ShardSettings settings;
@@ -169,8 +175,10 @@ public final class Shard implements AutoCloseable {
         PeerLink[] peerLinks = new PeerLink[shards];
         if (shards > 1) {
             ShardIdentity identity = new ShardIdentity(settings.groupIndex(), shardIndex, modelFingerprint(config));
-            Frame.Limits limits = new Frame.Limits(config.hiddenSize(), Math.max(plan.contextLength(), settings.maxBatch()),
-                    config.topK(), config.numExperts());
+            // a step carries up to max(maxBatchedTokens, maxBatch) tokens (decodes never wait); a peer that accepts fewer
+            // drops the link whenever prefills of many requests share a step (hack/soak: context 1024 < 2048 tokens)
+            Frame.Limits limits = new Frame.Limits(config.hiddenSize(), maxStepTokens(plan.contextLength(), settings.maxBatch(),
+                    settings.maxBatchedTokens()), config.topK(), config.numExperts());
             expertServer = new ExpertServer(vertx, host, identity, shards, settings.peerKey(), limits, metrics.expertComputeForPeers);
             await(expertServer.listen(settings.bindHost(), settings.peerPort()).toCompletionStage().toCompletableFuture());
             netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(2000).setTcpKeepAlive(true));

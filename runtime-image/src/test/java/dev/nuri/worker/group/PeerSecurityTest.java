@@ -244,7 +244,8 @@ class PeerSecurityTest {
 
     /** The shard's cap: the largest frame its model and batch limit allow. */
     static int limitsOfTheShard() {
-        return new Frame.Limits(config.hiddenSize(), Math.max(config.maxPositionEmbeddings(), ShardSetting.Defaults.MAX_BATCH),
+        return new Frame.Limits(config.hiddenSize(), dev.nuri.worker.shard.Shard.maxStepTokens(config.maxPositionEmbeddings(),
+                ShardSetting.Defaults.MAX_BATCH, ShardSetting.Defaults.MAX_BATCHED_TOKENS),
                 config.topK(), config.numExperts()).maxFrameBytes();
     }
 
