@@ -12,7 +12,7 @@ import java.nio.charset.StandardCharsets;
  * <pre>
  * HELLO    u32 group | u32 shard | u64 model fingerprint | u8 nonce[32] | u8 proof[32] (zeros in the client's HELLO)
  * PROOF    u8 proof[32]
- * DISPATCH u64 call | u16 layer | u8 dtype | u8 k | u32 tokens T | u32 hidden H
+ * DISPATCH u64 call | u64 placement generation | u16 layer | u8 dtype | u8 k | u32 tokens T | u32 hidden H
  *          | u16 expert[T·k] (0xFFFF: an empty slot) | f32 weight[T·k] | vectors[T·H] in dtype
  * COMBINE  u64 call | u16 layer | u8 dtype | u32 tokens T | u32 hidden H | vectors[T·H] in dtype
  * FAILURE  u64 call | UTF-8 message
@@ -23,6 +23,8 @@ import java.nio.charset.StandardCharsets;
  * refused. dtype: 0 F32, 1 BF16 (round to nearest even). A DISPATCH carries, for each token that has at least one of its k
  * routed experts on the receiving shard, the token's hidden vector once and its k slots as the router chose them, with
  * the slots of experts held elsewhere left empty: the receiver hands them to the grouped expert product as they are.
+ * The placement generation is the one the sender's whole step was routed with: the receiver computes with the experts
+ * that placement gave it, which it keeps loaded until every shard of the group has switched to a newer one.
  * The COMBINE with the same call id holds one weighted partial sum per dispatched token, in dispatch order; a FAILURE
  * with that id says why there is none. A receiver checks every header against its {@link Limits} before it allocates.
  */
@@ -79,19 +81,20 @@ public sealed interface Frame permits Frame.Hello, Frame.Proof, Frame.Dispatch, 
     /**
      * Tokens for the receiver's experts.
      *
+     * @param generation the placement generation the sender routed this step with
      * @param experts T·k routed expert ids, -1 where the slot's expert is not on the receiver
      * @param weights T·k final routing weights (scaling included)
      * @param vectors T·H hidden vectors (the normalized MoE input)
      */
-    record Dispatch(long callId, int layer, WireDType dtype, int tokens, int hidden, int k, int[] experts, float[] weights,
-                    float[] vectors) implements Frame {
-        static final int HEADER = 1 + 8 + 2 + 1 + 1 + 4 + 4;
+    record Dispatch(long callId, long generation, int layer, WireDType dtype, int tokens, int hidden, int k, int[] experts,
+                    float[] weights, float[] vectors) implements Frame {
+        static final int HEADER = 1 + 8 + 8 + 2 + 1 + 1 + 4 + 4;
 
         @Override
         public byte[] encode() {
             int slots = tokens * k;
             ByteBuffer b = start(HEADER + slots * 6 + tokens * hidden * dtype.bytes, DISPATCH)
-                    .putLong(callId).putShort((short) layer).put((byte) dtype.code).put((byte) k).putInt(tokens).putInt(hidden);
+                    .putLong(callId).putLong(generation).putShort((short) layer).put((byte) dtype.code).put((byte) k).putInt(tokens).putInt(hidden);
             for (int i = 0; i < slots; i++) b.putShort((short) (experts[i] < 0 ? EMPTY_SLOT : experts[i]));
             for (int i = 0; i < slots; i++) b.putFloat(weights[i]);
             dtype.put(b, vectors, 0, tokens * hidden);
@@ -184,6 +187,7 @@ public sealed interface Frame permits Frame.Hello, Frame.Proof, Frame.Dispatch, 
                 }
                 case DISPATCH -> {
                     long call = in.getLong();
+                    long generation = in.getLong();
                     int layer = in.getShort() & 0xffff;
                     WireDType dtype = dtype(in.get());
                     int k = in.get() & 0xff;
@@ -208,7 +212,7 @@ public sealed interface Frame permits Frame.Hello, Frame.Proof, Frame.Dispatch, 
                     in.position(in.position() + slots * 4);
                     float[] vectors = new float[tokens * hidden];
                     dtype.get(in, vectors, 0, vectors.length);
-                    yield new Dispatch(call, layer, dtype, tokens, hidden, k, experts, weights, vectors);
+                    yield new Dispatch(call, generation, layer, dtype, tokens, hidden, k, experts, weights, vectors);
                 }
                 case COMBINE -> {
                     long call = in.getLong();

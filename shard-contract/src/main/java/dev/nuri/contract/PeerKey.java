@@ -64,6 +64,49 @@ public final class PeerKey {
         return mac("client", client, server);
     }
 
+    /** The header that carries {@link #requestProof} on the internal HTTP endpoints (docs/placement.md). */
+    public static final String REQUEST_HEADER = "X-Nuri-Peer-Auth";
+    /** How far a request's clock may be from the shard's. */
+    public static final long REQUEST_SKEW_SECONDS = 60;
+
+    /**
+     * The value of {@link #REQUEST_HEADER} for a call of the group's internal endpoints ({@code /v1/internal/...}):
+     * {@code <unix seconds>:<hex HMAC(key, method | path and query | seconds | SHA-256 of the body)>}. The key itself is
+     * never sent; a captured header is good for one request within {@link #REQUEST_SKEW_SECONDS}.
+     */
+    public String requestProof(String method, String pathAndQuery, byte[] body, long epochSeconds) {
+        return epochSeconds + ":" + HEX.formatHex(requestMac(method, pathAndQuery, body, epochSeconds));
+    }
+
+    /** Whether a {@link #REQUEST_HEADER} value proves the caller holds this key, for this request, about now. */
+    public boolean checkRequest(String header, String method, String pathAndQuery, byte[] body, long nowSeconds) {
+        if (header == null) return false;
+        int colon = header.indexOf(':');
+        if (colon < 1 || header.length() - colon - 1 != 64) return false;
+        long seconds;
+        byte[] presented;
+        try {
+            seconds = Long.parseLong(header.substring(0, colon));
+            presented = HEX.parseHex(header.substring(colon + 1));
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        if (Math.abs(nowSeconds - seconds) > REQUEST_SKEW_SECONDS) return false;
+        return matches(requestMac(method, pathAndQuery, body, seconds), presented);
+    }
+
+    private byte[] requestMac(String method, String pathAndQuery, byte[] body, long seconds) {
+        try {
+            Mac mac = Mac.getInstance("HmacSHA256");
+            mac.init(key);
+            byte[] bodyDigest = MessageDigest.getInstance("SHA-256").digest(body);
+            mac.update(("nuri-internal-v1|" + method + "|" + pathAndQuery + "|" + seconds + "|").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return mac.doFinal(bodyDigest);
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("HmacSHA256 is not available", e);
+        }
+    }
+
     /** Constant-time comparison. */
     public static boolean matches(byte[] expected, byte[] actual) {
         return MessageDigest.isEqual(expected, actual);

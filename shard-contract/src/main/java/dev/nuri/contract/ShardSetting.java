@@ -32,6 +32,9 @@ public enum ShardSetting {
     BIND_HOST("NURI_BIND_HOST", "127.0.0.1", "address both servers bind; pods set `0.0.0.0`"),
     WIRE_DTYPE("NURI_WIRE_DTYPE", "bf16", "`bf16` or `f32` for hidden vectors and partial sums"),
     PEER_TIMEOUT_SECONDS("NURI_PEER_TIMEOUT_SECONDS", "30", "a peer that does not answer a dispatch in time counts as lost"),
+    EXPERT_LOAD_WINDOW_SECONDS("NURI_EXPERT_LOAD_WINDOW_SECONDS", "60",
+            "the sliding window of `/v1/internal/expert-load`: tokens this shard routed to each (layer, expert) in the "
+                    + "last this many seconds (docs/placement.md)"),
     KV_CACHE_TOKENS("NURI_KV_CACHE_TOKENS", null,
             "KV-cache size in tokens (rounded down to whole blocks). A sequence takes blocks as its tokens are computed; "
                     + "when none is free the newest running sequence is preempted and recomputed later "

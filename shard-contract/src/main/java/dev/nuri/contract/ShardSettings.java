@@ -189,7 +189,7 @@ public final class ShardSettings {
             throw new IllegalArgumentException(ShardSetting.KV_CACHE_TOKENS.names() + " must be at least 1, got " + kvCacheTokens());
         }
         for (ShardSetting s : new ShardSetting[] {ShardSetting.MAX_BATCH, ShardSetting.MAX_BATCHED_TOKENS, ShardSetting.KV_BLOCK_SIZE,
-                ShardSetting.MAX_WAITING, ShardSetting.PEER_TIMEOUT_SECONDS}) {
+                ShardSetting.MAX_WAITING, ShardSetting.PEER_TIMEOUT_SECONDS, ShardSetting.EXPERT_LOAD_WINDOW_SECONDS}) {
             if (integer(s) < 1) throw new IllegalArgumentException(s.names() + " must be at least 1, got " + integer(s));
         }
         for (ShardSetting s : new ShardSetting[] {ShardSetting.MAX_BODY_BYTES, ShardSetting.HTTP_REQUEST_READ_TIMEOUT_SECONDS,

@@ -14,7 +14,7 @@ class FrameTest {
     @Test
     void dispatchRoundTripsWithExactF32AndEmptySlots() {
         float[] hidden = {1.5f, -2.25f, 3.0e-3f, 7f, 0f, -1e10f};
-        var f = new Frame.Dispatch(99L, 5, WireDType.F32, 2, 3, 2, new int[] {7, -1, 3, 12},
+        var f = new Frame.Dispatch(99L, 42L, 5, WireDType.F32, 2, 3, 2, new int[] {7, -1, 3, 12},
                 new float[] {0.5f, 0f, 0.25f, 0.125f}, hidden);
         byte[] bytes = f.encode();
         assertThat(ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN).getInt()).isEqualTo(bytes.length - 4);
@@ -22,6 +22,7 @@ class FrameTest {
         assertThat(bytes.length).isEqualTo(4 + Frame.Dispatch.HEADER + 4 * 6 + 6 * 4);
         var back = (Frame.Dispatch) decode(bytes, LIMITS);
         assertThat(back.callId()).isEqualTo(99L);
+        assertThat(back.generation()).isEqualTo(42L);
         assertThat(back.layer()).isEqualTo(5);
         assertThat(back.k()).isEqualTo(2);
         assertThat(back.experts()).containsExactly(7, -1, 3, 12);
@@ -62,7 +63,7 @@ class FrameTest {
                 .hasMessageContaining("hidden size 20000 is not the model's 3");
         byte[] tooMany = new Frame.Combine(1, 0, WireDType.F32, 17, 3, new float[17 * 3]).encode();
         assertThatThrownBy(() -> decode(tooMany, LIMITS)).hasMessageContaining("17 tokens is outside 1..16");
-        byte[] badExpert = new Frame.Dispatch(1, 0, WireDType.F32, 1, 3, 1, new int[] {16}, new float[1], new float[3]).encode();
+        byte[] badExpert = new Frame.Dispatch(1, 0, 0, WireDType.F32, 1, 3, 1, new int[] {16}, new float[1], new float[3]).encode();
         assertThatThrownBy(() -> decode(badExpert, LIMITS)).hasMessageContaining("expert 16");
         byte[] truncated = new Frame.Combine(1, 0, WireDType.F32, 2, 3, new float[6]).encode();
         assertThatThrownBy(() -> Frame.decode(ByteBuffer.wrap(truncated, 4, truncated.length - 8), LIMITS))
@@ -80,7 +81,7 @@ class FrameTest {
         assertThatThrownBy(() -> Frame.checkLength(0, LIMITS)).isInstanceOf(Frame.BadFrameException.class);
         // the largest valid DISPATCH fits under the cap
         int tokens = 16;
-        assertThat(new Frame.Dispatch(1, 0, WireDType.F32, tokens, 3, 8, new int[tokens * 8], new float[tokens * 8],
+        assertThat(new Frame.Dispatch(1, 0, 0, WireDType.F32, tokens, 3, 8, new int[tokens * 8], new float[tokens * 8],
                 new float[tokens * 3]).encode().length - 4).isLessThanOrEqualTo(max);
     }
 

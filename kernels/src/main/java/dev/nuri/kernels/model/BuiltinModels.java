@@ -23,8 +23,11 @@ final class BuiltinModels {
             case "tiny-axk1", "tiny-axk1-tools" -> build(TINY_AXK1); // -tools: the same weights, a tokenizer with tool tokens
             // the same weights with an 8k context, for long-prompt benchmarks (its tokenizer is tiny-axk1's)
             case "tiny-axk1-8k" -> build(TINY_AXK1.replace("\"max_position_embeddings\": 1024", "\"max_position_embeddings\": 8192"));
+            // the same weights, routing skewed towards a few experts per layer (expert-load benchmarks and tests)
+            case "tiny-axk1-skewed" -> build(TINY_AXK1, SKEW_BIAS);
             case "tiny-qwen3moe" -> build(TINY_QWEN3MOE);
-            default -> throw new IllegalArgumentException("no builtin model '" + name + "'; known: tiny-axk1, tiny-axk1-tools, tiny-axk1-8k, tiny-qwen3moe");
+            default -> throw new IllegalArgumentException("no builtin model '" + name + "'; known: tiny-axk1, tiny-axk1-tools, tiny-axk1-8k, "
+                    + "tiny-axk1-skewed, tiny-qwen3moe");
         };
     }
 
@@ -50,7 +53,18 @@ final class BuiltinModels {
              "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}}
             """;
 
+    /**
+     * tiny-axk1-skewed: added to {@code e_score_correction_bias} (which chooses experts, never weights them) of the
+     * hot experts of MoE layer l, {@code 4(l-1)} and {@code 4(l-1)+5} mod 16: two experts in two groups, which the
+     * static layout puts on two shards of four. The bias std is 0.05, so these are chosen for most tokens.
+     */
+    static final double SKEW_BIAS = 0.25;
+
     private static CausalLm build(String json) {
+        return build(json, 0);
+    }
+
+    private static CausalLm build(String json, double skew) {
         ModelConfig c = ModelConfig.parse(Json.parseObject(json));
         Generator g = new Generator(c.modelType().hashCode());
         int h = c.hiddenSize();
@@ -92,6 +106,15 @@ final class BuiltinModels {
                 for (int x = 0; x < e; x++) g.ffn(m + "experts." + x + ".", h, inter);
             } else {
                 g.ffn(m, h, c.intermediateSize());
+            }
+        }
+        if (skew != 0) {
+            for (int layer : c.moeLayers()) {
+                MemorySegment bias = g.tensors.get("model.layers." + layer + ".mlp.gate.e_score_correction_bias").data();
+                for (int hot : new int[] {4 * (layer - 1), 4 * (layer - 1) + 5}) {
+                    long i = hot % c.numExperts();
+                    bias.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, (float) (bias.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i) + skew));
+                }
             }
         }
         return ModelLoader.assemble(c, new Checkpoint("builtin", g.tensors), LoadOptions.DEFAULT);

@@ -36,8 +36,14 @@ public interface CausalLm {
     /** Computes every routed expert in-process. */
     RoutedExperts localExperts();
 
-    /** The same, restricted to owned experts (for a shard process serving its peers). */
+    /** The same, restricted to owned experts, the same set in every MoE layer (for a shard process serving its peers). */
     ExpertShard expertShard(int[] ownedExperts);
+
+    /**
+     * Restricted to owned experts per layer: {@code ownedPerLayer[layer]} (one entry per decoder layer, null for dense
+     * ones). Only those (layer, expert) weights are made ready; the rest are never read.
+     */
+    ExpertShard expertShard(int[][] ownedPerLayer);
 
     /** HF layout dir: config.json + *.safetensors (+ model.safetensors.index.json). */
     static CausalLm load(Path dir) {

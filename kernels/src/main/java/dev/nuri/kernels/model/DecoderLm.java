@@ -73,8 +73,18 @@ final class DecoderLm implements CausalLm {
 
     @Override
     public ExpertShard expertShard(int[] ownedExperts) {
-        ExpertShard shard = new ExpertShard(experts, config.numExperts(), ownedExperts);
-        experts.prepare(shard.ownedExperts());
+        int[][] perLayer = new int[layers.length][];
+        for (int layer : config.moeLayers()) perLayer[layer] = ownedExperts;
+        return expertShard(perLayer);
+    }
+
+    @Override
+    public ExpertShard expertShard(int[][] ownedPerLayer) {
+        if (ownedPerLayer.length != layers.length) {
+            throw new IllegalArgumentException("expert sets for " + ownedPerLayer.length + " layers; the model has " + layers.length);
+        }
+        ExpertShard shard = new ExpertShard(experts, config.numExperts(), ownedPerLayer);
+        for (int layer : config.moeLayers()) experts.prepare(layer, shard.ownedExperts(layer));
         return shard;
     }
 

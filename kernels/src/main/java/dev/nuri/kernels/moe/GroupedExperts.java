@@ -11,8 +11,9 @@ import dev.nuri.kernels.ops.Blas1;
  */
 public final class GroupedExperts implements RoutedExperts {
     private final FeedForward[][] experts; // [layer][expert]; null rows for dense layers
+    private final FeedForward[][] stored;  // the checkpoint's own weights, to go back to when an expert is released
     private final boolean quantizeQ8_0;
-    private final boolean[] prepared; // [expert]: ready in every layer (quantised when asked)
+    private final boolean[][] prepared; // [layer][expert]: ready (quantised when asked)
 
     public GroupedExperts(FeedForward[][] experts) {
         this(experts, false);
@@ -22,9 +23,13 @@ public final class GroupedExperts implements RoutedExperts {
     public GroupedExperts(FeedForward[][] experts, boolean quantizeQ8_0) {
         this.experts = experts;
         this.quantizeQ8_0 = quantizeQ8_0;
-        int n = 0;
-        for (FeedForward[] layer : experts) if (layer != null) n = Math.max(n, layer.length);
-        this.prepared = new boolean[n];
+        this.stored = new FeedForward[experts.length][];
+        this.prepared = new boolean[experts.length][];
+        for (int layer = 0; layer < experts.length; layer++) {
+            if (experts[layer] == null) continue;
+            stored[layer] = experts[layer].clone();
+            prepared[layer] = new boolean[experts[layer].length];
+        }
     }
 
     FeedForward expert(int layer, int e) {
@@ -32,28 +37,49 @@ public final class GroupedExperts implements RoutedExperts {
     }
 
     /**
-     * Makes these experts ready to compute in every layer: with Q8_0 asked for, quantises each once and gives
-     * back the checkpoint pages it was read from, so a shard holds its own experts in Q8_0 and nothing of the
-     * others (their pages are never touched). Idempotent; a shard calls it for the experts its placement gives it.
+     * Makes these experts ready to compute in every MoE layer (see {@link #prepare(int, int[])}).
      */
-    public synchronized void prepare(int[] ids) {
+    public void prepare(int[] ids) {
+        for (int layer = 0; layer < experts.length; layer++) if (experts[layer] != null) prepare(layer, ids);
+    }
+
+    /**
+     * Makes these experts of one layer ready to compute: with Q8_0 asked for, quantises each once and gives back the
+     * checkpoint pages it was read from, so a shard holds its own (layer, expert) weights in Q8_0 and nothing of the
+     * others (their pages are never touched). Idempotent; a shard calls it for what its placement gives it.
+     */
+    public synchronized void prepare(int layer, int[] ids) {
+        FeedForward[] layerExperts = experts[layer];
+        if (layerExperts == null) throw new IllegalArgumentException("layer " + layer + " is not an MoE layer");
         for (int e : ids) {
-            if (e < 0 || e >= prepared.length) throw new IllegalArgumentException("expert " + e + " does not exist; the model has " + prepared.length);
-            if (prepared[e]) continue;
+            if (e < 0 || e >= layerExperts.length) throw new IllegalArgumentException("expert " + e + " does not exist; the model has " + layerExperts.length);
+            if (prepared[layer][e]) continue;
             if (quantizeQ8_0) {
-                for (FeedForward[] layer : experts) {
-                    if (layer == null) continue;
-                    FeedForward f = layer[e];
-                    layer[e] = new FeedForward(f.gate().requantizedQ8_0(), f.up().requantizedQ8_0(), f.down().requantizedQ8_0());
-                }
+                FeedForward f = layerExperts[e];
+                layerExperts[e] = new FeedForward(f.gate().requantizedQ8_0(), f.up().requantizedQ8_0(), f.down().requantizedQ8_0());
             }
-            prepared[e] = true;
+            prepared[layer][e] = true;
+        }
+    }
+
+    /**
+     * Gives back what {@link #prepare} made for these experts of one layer once no placement holds them: the Q8_0
+     * copy is dropped (the checkpoint's pages were given back when it was made and stay out). A later prepare makes
+     * it again. Only for experts no computation can still reach.
+     */
+    public synchronized void release(int layer, int[] ids) {
+        for (int e : ids) {
+            if (!prepared[layer][e]) continue;
+            experts[layer][e] = stored[layer][e];
+            prepared[layer][e] = false;
         }
     }
 
     /** Every expert (one process computing all of them). */
     public void prepareAll() {
-        int[] all = new int[prepared.length];
+        int n = 0;
+        for (FeedForward[] layer : experts) if (layer != null) n = Math.max(n, layer.length);
+        int[] all = new int[n];
         for (int e = 0; e < all.length; e++) all[e] = e;
         prepare(all);
     }
@@ -86,7 +112,7 @@ public final class GroupedExperts implements RoutedExperts {
         long activeBytes = 0;
         for (int e = 0; e < numExperts; e++) {
             if (start[e + 1] == start[e]) continue;
-            if (!prepared[e]) prepare(new int[] {e}); // a caller that did not prepare it: once, not on every step
+            if (!prepared[layer][e]) prepare(layer, new int[] {e}); // a caller that did not prepare it: once, not on every step
             active[nActive++] = e;
             activeBytes += layerExperts[e].bytes();
         }

@@ -9,4 +9,15 @@ public interface RoutedExperts {
      * a peer only the entries it owns without repacking.
      */
     void apply(int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights, float[] out);
+
+    /**
+     * The experts for one forward pass. An implementation whose placement can change while it serves binds one
+     * placement here, so that every MoE layer of the pass uses the same one; {@link #endStep} on the result ends it.
+     */
+    default RoutedExperts forStep() {
+        return this;
+    }
+
+    /** The forward pass begun with {@link #forStep} is over (also when it failed). */
+    default void endStep() {}
 }

@@ -13,6 +13,7 @@ import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -54,6 +55,41 @@ class ShardMemoryTest {
                 before, resident, Files.size(file), expertBytes);
         // before: every expert quantised and its pages left mapped beside the copy (resident ≈ all expert bytes)
         assertThat(resident).as("resident bytes of the checkpoint's mapping").isLessThan(expertBytes / 8);
+    }
+
+    /**
+     * Memory follows a per-layer placement: a shard quantises exactly the (layer, expert) pairs it is given, its held
+     * bytes are those pairs' bytes (not the union of its experts over layers), and releasing an old placement gives
+     * back the pairs the new one no longer holds.
+     */
+    @Test
+    void perLayerExpertSetsQuantiseAndHoldOnlyTheirOwnLayerExpertPairs(@TempDir Path dir) throws Exception {
+        assumeTrue(Files.isReadable(Path.of("/proc/self/smaps")), "needs Linux /proc/self/smaps");
+        Path file = writeQwen3MoeBf16(dir, 256, 512, 16, 2);
+        CausalLm lm = CausalLm.load(dir, new LoadOptions(true));
+        int[][] perLayer = {{0, 1, 2, 3, 4, 5, 6, 7}, {4, 5, 6, 7, 8, 9, 10, 11}};
+        ExpertShard shard = lm.expertShard(perLayer);
+        GroupedExperts experts = shard.experts();
+        long q8Expert = experts.expert(0, 0).bytes();
+        for (int layer = 0; layer < 2; layer++) {
+            for (int e = 0; e < 16; e++) {
+                int expert = e;
+                boolean held = Arrays.stream(perLayer[layer]).anyMatch(x -> x == expert);
+                assertThat(experts.expert(layer, e).gate().dtype()).as("layer %d expert %d", layer, e).isEqualTo(held ? DType.Q8_0 : DType.BF16);
+                assertThat(shard.owns(layer, e)).isEqualTo(held);
+            }
+        }
+        // 16 (layer, expert) pairs held, where the union over layers (experts 0..11 in both) would be 24
+        assertThat(shard.bytes()).isEqualTo(16 * q8Expert);
+        assertThat(residentBytesOfMapping(file)).as("resident checkpoint bytes").isLessThan(32 * experts.expert(1, 15).bytes() / 8);
+
+        ExpertShard next = lm.expertShard(new int[][] {{8, 9, 10, 11, 12, 13, 14, 15}, {4, 5, 6, 7, 8, 9, 10, 11}});
+        assertThat(experts.expert(0, 12).gate().dtype()).as("loaded beside the old placement").isEqualTo(DType.Q8_0);
+        assertThat(experts.expert(0, 0).gate().dtype()).isEqualTo(DType.Q8_0);
+        shard.releaseExcept(next);
+        assertThat(experts.expert(0, 0).gate().dtype()).as("released: only the new placement holds layer 0").isEqualTo(DType.BF16);
+        assertThat(experts.expert(1, 4).gate().dtype()).as("kept: the new placement holds it too").isEqualTo(DType.Q8_0);
+        assertThat(next.bytes()).isEqualTo(16 * q8Expert);
     }
 
     /**

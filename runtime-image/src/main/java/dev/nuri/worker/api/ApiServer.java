@@ -103,6 +103,15 @@ public final class ApiServer {
         this.prep = vertx.createSharedWorkerExecutor("nuri-request-prep", Math.max(2, Runtime.getRuntime().availableProcessors()));
     }
 
+    /** The group's internal endpoints: authenticated with the peer key by their handler, not with an API key. */
+    static final String INTERNAL_PREFIX = "/v1/internal/";
+    private volatile io.vertx.core.Handler<RoutingContext> internal;
+
+    /** Serves {@code /v1/internal/*} (the shard sets it once its experts are loaded; 503 before). */
+    public void internal(io.vertx.core.Handler<RoutingContext> handler) {
+        this.internal = handler;
+    }
+
     public void serving(Serving s) {
         ModelTokenizer t = s.tokenizer();
         String source = t.chatTemplate();
@@ -183,6 +192,11 @@ public final class ApiServer {
         router.route().handler(ctx -> {
             ConnectionGuard.requestRead(ctx.request().connection());
             ctx.next();
+        });
+        router.route(INTERNAL_PREFIX + "*").handler(ctx -> {
+            var handler = internal;
+            if (handler == null) throw ApiException.unavailable("the shard is still loading");
+            handler.handle(ctx);
         });
         get(router, "/health", ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
         get(router, "/health/live", ctx -> json(ctx, 200, new JsonObject().put("status", "ok")));
@@ -311,7 +325,7 @@ public final class ApiServer {
 
     /** Bearer-token check, in constant time (digests of equal length compared with MessageDigest.isEqual), then the key's request rate. */
     private void authenticate(RoutingContext ctx) {
-        if (OPEN_PATHS.contains(ctx.normalizedPath())) {
+        if (OPEN_PATHS.contains(ctx.normalizedPath()) || ctx.normalizedPath().startsWith(INTERNAL_PREFIX)) {
             ctx.next();
             return;
         }

@@ -399,7 +399,13 @@ public final class Engine implements AutoCloseable {
             }
         }
         long start = System.nanoTime();
-        float[][] logits = model.forward(tokens, caches, logitsFor, experts);
+        float[][] logits;
+        RoutedExperts step = experts.forStep(); // one placement for every MoE layer of the step
+        try {
+            logits = model.forward(tokens, caches, logitsFor, step);
+        } finally {
+            step.endStep();
+        }
         (prompts ? metrics.prefill : metrics.decodeStep).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         metrics.batchSize.record(batch.size());
         r = 0;

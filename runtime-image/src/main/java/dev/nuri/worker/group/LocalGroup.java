@@ -136,6 +136,11 @@ public final class LocalGroup implements AutoCloseable {
         p.waitFor(10, TimeUnit.SECONDS);
     }
 
+    /** The group's peer key (hex), for a caller of its internal endpoints: a test, a benchmark driver. */
+    public String peerKey() {
+        return peerKey;
+    }
+
     public int httpPort(int shard) {
         return httpPorts[shard];
     }

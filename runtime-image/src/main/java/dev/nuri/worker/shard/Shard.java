@@ -18,6 +18,7 @@ import dev.nuri.worker.metrics.WorkerMetrics;
 import dev.nuri.worker.moe.ExpertDispatcher;
 import dev.nuri.worker.moe.ExpertHost;
 import dev.nuri.worker.moe.MoeLoad;
+import dev.nuri.worker.placement.InternalApi;
 import dev.nuri.worker.placement.PlacementWatcher;
 import dev.nuri.worker.tokenizer.ModelTokenizer;
 import dev.nuri.worker.tools.ToolCallFormat;
@@ -169,8 +170,10 @@ public final class Shard implements AutoCloseable {
             placement.set(PlacementStrategy.STATIC.layout(config.numExperts(), shards, 0, 0));
         }
         ExpertHost host = new ExpertHost(lm, shardIndex, placement.get());
-        metrics.gauge("nuri.placement_generation", "Generation of the expert placement in force", () -> placement.get().generation());
-        MoeLoad load = new MoeLoad(config.numExperts(), shards, config.numLayers(), metrics);
+        metrics.gauge("nuri.placement_generation", "Generation of the expert placement in force", () -> host.active().placement().generation());
+        MoeLoad load = new MoeLoad(config.numExperts(), shards, config.numLayers(), config.moeLayers(),
+                Duration.ofSeconds(settings.integer(ShardSetting.EXPERT_LOAD_WINDOW_SECONDS)), metrics);
+        metrics.gauge("nuri.expert_weight_bytes", "Bytes of routed-expert weights the placement in force gives this shard", host::activeBytes);
         moeLoad = load;
         PeerLink[] peerLinks = new PeerLink[shards];
         if (shards > 1) {
@@ -192,7 +195,7 @@ public final class Shard implements AutoCloseable {
             LOG.info("shard " + shardIndex + ": expert server on " + settings.bindHost() + ":" + expertServer.actualPort()
                     + ", connecting to peers " + peers);
         }
-        ExpertDispatcher dispatcher = new ExpertDispatcher(shardIndex, placement::get, host, peerLinks,
+        ExpertDispatcher dispatcher = new ExpertDispatcher(shardIndex, host, peerLinks,
                 settings.wireDType(), Duration.ofSeconds(settings.integer(ShardSetting.PEER_TIMEOUT_SECONDS)), metrics, load);
         KvCacheBudget kv = KvCacheBudget.of(settings.kvCacheTokens(), settings.kvCacheMemoryFraction(), settings.kvBlockSize(),
                 lm.kvCacheBytesPerToken(), settings.kvCacheTokens() == 0 ? KvCacheBudget.freeHeapBytes() : 0);
@@ -202,13 +205,14 @@ public final class Shard implements AutoCloseable {
         engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(kv.blocks(), kv.blockSize(), settings.prefixCaching(),
                 settings.maxBatch(), settings.integer(ShardSetting.MAX_WAITING), settings.maxBatchedTokens(),
                 plan.contextLength()), metrics);
+        api.internal(new InternalApi(vertx, settings.peerKey(), shardIndex, host, dispatcher, load,
+                p -> p.validateFor(config.numExperts(), shards, config.moeLayers())));
         api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer(ShardSetting.DEFAULT_MAX_TOKENS), toolCallFormat));
         if (placementFile != null) {
             watcher = new PlacementWatcher(vertx, placementFile, placementText, 1000, next -> {
                 try {
                     next.validateFor(config.numExperts(), shards, config.moeLayers());
                     host.reload(next);
-                    placement.set(next);
                 } catch (InvalidPlacementException e) {
                     LOG.warning("ignoring new placement: " + e.getMessage());
                 }

@@ -54,6 +54,8 @@ public final class ModelTokenizer implements AutoCloseable {
         try (InputStream json = ModelTokenizer.class.getResourceAsStream(base + "tokenizer.json");
              InputStream config = ModelTokenizer.class.getResourceAsStream(base + "tokenizer_config.json")) {
             if (json == null || config == null) {
+                // variants of tiny-axk1 with other weights or context (-8k, -skewed) share its tokenizer
+                if (name.startsWith("tiny-axk1-")) return builtin("tiny-axk1");
                 throw new IllegalArgumentException("no tokenizer is shipped for builtin model '" + name + "'");
             }
             return new ModelTokenizer(json.readAllBytes(), new JsonObject(new String(config.readAllBytes(), StandardCharsets.UTF_8)));

@@ -17,12 +17,16 @@ final class GroupFixture implements AutoCloseable {
     final Path logs;
 
     GroupFixture(int shards, Map<String, String> env) {
+        this(shards, "builtin:tiny-axk1", env);
+    }
+
+    GroupFixture(int shards, String model, Map<String, String> env) {
         try {
             logs = Files.createDirectories(Path.of("target", "group-logs", shards + "-shards-" + System.nanoTime()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        group = LocalGroup.start(new LocalGroup.Spec(shards, "builtin:tiny-axk1", 0, 0, System.getProperty("java.class.path"),
+        group = LocalGroup.start(new LocalGroup.Spec(shards, model, 0, 0, System.getProperty("java.class.path"),
                 "256m", env, logs));
         try {
             group.awaitReady(Duration.ofSeconds(120));

@@ -224,7 +224,7 @@ class PeerSecurityTest {
         int k = config.topK();
         int[] experts = new int[tokens * k];
         for (int i = 0; i < experts.length; i++) experts[i] = i % k == 0 ? 0 : -1;
-        return new Frame.Dispatch(1, config.moeLayers()[0], WireDType.F32, tokens, h, k, experts, new float[tokens * k],
+        return new Frame.Dispatch(1, 0, config.moeLayers()[0], WireDType.F32, tokens, h, k, experts, new float[tokens * k],
                 new float[tokens * h]);
     }
 
@@ -236,9 +236,9 @@ class PeerSecurityTest {
 
     /** A DISPATCH header whose length prefix covers the 20000 x 20000 body it announces. */
     static byte[] dispatchHeader(int tokens, int hidden) {
-        long body = 21L + (long) tokens * 8 * 6 + (long) tokens * hidden * 4;
-        return ByteBuffer.allocate(4 + 21).order(ByteOrder.LITTLE_ENDIAN).putInt((int) Math.min(body, Integer.MAX_VALUE))
-                .put((byte) Frame.DISPATCH).putLong(1).putShort((short) 1).put((byte) 0).put((byte) 8).putInt(tokens)
+        long body = 29L + (long) tokens * 8 * 6 + (long) tokens * hidden * 4;
+        return ByteBuffer.allocate(4 + 29).order(ByteOrder.LITTLE_ENDIAN).putInt((int) Math.min(body, Integer.MAX_VALUE))
+                .put((byte) Frame.DISPATCH).putLong(1).putLong(0).putShort((short) 1).put((byte) 0).put((byte) 8).putInt(tokens)
                 .putInt(hidden).array();
     }
 

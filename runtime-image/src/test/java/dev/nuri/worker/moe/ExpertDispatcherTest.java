@@ -76,8 +76,8 @@ class ExpertDispatcherTest {
         link.start();
         if (connectPeer) await().atMost(Duration.ofSeconds(10)).until(link::connected);
         WorkerMetrics metrics = new WorkerMetrics("test", 0);
-        return new ExpertDispatcher(0, () -> placement, new ExpertHost(model, 0, placement), new PeerLink[] {null, link},
-                WireDType.F32, Duration.ofSeconds(10), metrics, new MoeLoad(config.numExperts(), 2, config.numLayers(), metrics));
+        return new ExpertDispatcher(0, new ExpertHost(model, 0, placement), new PeerLink[] {null, link},
+                WireDType.F32, Duration.ofSeconds(10), metrics, new MoeLoad(config.numExperts(), 2, config.numLayers(), config.moeLayers(), java.time.Duration.ofSeconds(60), metrics));
     }
 
     /** A batch routed as the model's router would: k distinct experts per token, weights summing to one. */
@@ -122,8 +122,8 @@ class ExpertDispatcherTest {
     void oneShardComputesEverythingLocallyIntoTheOutput() {
         PlacementFile placement = PlacementStrategy.STATIC.layout(config.numExperts(), 1, 0, 1);
         WorkerMetrics metrics = new WorkerMetrics("test", 0);
-        ExpertDispatcher d = new ExpertDispatcher(0, () -> placement, new ExpertHost(model, 0, placement), new PeerLink[1],
-                WireDType.F32, Duration.ofSeconds(1), metrics, new MoeLoad(config.numExperts(), 1, config.numLayers(), metrics));
+        ExpertDispatcher d = new ExpertDispatcher(0, new ExpertHost(model, 0, placement), new PeerLink[1],
+                WireDType.F32, Duration.ofSeconds(1), metrics, new MoeLoad(config.numExperts(), 1, config.numLayers(), config.moeLayers(), java.time.Duration.ofSeconds(60), metrics));
         Batch b = batch(5);
         float[] out = new float[b.hidden.length];
         d.apply(layer, TOKENS, config.topK(), b.hidden, b.experts, b.weights, out);
