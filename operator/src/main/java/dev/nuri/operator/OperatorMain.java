@@ -35,6 +35,12 @@ public final class OperatorMain implements AutoCloseable {
 
     /** @param autoscaler the built-in autoscaler (tests give it a metrics source of their own) */
     public OperatorMain(OperatorConfig config, KubernetesClient client, Autoscaler autoscaler) throws java.io.IOException {
+        this(config, client, autoscaler, dev.nuri.operator.placement.Rebalancer.standard(dev.nuri.operator.placement.Rebalancer.DEFAULT_INTERVAL));
+    }
+
+    /** @param rebalancer the expert rebalancer (tests point it at worker processes of their own) */
+    public OperatorMain(OperatorConfig config, KubernetesClient client, Autoscaler autoscaler,
+                        dev.nuri.operator.placement.Rebalancer rebalancer) throws java.io.IOException {
         PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         // JOSDK times each reconcile per deployment with a 69-bucket histogram: 4.3 MB per scrape at
         // 200 deployments (docs/benchmarks.md). Keep the per-deployment counts and sums, drop the buckets.
@@ -59,7 +65,7 @@ public final class OperatorMain implements AutoCloseable {
                             .withLeaderCallbacks(new LeaderCallbacks(() -> {}, this::lostLeadership, leader -> {}))
                             .build()));
         });
-        operator.register(new ModelDeploymentReconciler(config.workerImage(), new DeploymentMetrics(registry), autoscaler),
+        operator.register(new ModelDeploymentReconciler(config.workerImage(), new DeploymentMetrics(registry), autoscaler, rebalancer),
                 c -> {
                     if (!config.namespaces().isEmpty()) {
                         c.settingNamespaces(new HashSet<>(config.namespaces()));

@@ -114,10 +114,14 @@ public final class WorkerMain {
         Map<String, String> extra = new java.util.HashMap<>();
         for (ShardSetting s : new ShardSetting[] {ShardSetting.WIRE_DTYPE, ShardSetting.PLACEMENT_FILE, ShardSetting.KV_CACHE_TOKENS,
                 ShardSetting.MAX_BATCH, ShardSetting.SERVED_MODEL_NAME, ShardSetting.API_KEY, ShardSetting.CONTEXT_LENGTH,
-                ShardSetting.QUANTIZATION}) {
+                ShardSetting.QUANTIZATION, ShardSetting.EXPERT_LOAD_WINDOW_SECONDS}) {
             String v = flags.string(s.flag(), null);
             if (v != null) extra.put(s.env(), v);
         }
+        // a key given in the environment (never on the command line) replaces the group's fresh one: a caller of the
+        // internal endpoints that holds it (the operator's tests) can then read and move the group's experts
+        String key = System.getenv(ShardSetting.PEER_KEY.env());
+        if (key != null) extra.put(ShardSetting.PEER_KEY.env(), key);
         System.out.println("nuri: starting " + shards + " shard process(es) of " + model + " on 127.0.0.1 (HTTP ports "
                 + port + ".." + (port + shards - 1) + ")");
         LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, port, flags.integer("peer-port", ShardSetting.Defaults.PEER_PORT), jar,

@@ -1,5 +1,6 @@
 package dev.nuri.operator.dependents;
 
+import dev.nuri.contract.PlacementFile;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.rollout.GroupRollout;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -15,9 +16,10 @@ import java.util.Set;
  * @param workerImage     the worker image when spec.image is not set
  * @param draining        groups the plan leaves out, or drains for a new revision, that stay as they are until their
  *                        requests in flight are done (GroupDrain)
+ * @param placement       the placement file of the update revision (the configured layout, or the last rebalanced one)
  */
 public record DependentInputs(String updateRevision, Set<String> revisionsInUse, GroupRollout.Plan plan,
-                              String workerImage, Set<Integer> draining) {
+                              String workerImage, Set<Integer> draining, PlacementFile placement) {
 
     public DependentInputs {
         revisionsInUse = Set.copyOf(revisionsInUse);
@@ -25,7 +27,7 @@ public record DependentInputs(String updateRevision, Set<String> revisionsInUse,
     }
 
     public DependentInputs(String updateRevision, Set<String> revisionsInUse, GroupRollout.Plan plan, String workerImage) {
-        this(updateRevision, revisionsInUse, plan, workerImage, Set.of());
+        this(updateRevision, revisionsInUse, plan, workerImage, Set.of(), null);
     }
 
     /** Hands these inputs to the dependents reconciled next with {@code context}. */

@@ -8,7 +8,10 @@ import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.processing.dependent.kubernetes.CRUDKubernetesDependentResource;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import dev.nuri.contract.InvalidPlacementException;
+import dev.nuri.contract.PlacementFile;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -21,6 +24,25 @@ public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMa
     public PlacementConfigMap() {
         super(ConfigMap.class);
         OwnedObjects.watchOnlyManaged(this, ConfigMap.class);
+    }
+
+    /**
+     * The placement file this ConfigMap carries for a revision when it is a rebalanced one (per-layer entries, no
+     * default) that still fits the spec: the rebalancer's (or a hand-pinned) placement outlives an operator restart.
+     */
+    public Optional<PlacementFile> rebalancedFile(ModelDeployment md, String revision) {
+        return eventSource().flatMap(es -> es.get(new ResourceID(ShardNames.placement(md), md.getMetadata().getNamespace())))
+                .map(ConfigMap::getData).map(d -> d.get(ShardNames.placementFile(revision))).flatMap(text -> {
+                    try {
+                        PlacementFile p = PlacementFile.parse(text);
+                        var experts = md.getSpec().experts;
+                        boolean fits = p.defaultSlots() == null && p.numExperts() == experts.total && p.shards() == experts.parallelism()
+                                && experts.placement() == dev.nuri.operator.api.v1alpha1.Placement.BALANCED;
+                        return fits ? Optional.of(p) : Optional.empty();
+                    } catch (InvalidPlacementException e) {
+                        return Optional.empty();
+                    }
+                });
     }
 
     @Override
@@ -37,7 +59,8 @@ public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMa
                 data.put(key, file); // an old revision's layout stays as it was
             }
         }));
-        data.put(ShardNames.placementFile(updateRevision), Placements.of(md.getSpec().experts, md.getMetadata().getGeneration()).toJson());
+        PlacementFile placement = inputs.placement() != null ? inputs.placement() : Placements.of(md.getSpec().experts, md.getMetadata().getGeneration());
+        data.put(ShardNames.placementFile(updateRevision), placement.toJson());
         return new ConfigMapBuilder()
                 .withMetadata(OwnedObjects.metadata(md, ShardNames.placement(md)))
                 .withData(data)

@@ -17,6 +17,7 @@ import dev.nuri.operator.dependents.ShardsService;
 import dev.nuri.operator.observability.DeploymentMetrics;
 import dev.nuri.contract.PlacementFile;
 import dev.nuri.operator.placement.Placements;
+import dev.nuri.operator.placement.Rebalancer;
 import dev.nuri.operator.rollout.GroupObservation;
 import dev.nuri.operator.rollout.GroupRollout;
 import dev.nuri.operator.shard.ShardLabels;
@@ -74,6 +75,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     private final GroupDisruptionBudget disruptionBudget = new GroupDisruptionBudget();
     private final PeerNetworkPolicy networkPolicy = new PeerNetworkPolicy();
     private final Autoscaler autoscaler;
+    private final Rebalancer rebalancer;
     private final GroupDrain drain;
 
     public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics) {
@@ -81,9 +83,14 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     }
 
     public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics, Autoscaler autoscaler) {
+        this(workerImage, metrics, autoscaler, Rebalancer.standard(Rebalancer.DEFAULT_INTERVAL));
+    }
+
+    public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics, Autoscaler autoscaler, Rebalancer rebalancer) {
         this.workerImage = workerImage;
         this.metrics = metrics;
         this.autoscaler = autoscaler;
+        this.rebalancer = rebalancer;
         this.drain = new GroupDrain(autoscaler.shardMetrics(), java.time.Clock.systemUTC());
     }
 
@@ -96,7 +103,12 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         GroupRollout.Plan plan = planRollout(md, revision, observed, capacity);
         Set<Integer> draining = drain.stillDraining(md, plan, context.getSecondaryResources(StatefulSet.class),
                 context.getSecondaryResources(Pod.class), context.getClient());
-        shareWithDependents(context, revision, plan, observed, draining);
+        // the placement in force: the last rebalanced one, else the configured layout; the rebalancer may move experts now
+        PlacementFile current = rebalancer.placementFor(md).or(() -> placement.rebalancedFile(md, revision))
+                .orElseGet(() -> Placements.of(md.getSpec().experts, md.getMetadata().getGeneration()));
+        var rebalanced = rebalancer.evaluate(md, current, observed, context.getSecondaryResources(Pod.class), context.getClient());
+        current = rebalancer.placementFor(md).orElse(current);
+        shareWithDependents(context, revision, plan, observed, draining, current);
 
         // Each dependent is the only writer of its objects: GroupStatefulSets also drains the groups the plan says to.
         placement.reconcile(md, context);
@@ -108,10 +120,14 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         networkPolicy.reconcile(md, context);
 
         AutoscalingStatus autoscaling = autoscaler.evaluate(md, observed, context.getSecondaryResources(Pod.class), context.getClient());
-        UpdateControl<ModelDeployment> control = reportStatus(md, context, revision, plan, observed, blocker, capacity, autoscaling);
-        // the autoscaler decides on a clock, not only on events
+        UpdateControl<ModelDeployment> control = reportStatus(md, context, revision, plan, observed, blocker, capacity, autoscaling,
+                current, rebalanced);
+        // the autoscaler and the rebalancer decide on a clock, not only on events
         if (!draining.isEmpty()) return control.rescheduleAfter(GroupDrain.POLL); // no event says a request finished
-        return autoscaling == null ? control : control.rescheduleAfter(autoscaler.interval());
+        if (autoscaling != null) return control.rescheduleAfter(autoscaler.interval());
+        boolean rebalancing = md.getSpec().experts.placement() == dev.nuri.operator.api.v1alpha1.Placement.BALANCED
+                && md.getSpec().experts.rebalance().enabled();
+        return rebalancing ? control.rescheduleAfter(rebalancer.interval()) : control;
     }
 
     @Override
@@ -159,19 +175,27 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     }
 
     private void shareWithDependents(Context<ModelDeployment> context, String revision, GroupRollout.Plan plan,
-                                     Map<Integer, GroupObservation> observed, Set<Integer> draining) {
+                                     Map<Integer, GroupObservation> observed, Set<Integer> draining, PlacementFile current) {
         Set<String> inUse = new HashSet<>();
         observed.values().forEach(g -> inUse.add(g.revision()));
         inUse.add(revision);
-        new DependentInputs(revision, inUse, plan, workerImage, draining).shareWith(context);
+        new DependentInputs(revision, inUse, plan, workerImage, draining, current).shareWith(context);
     }
 
     private UpdateControl<ModelDeployment> reportStatus(ModelDeployment md, Context<ModelDeployment> context, String revision,
                                                         GroupRollout.Plan plan, Map<Integer, GroupObservation> observed,
                                                         Optional<Blocker> blocker, Optional<CapacityCheck.Estimate> capacity,
-                                                        AutoscalingStatus autoscaling) {
+                                                        AutoscalingStatus autoscaling, PlacementFile current,
+                                                        ModelDeploymentStatus.PlacementStatus rebalanced) {
         PlacementFile layout = Placements.of(md.getSpec().experts, md.getMetadata().getGeneration());
         var placementStatus = new ModelDeploymentStatus.PlacementStatus();
+        if (rebalanced != null) {
+            placementStatus.balancednessBefore = rebalanced.balancednessBefore;
+            placementStatus.balancednessAfter = rebalanced.balancednessAfter;
+            placementStatus.lastRebalanceTime = rebalanced.lastRebalanceTime;
+            placementStatus.message = rebalanced.message;
+        }
+        placementStatus.generation = current.generation();
         placementStatus.strategy = md.getSpec().experts.placement().name().toLowerCase(Locale.ROOT);
         placementStatus.configMap = ShardNames.placement(md);
         placementStatus.slotsPerShard = layout.defaultSlots()[0].length;
@@ -196,6 +220,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         recordTransitions(md, context, status);
         announced.keySet().removeIf(id -> context.getPrimaryCache().get(id).isEmpty());
         autoscaler.retain(context.getPrimaryCache().list().map(ResourceID::fromResource).collect(java.util.stream.Collectors.toSet()));
+        rebalancer.retain(context.getPrimaryCache().list().map(ResourceID::fromResource).collect(java.util.stream.Collectors.toSet()));
         ModelDeployment patch = new ModelDeployment();
         patch.getMetadata().setName(md.getMetadata().getName());
         patch.getMetadata().setNamespace(md.getMetadata().getNamespace());

@@ -12,7 +12,7 @@ import java.util.Map;
 
 /**
  * The revision of a deployment's pod template: a hash of every spec field that shapes a shard pod.
- * replicas, rollout and autoscaling are left out: changing them must not restart a single pod.
+ * replicas, rollout, autoscaling and experts.rebalance are left out: changing them must not restart a single pod.
  */
 public final class TemplateRevision {
     private static final ObjectMapper JSON = new ObjectMapper().configure(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
@@ -22,7 +22,10 @@ public final class TemplateRevision {
     public static String of(ModelDeploymentSpec spec, String defaultImage) {
         Map<String, Object> shaping = new LinkedHashMap<>();
         shaping.put("model", spec.model);
-        shaping.put("experts", spec.experts);
+        // spec.experts.rebalance only tunes when the operator moves experts live: it restarts nothing
+        Map<String, Object> experts = JSON.convertValue(spec.experts, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
+        if (experts != null) experts.remove("rebalance");
+        shaping.put("experts", experts);
         shaping.put("accelerator", spec.accelerator);
         shaping.put("resources", spec.resources);
         shaping.put("scheduling", spec.scheduling);

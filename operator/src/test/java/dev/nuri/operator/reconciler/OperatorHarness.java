@@ -42,11 +42,18 @@ final class OperatorHarness implements AutoCloseable {
 
     /** With an autoscaler of the test's own (KWOK pods run nothing: their metrics must come from elsewhere). */
     static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig, dev.nuri.operator.autoscaling.Autoscaler autoscaler) {
+        return start(cluster, operatorConfig, autoscaler, dev.nuri.operator.placement.Rebalancer.standard(
+                dev.nuri.operator.placement.Rebalancer.DEFAULT_INTERVAL));
+    }
+
+    /** With a rebalancer of the test's own (KWOK pods run nothing: their internal endpoints must be elsewhere). */
+    static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig, dev.nuri.operator.autoscaling.Autoscaler autoscaler,
+                                 dev.nuri.operator.placement.Rebalancer rebalancer) {
         try {
             Config config = new ConfigBuilder(Config.fromKubeconfig(Files.readString(cluster.kubeconfig())))
                     .withUserAgent(USER_AGENT).build();
             KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
-            OperatorMain main = new OperatorMain(operatorConfig, client, autoscaler).start();
+            OperatorMain main = new OperatorMain(operatorConfig, client, autoscaler, rebalancer).start();
             return new OperatorHarness(client, main);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -127,10 +127,27 @@ public final class ExpertHost implements PeerExperts {
         return active.experts().bytes();
     }
 
+    /**
+     * A generation this shard does not hold (a peer read a new placement file before this shard did): any held
+     * placement that has every expert the dispatch names in its layer computes the same sums, since an expert's
+     * weights do not depend on where it is placed.
+     */
+    private Held holderOf(Frame.Dispatch d) {
+        if (ownsAll(active, d)) return active;
+        for (Held h : held.values()) if (ownsAll(h, d)) return h;
+        return null;
+    }
+
+    private static boolean ownsAll(Held h, Frame.Dispatch d) {
+        for (int e : d.experts()) if (e != -1 && !h.experts().owns(d.layer(), e)) return false;
+        return true;
+    }
+
     /** A peer's dispatch: computed with the experts of the generation it was routed with. */
     @Override
     public float[] compute(Frame.Dispatch d) {
         Held h = held.get(d.generation());
+        if (h == null) h = holderOf(d); // a file rollout: a peer read the new file first
         if (h == null) {
             throw new IllegalStateException("shard " + shardIndex + " does not hold placement generation " + d.generation()
                     + " (it holds " + Arrays.toString(generations()) + "); the shards of this group disagree on the placement");

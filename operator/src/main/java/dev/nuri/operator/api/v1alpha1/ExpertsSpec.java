@@ -46,6 +46,9 @@ public class ExpertsSpec {
             + "round-robin; balanced: the operator places experts from measured load to even out the shards.")
     public Placement placement;
 
+    @JsonPropertyDescription("With placement: balanced, when the operator rebalances experts from measured load.")
+    public RebalanceSpec rebalance;
+
     /** Shards per group, defaulted as the CRD defaults it. */
     public int parallelism() {
         return parallelism != null ? parallelism : DEFAULT_PARALLELISM;
@@ -57,6 +60,10 @@ public class ExpertsSpec {
 
     public Placement placement() {
         return placement != null ? placement : Placement.STATIC;
+    }
+
+    public RebalanceSpec rebalance() {
+        return rebalance != null ? rebalance : new RebalanceSpec();
     }
 
     /** Expert slots each shard holds: (total + redundant) / parallelism. */

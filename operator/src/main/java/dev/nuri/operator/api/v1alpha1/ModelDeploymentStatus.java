@@ -91,8 +91,26 @@ public class ModelDeploymentStatus {
         @JsonPropertyDescription("Expert slots per shard: (total + redundant) / parallelism.")
         public Integer slotsPerShard;
 
-        @JsonPropertyDescription("Mean shard load / max shard load of the current placement (1.0 is perfect), as a decimal string.")
+        @JsonPropertyDescription("Mean shard load / max shard load of the configured layout under uniform expert load (1.0 is perfect), "
+                + "as a decimal string.")
         public String balancedness;
+
+        @JsonPropertyDescription("Generation of the placement in force (bumped by every rebalance; the workers export it as "
+                + "nuri_placement_generation).")
+        public Long generation;
+
+        @JsonPropertyDescription("Balancedness of the groups' measured expert load (mean over max shard load, averaged over MoE layers) "
+                + "under the placement before the last rebalance, as a decimal string.")
+        public String balancednessBefore;
+
+        @JsonPropertyDescription("The same load under the placement the last rebalance rolled out (predicted), as a decimal string.")
+        public String balancednessAfter;
+
+        @JsonPropertyDescription("When the last rebalance was rolled out to every ready group (RFC 3339).")
+        public String lastRebalanceTime;
+
+        @JsonPropertyDescription("The rebalancer's last decision in words.")
+        public String message;
     }
 
     @JsonInclude(JsonInclude.Include.NON_NULL)
