@@ -23,9 +23,7 @@ public final class TemplateRevision {
         Map<String, Object> shaping = new LinkedHashMap<>();
         shaping.put("model", spec.model);
         // spec.experts.rebalance only tunes when the operator moves experts live: it restarts nothing
-        Map<String, Object> experts = JSON.convertValue(spec.experts, new com.fasterxml.jackson.core.type.TypeReference<Map<String, Object>>() {});
-        if (experts != null) experts.remove("rebalance");
-        shaping.put("experts", experts);
+        shaping.put("experts", spec.experts == null ? null : spec.experts.withoutRebalance());
         shaping.put("accelerator", spec.accelerator);
         shaping.put("resources", spec.resources);
         shaping.put("scheduling", spec.scheduling);

@@ -62,6 +62,16 @@ public class ExpertsSpec {
         return placement != null ? placement : Placement.STATIC;
     }
 
+    /** The same spec without {@link #rebalance}, which only tunes the operator (the pod template revision leaves it out). */
+    public ExpertsSpec withoutRebalance() {
+        ExpertsSpec copy = new ExpertsSpec();
+        copy.total = total;
+        copy.parallelism = parallelism;
+        copy.redundant = redundant;
+        copy.placement = placement;
+        return copy;
+    }
+
     public RebalanceSpec rebalance() {
         return rebalance != null ? rebalance : new RebalanceSpec();
     }
