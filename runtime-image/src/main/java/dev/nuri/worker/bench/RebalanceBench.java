@@ -54,6 +54,7 @@ public final class RebalanceBench {
             GroupPlacementSwitch control = new GroupPlacementSwitch(IntStream.range(0, shards)
                     .mapToObj(s -> URI.create("http://127.0.0.1:" + group.httpPort(s))).toList(), PeerKey.parse(group.peerKey()),
                     Duration.ofSeconds(60));
+            phase("warm-up (JIT), not counted", group, control, start, seconds, streams);
             ExpertLoad before = phase("round-robin", group, control, start, seconds, streams);
             PlacementFile next = LoadBalancedPlacement.plan(before.expertWeights(),
                     new LoadBalancedPlacement.Shape(experts, shards, redundant, 4, 1), start.generation() + 1);
@@ -78,6 +79,7 @@ public final class RebalanceBench {
         }
         SplittableRandom random = new SplittableRandom(16);
         AtomicBoolean stop = new AtomicBoolean();
+        java.util.concurrent.atomic.AtomicLong tokens = new java.util.concurrent.atomic.AtomicLong();
         List<Future<?>> clients = new ArrayList<>();
         long t0 = System.nanoTime();
         var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor();
@@ -85,7 +87,7 @@ public final class RebalanceBench {
             int port = group.httpPort(c % shards);
             int[] prompt = EngineBench.tokens(random.split(), 16);
             clients.add(pool.submit(() -> {
-                while (!stop.get()) EngineBench.streamUnchecked(port, prompt, 32, stop);
+                while (!stop.get()) tokens.addAndGet(EngineBench.streamUnchecked(port, prompt, 32, stop).tokenNanos().size());
                 return null;
             }));
         }
@@ -113,8 +115,8 @@ public final class RebalanceBench {
             double predicted = LoadBalancedPlacement.balancedness(placement.slots(layer), load.expertWeights().get(layer));
             System.out.printf("%5d %-40s %8.3f %8.3f%n", layer, shares, realized, predicted);
         }
-        System.out.printf("mean balancedness %.3f; decode steps %.0f, mean step %.2f ms%n", load.realizedBalancedness(), stepCount,
-                stepCount == 0 ? 0 : 1e3 * stepSum / stepCount);
+        System.out.printf("mean balancedness %.3f; %.1f tokens/s; decode-only steps %.0f, mean %.1f ms%n", load.realizedBalancedness(),
+                tokens.get() / wall, stepCount, stepCount == 0 ? 0 : 1e3 * stepSum / stepCount);
         return load;
     }
 }
