@@ -163,7 +163,7 @@ class ExpertRebalancerTest {
         ProcessBuilder pb = new ProcessBuilder(TestCluster.REPO.resolve("hack/serve").toString(), "--shards", "4",
                 "--model", "builtin:tiny-axk1-skewed", "--placement-file", file.toString(), "--wire-dtype", "f32",
                 "--expert-load-window-seconds", "600",
-                "--port", Integer.toString(servePort), "--peer-port", Integer.toString(servePort + 10))
+                "--port", Integer.toString(servePort), "--peer-port", Integer.toString(servePort + 10), "--exit-with-parent")
                 .directory(TestCluster.REPO.toFile()).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().put("NURI_PEER_KEY", peerKey);
         serve = pb.start();
