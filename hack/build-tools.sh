@@ -10,12 +10,16 @@
 #   ${NURI_CACHE:-~/.cache/nuri}/bin/helm-<v>/        helm
 #   ${NURI_CACHE:-~/.cache/nuri}/bin/kubernetes-node-<v>/  kubelet kube-proxy (the real node, hack/cluster up --real-node)
 #   ${NURI_CACHE:-~/.cache/nuri}/bin/coredns-<v>/     coredns (cluster DNS of the real node; few plugins)
+#   ${NURI_CACHE:-~/.cache/nuri}/bin/prometheus-adapter-<v>/  adapter (only with --prometheus-adapter)
 #   ${NURI_CACHE:-~/.cache/nuri}/bin/set-kubernetes-<v>_etcd-<v>_kwok-<v>_helm-<v>_coredns-<v>/   symlinks to all of the above
 #
 # Usage:
 #   hack/build-tools.sh              build what is missing, print the folders
 #   hack/build-tools.sh --print-bin  build what is missing (progress on stderr),
 #                                    print only the symlink folder on stdout
+#   hack/build-tools.sh --prometheus-adapter
+#                                    build only prometheus-adapter (the HPA test of the
+#                                    real-node suite) if missing, print its folder
 set -euo pipefail
 
 HACK_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -26,10 +30,12 @@ export CGO_ENABLED=0
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 
 PRINT_BIN=false
+ADAPTER_ONLY=false
 case "${1:-}" in
   --print-bin) PRINT_BIN=true ;;
+  --prometheus-adapter) ADAPTER_ONLY=true ;;
   "") ;;
-  -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
   *) echo "unknown argument: $1" >&2; exit 2 ;;
 esac
 
@@ -79,6 +85,17 @@ build_tool() {
   rm -rf "$dest"; mv "$tmp" "$dest"
   log "built $name $version in $((SECONDS - t0))s -> $dest"
 }
+
+# --- prometheus-adapter: the HPA's external metrics from Prometheus; its own k8s libraries (v0.30),
+# so it shares little compilation with the rest and is built only when asked for
+if $ADAPTER_ONLY; then
+  ADAPTER_VERSION="$(modver prometheus-adapter sigs.k8s.io/prometheus-adapter)"
+  ADAPTER_DIR="$BIN_ROOT/prometheus-adapter-$ADAPTER_VERSION"
+  build_tool prometheus-adapter "$ADAPTER_VERSION" "$ADAPTER_DIR" prometheus-adapter -- -ldflags "-s -w" \
+    sigs.k8s.io/prometheus-adapter/cmd/adapter
+  echo "$ADAPTER_DIR"
+  exit 0
+fi
 
 # --- kubernetes: apiserver, controller-manager, scheduler, kubectl (one go build shares compilation)
 k8s_minor="${K8S_VERSION#v1.}"; k8s_minor="${k8s_minor%%.*}"

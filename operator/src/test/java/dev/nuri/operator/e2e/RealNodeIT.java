@@ -3,6 +3,7 @@ package dev.nuri.operator.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.nuri.operator.api.v1alpha1.AutoscalingSpec;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
 import dev.nuri.operator.api.v1alpha1.ModelSource;
@@ -358,6 +359,186 @@ class RealNodeIT {
         }
     }
 
+    /**
+     * The built-in autoscaler on real pods: the chart's operator reads the shards' /metrics, open-loop
+     * load from {@code nuri-worker load} through the Service raises the queue past its target, a second
+     * group comes up and serves requests through the Service; once only a trickle is left the group
+     * leaves the Service, finishes what it has and goes after the scale-down window. Not one request
+     * fails across both changes. Prints the times docs/benchmarks.md quotes (breach to serving).
+     */
+    @Test
+    @Order(7)
+    void theAutoscalerAddsAGroupUnderLoadAndDrainsItWhenIdleWithoutAFailedRequest() throws Exception {
+        // A deployment of its own, so the test also runs alone (-Dit.test='RealNodeIT#theAutoscaler*').
+        client.resources(ModelDeployment.class).inNamespace(NS).withName(NAME).delete();
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
+                .until(() -> deployment().get() == null && shardPods().isEmpty());
+        ModelDeployment md = client.resources(ModelDeployment.class).load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
+        md.getMetadata().setNamespace(NS);
+        md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
+        md.getSpec().serving = new ServingSpec();
+        md.getSpec().serving.maxSequences = 1; // one request decoding per shard: a queue forms at a low rate
+        md.getSpec().autoscaling = new AutoscalingSpec();
+        md.getSpec().autoscaling.enabled = true;
+        md.getSpec().autoscaling.maxReplicas = 2;
+        md.getSpec().autoscaling.scaleUpStabilizationSeconds = 0;
+        md.getSpec().autoscaling.scaleDownStabilizationSeconds = SCALE_DOWN_WINDOW;
+        md.getSpec().autoscaling.targets = new AutoscalingSpec.Targets();
+        md.getSpec().autoscaling.targets.queueLength = QUEUE_TARGET;
+        client.resource(md).create();
+        awaitRolledOut(1);
+        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            var s = deployment().get().getStatus().autoscaling;
+            return s != null && s.measuredGroups != null && s.measuredGroups == 1;
+        });
+        String service = serviceUrl();
+
+        // Load above one group's capacity; the test watches group 0's queue itself for the breach.
+        LoadDriver heavy = LoadDriver.start(service, 1.0, 20, "16:32");
+        List<Pod> group0 = groupPods(0);
+        java.time.Instant[] breach = {null};
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250)).until(() -> {
+            if (breach[0] == null && waiting(group0) > QUEUE_TARGET * 1.1) breach[0] = java.time.Instant.now();
+            return replicas() == 2;
+        });
+        java.time.Instant scaleUpSeen = java.time.Instant.now();
+        assertThat(breach[0]).as("the queue seen above its target before the scale-up").isNotNull();
+        await().atMost(Duration.ofMinutes(12)).pollInterval(Duration.ofMillis(250))
+                .until(() -> groupPods(1).size() == 4 && groupPods(1).stream().allMatch(RealNodeIT::ready));
+        java.time.Instant serving = java.time.Instant.now();
+        assertThat(events("ScaledUp")).singleElement().satisfies(e -> assertThat(e.getMessage()).startsWith("groups 1 -> 2").contains("queueLength"));
+        LoadDriver.Summary heavySummary = heavy.await();
+
+        // A trickle, each request on a new connection (kube-proxy picks a group per connection): group 1
+        // takes some of it, then leaves the Service after the window, while no request fails.
+        List<Pod> group1 = groupPods(1);
+        List<String> failures = new CopyOnWriteArrayList<>();
+        int[] sent = {0};
+        double[] servedByGroup1 = {0};
+        java.time.Instant[] lastAbove = {java.time.Instant.now()};
+        java.time.Instant[] scaledDown = {null};
+        await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            sent[0]++;
+            try {
+                HttpResponse<String> r = postOnNewConnection(service + "/v1/completions", SHORT);
+                if (r.statusCode() != 200) failures.add(r.statusCode() + " " + r.body());
+            } catch (IOException e) {
+                failures.add(e.toString());
+            }
+            var s = deployment().get().getStatus().autoscaling;
+            if (s.targets != null && s.targets.stream().anyMatch(t -> t.current != null && Double.parseDouble(t.current) > QUEUE_TARGET * 1.1)) {
+                lastAbove[0] = java.time.Instant.now();
+            }
+            if (scaledDown[0] == null) {
+                servedByGroup1[0] = Math.max(servedByGroup1[0], requestsServed(group1));
+                if (replicas() == 1) scaledDown[0] = java.time.Instant.now();
+            }
+            return scaledDown[0] != null && client.apps().statefulSets().inNamespace(NS).withName(NAME + "-g1").get() == null;
+        });
+        java.time.Instant groupGone = java.time.Instant.now();
+
+        System.out.printf(java.util.Locale.ROOT, """
+                autoscaler on the real node (queueLength target %d, scale-down window %d s):
+                  load: %s
+                  queue over target -> spec.replicas 2 seen: %.1f s; -> group 1 serving: %.1f s
+                  trickle: %d requests, %d failed; group 1 served %.0f
+                  queue last over target -> scale-down: %.1f s; scale-down -> group 1's StatefulSet gone: %.1f s
+                """, QUEUE_TARGET, SCALE_DOWN_WINDOW, heavySummary.line(), secs(breach[0], scaleUpSeen), secs(breach[0], serving),
+                sent[0], failures.size(), servedByGroup1[0], secs(lastAbove[0], scaledDown[0]), secs(scaledDown[0], groupGone));
+        assertThat(heavySummary.failed()).as("failed requests while scaling up: " + heavySummary.line()).isZero();
+        assertThat(heavySummary.ok()).isPositive();
+        assertThat(failures).as("failed requests while scaling down").isEmpty();
+        assertThat(servedByGroup1[0]).as("requests group 1 served through the Service").isPositive();
+        // the status shows an evaluation up to one interval (15 s) after it ran
+        assertThat(secs(lastAbove[0], scaledDown[0])).as("no scale-down within the window after the queue was last over target")
+                .isGreaterThanOrEqualTo(SCALE_DOWN_WINDOW - 16);
+        assertThat(events("ScaledDown")).singleElement().satisfies(e -> assertThat(e.getMessage()).startsWith("groups 2 -> 1"));
+        assertThat(deployment().get().getStatus().autoscaling.desiredReplicas).isEqualTo(1);
+    }
+
+    /**
+     * The same scale-up driven by an HPA through the scale subresource: Debian's Prometheus scrapes the
+     * worker pods, prometheus-adapter (built from its Go module) serves the
+     * queue as an external metric through the API server's aggregation layer, and the
+     * kube-controller-manager's HPA controller writes spec.replicas (examples/hpa/).
+     */
+    @Test
+    @Order(8)
+    void anHpaOnThePrometheusAdaptersExternalMetricAddsAGroup() throws Exception {
+        if (deployment().get() == null) {
+            ModelDeployment md = client.resources(ModelDeployment.class).load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
+            md.getMetadata().setNamespace(NS);
+            md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
+            md.getSpec().serving = new ServingSpec();
+            md.getSpec().serving.maxSequences = 1;
+            client.resource(md).create();
+        } else {
+            deployment().edit(md -> { // the built-in autoscaler off: the HPA alone writes spec.replicas
+                if (md.getSpec().autoscaling != null) md.getSpec().autoscaling.enabled = false;
+                return md;
+            });
+        }
+        awaitRolledOut(1);
+        String bridge = URI.create(client.getMasterUrl().toString()).getHost(); // the API server listens on the pod bridge
+        Path targets = Files.createTempDirectory("nuri-targets").resolve("pods.json");
+        HostProcess.discover(targets);
+        var discovery = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        discovery.scheduleWithFixedDelay(() -> {
+            try {
+                HostProcess.discover(targets);
+            } catch (RuntimeException e) { // an API server hiccup: the next second writes them
+            }
+        }, 1, 1, TimeUnit.SECONDS);
+        try (HostProcess prometheus = HostProcess.prometheus(targets); HostProcess adapter = HostProcess.adapter(bridge, prometheus.port())) {
+            // the API server reaches the adapter through a Service without selector whose endpoint is the adapter on the bridge
+            Path registration = Files.createTempFile("nuri-adapter", ".yaml");
+            Files.writeString(registration, """
+                    apiVersion: v1
+                    kind: Service
+                    metadata: {name: prometheus-adapter, namespace: %1$s}
+                    spec: {ports: [{name: https, port: %2$d}]}
+                    ---
+                    apiVersion: discovery.k8s.io/v1
+                    kind: EndpointSlice
+                    metadata: {name: prometheus-adapter, namespace: %1$s, labels: {kubernetes.io/service-name: prometheus-adapter}}
+                    addressType: IPv4
+                    endpoints: [{addresses: ["%3$s"]}]
+                    ports: [{name: https, port: %2$d}]
+                    ---
+                    apiVersion: apiregistration.k8s.io/v1
+                    kind: APIService
+                    metadata: {name: v1beta1.external.metrics.k8s.io}
+                    spec:
+                      group: external.metrics.k8s.io
+                      version: v1beta1
+                      service: {name: prometheus-adapter, namespace: %1$s, port: %2$d}
+                      insecureSkipTLSVerify: true
+                      groupPriorityMinimum: 100
+                      versionPriority: 100
+                    """.formatted(SYSTEM, adapter.port(), bridge));
+            cluster.kubectl("apply", "-f", registration.toString()).assertSuccess();
+            String metric = "/apis/external.metrics.k8s.io/v1beta1/namespaces/" + NS + "/nuri_num_requests_waiting?labelSelector=deployment%3Dtiny";
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).untilAsserted(() ->
+                    assertThat(cluster.kubectl("get", "--raw", metric).assertSuccess().stdout()).contains("\"metricName\":\"nuri_num_requests_waiting\""));
+
+            var hpa = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS)
+                    .load(REPO.resolve("examples/hpa/hpa.yaml").toFile()).item();
+            client.resource(hpa).inNamespace(NS).create();
+            LoadDriver heavy = LoadDriver.start(serviceUrl(), 1.0, 20, "16:32");
+            await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> replicas() == 2);
+            var status = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS).withName(NAME).get().getStatus();
+            System.out.printf("HPA scaled to %d: %s%n", status.getDesiredReplicas(), status.getCurrentMetrics());
+            assertThat(status.getDesiredReplicas()).isEqualTo(2);
+            assertThat(status.getCurrentMetrics()).singleElement().satisfies(m -> assertThat(
+                    m.getExternal().getCurrent().getAverageValue().getNumericalAmount().doubleValue()).as("waiting per group").isGreaterThan(2.0));
+            client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS).withName(NAME).delete();
+            LoadDriver.Summary summary = heavy.await();
+            assertThat(summary.failed()).as(summary.line()).isZero();
+        } finally {
+            discovery.shutdownNow();
+        }
+    }
+
     // --- helpers ---------------------------------------------------------------------------------
 
     static final String SHORT = """
@@ -366,6 +547,158 @@ class RealNodeIT {
     static final String LONG_STREAM = """
             {"model":"tiny-axk1","prompt":"%s","max_tokens":%d,"ignore_eos":true,"stream":true,
              "stream_options":{"include_usage":true}}""".formatted(PROMPT, LONG_TOKENS);
+
+    static final int QUEUE_TARGET = 2;
+    static final int SCALE_DOWN_WINDOW = 30;
+
+    static int replicas() {
+        return deployment().get().getSpec().replicas();
+    }
+
+    static List<io.fabric8.kubernetes.api.model.Event> events(String reason) {
+        return client.v1().events().inNamespace(NS).list().getItems().stream()
+                .filter(e -> reason.equals(e.getReason()) && NAME.equals(e.getInvolvedObject().getName())).toList();
+    }
+
+    /** Requests waiting for admission, summed over the shards (what queueLength measures per group). */
+    static double waiting(List<Pod> group) throws IOException, InterruptedException {
+        return sumMetric(group, "nuri_num_requests_waiting");
+    }
+
+    static double requestsServed(List<Pod> group) throws IOException, InterruptedException {
+        return sumMetric(group, "nuri_request_success_total");
+    }
+
+    static double sumMetric(List<Pod> pods, String name) throws IOException, InterruptedException {
+        double sum = 0;
+        for (Pod p : pods) {
+            HttpResponse<String> r = get(podUrl(p) + "/metrics");
+            if (r.statusCode() != 200) continue;
+            sum += dev.nuri.operator.autoscaling.PrometheusText.parse(r.body()).stream()
+                    .filter(s -> s.name().equals(name)).mapToDouble(dev.nuri.operator.autoscaling.PrometheusText.Sample::value).sum();
+        }
+        return sum;
+    }
+
+    static double secs(java.time.Instant a, java.time.Instant b) {
+        return Duration.between(a, b).toMillis() / 1000.0;
+    }
+
+    /** A request on a connection of its own: kube-proxy picks the backend per connection. */
+    static HttpResponse<String> postOnNewConnection(String url, String json) throws IOException, InterruptedException {
+        try (HttpClient once = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(3)).build()) {
+            return once.send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(60))
+                    .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString(json)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+        }
+    }
+
+    /** A host process the test starts (Prometheus, prometheus-adapter), stopped on close. */
+    record HostProcess(Process process, int port, Path log) implements AutoCloseable {
+
+        /**
+         * Debian's Prometheus on loopback, scraping the targets of a file. Debian builds it without
+         * Kubernetes discovery, so the test writes the shard pods there ({@link #discover}) with the
+         * labels a PodMonitor gives them.
+         */
+        static HostProcess prometheus(Path targets) throws IOException {
+            String bin = TestCluster.run(List.of(REPO.resolve("hack/prometheus.sh").toString()), REPO).assertSuccess().stdout().strip();
+            Path dir = Files.createTempDirectory("nuri-prometheus");
+            Files.writeString(dir.resolve("prometheus.yml"), """
+                    global: {scrape_interval: 1s}
+                    scrape_configs:
+                      - job_name: nuri-workers
+                        file_sd_configs: [{files: ['%s'], refresh_interval: 1s}]
+                    """.formatted(targets));
+            int port = LocalServe.freePortRange(1);
+            HostProcess p = start(List.of(Path.of(bin, "prometheus").toString(), "--config.file=" + dir.resolve("prometheus.yml"),
+                    "--storage.tsdb.path=" + dir.resolve("data"), "--web.listen-address=127.0.0.1:" + port), port, dir);
+            p.awaitUp("http://127.0.0.1:" + port + "/-/ready");
+            return p;
+        }
+
+        /** prometheus-adapter (hack/build-tools.sh --prometheus-adapter) on the bridge, where the API server can reach it. */
+        static HostProcess adapter(String bridge, int prometheusPort) throws IOException {
+            String bin = TestCluster.run(List.of(REPO.resolve("hack/build-tools.sh").toString(), "--prometheus-adapter"), REPO)
+                    .assertSuccess().stdout().strip();
+            Path dir = Files.createTempDirectory("nuri-adapter");
+            String kc = cluster.kubeconfig().toString();
+            int port = LocalServe.freePortRange(1);
+            HostProcess p = start(List.of(Path.of(bin, "adapter").toString(), "--secure-port=" + port, "--bind-address=" + bridge,
+                    "--cert-dir=" + dir, "--lister-kubeconfig=" + kc, "--authentication-kubeconfig=" + kc, "--authorization-kubeconfig=" + kc,
+                    "--prometheus-url=http://127.0.0.1:" + prometheusPort + "/", "--metrics-relist-interval=5s",
+                    "--config=" + REPO.resolve("examples/hpa/prometheus-adapter-config.yaml")), port, dir);
+            p.awaitUp(null);
+            return p;
+        }
+
+        /** The deployment's shard pods as Prometheus file discovery targets (written whole, then moved in place). */
+        static void discover(Path targets) {
+            try {
+                StringBuilder json = new StringBuilder("[");
+                for (Pod p : shardPods()) {
+                    if (p.getStatus().getPodIP() == null) continue;
+                    if (json.length() > 1) json.append(',');
+                    json.append("{\"targets\":[\"%s:8000\"],\"labels\":{\"namespace\":\"%s\",\"pod\":\"%s\",\"deployment\":\"%s\"}}"
+                            .formatted(p.getStatus().getPodIP(), NS, p.getMetadata().getName(), NAME));
+                }
+                Path tmp = Files.writeString(targets.resolveSibling(targets.getFileName() + ".tmp"), json.append(']'));
+                Files.move(tmp, targets, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+
+        static HostProcess start(List<String> command, int port, Path dir) throws IOException {
+            Path log = dir.resolve("log");
+            return new HostProcess(new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start(), port, log);
+        }
+
+        void awaitUp(String readyUrl) {
+            await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
+                if (!process.isAlive()) throw new AssertionError(process.info().command().orElse("") + " exited:\n" + Files.readString(log));
+                if (readyUrl == null) return Files.readString(log).contains("Serving securely");
+                try {
+                    return get(readyUrl).statusCode() == 200;
+                } catch (IOException e) {
+                    return false;
+                }
+            });
+        }
+
+        @Override
+        public void close() throws Exception {
+            process.destroy();
+            if (!process.waitFor(30, TimeUnit.SECONDS)) process.destroyForcibly();
+        }
+    }
+
+    /** The worker jar's open-loop load driver ({@code nuri-worker load}) as a process. */
+    record LoadDriver(Process process, Path output) {
+        record Summary(int sent, int ok, int failed, String line) {}
+
+        static LoadDriver start(String url, double rate, int seconds, String maxTokens) throws IOException {
+            Path out = Files.createTempFile("nuri-load", ".log");
+            String java = ProcessHandle.current().info().command().orElse("java");
+            Process p = new ProcessBuilder(java, "-jar", REPO.resolve("runtime-image/target/nuri-worker.jar").toString(), "load",
+                    "--url", url, "--rate", Double.toString(rate), "--duration", Integer.toString(seconds),
+                    "--prompt-words", "8:32", "--max-tokens", maxTokens)
+                    .redirectErrorStream(true).redirectOutput(out.toFile()).start();
+            return new LoadDriver(p, out);
+        }
+
+        Summary await() throws Exception {
+            if (!process.waitFor(10, TimeUnit.MINUTES)) {
+                process.destroyForcibly();
+                throw new AssertionError("load driver did not finish:\n" + Files.readString(output));
+            }
+            List<String> lines = Files.readAllLines(output);
+            assertThat(process.exitValue()).as(String.join("\n", lines)).isZero();
+            var json = io.fabric8.kubernetes.client.utils.Serialization.unmarshal(lines.getLast(), java.util.Map.class);
+            return new Summary(((Number) json.get("sent")).intValue(), ((Number) json.get("ok")).intValue(),
+                    ((Number) json.get("failed")).intValue(), String.join(" | ", lines.subList(1, lines.size() - 1)));
+        }
+    }
 
     static List<Pod> groupPods(int group) {
         return shardPods().stream().filter(p -> Integer.toString(group).equals(p.getMetadata().getLabels().get(ShardLabels.GROUP)))
@@ -384,6 +717,7 @@ class RealNodeIT {
     static void awaitRolledOut(int groups) {
         await().atMost(Duration.ofMinutes(12)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
             ModelDeployment md = deployment().get();
+            assertThat(md.getStatus()).as("status").isNotNull();
             assertThat(md.getStatus().observedGeneration).isEqualTo(md.getMetadata().getGeneration());
             assertThat(condition(md, ModelDeploymentStatus.PROGRESSING)).as(conditionObject(md, ModelDeploymentStatus.PROGRESSING)
                     .getMessage()).contains("False");
