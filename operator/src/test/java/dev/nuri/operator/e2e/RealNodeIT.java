@@ -527,10 +527,12 @@ class RealNodeIT {
             LoadDriver heavy = LoadDriver.start(serviceUrl(), 1.0, 20, "16:32");
             await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> replicas() == 2);
             var status = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS).withName(NAME).get().getStatus();
-            System.out.printf("HPA scaled to %d: %s%n", status.getDesiredReplicas(), status.getCurrentMetrics());
             assertThat(status.getDesiredReplicas()).isEqualTo(2);
-            assertThat(status.getCurrentMetrics()).singleElement().satisfies(m -> assertThat(
-                    m.getExternal().getCurrent().getAverageValue().getNumericalAmount().doubleValue()).as("waiting per group").isGreaterThan(2.0));
+            assertThat(status.getCurrentMetrics()).singleElement().satisfies(m -> {
+                double perGroup = m.getExternal().getCurrent().getAverageValue().getNumericalAmount().doubleValue();
+                System.out.printf("HPA: nuri_num_requests_waiting %.1f per group against 2 -> spec.replicas 2%n", perGroup);
+                assertThat(perGroup).as("waiting requests per group").isGreaterThan(2.0);
+            });
             client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS).withName(NAME).delete();
             LoadDriver.Summary summary = heavy.await();
             assertThat(summary.failed()).as(summary.line()).isZero();
