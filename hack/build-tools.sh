@@ -35,7 +35,7 @@ case "${1:-}" in
   --print-bin) PRINT_BIN=true ;;
   --prometheus-adapter) ADAPTER_ONLY=true ;;
   "") ;;
-  -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
   *) echo "unknown argument: $1" >&2; exit 2 ;;
 esac
 
