@@ -473,10 +473,9 @@ class RealNodeIT {
             md.getSpec().serving.maxSequences = 1;
             client.resource(md).create();
         } else {
-            deployment().edit(md -> { // the built-in autoscaler off: the HPA alone writes spec.replicas
-                if (md.getSpec().autoscaling != null) md.getSpec().autoscaling.enabled = false;
-                return md;
-            });
+            // the built-in autoscaler off: the HPA alone writes spec.replicas (a merge patch: the operator writes too)
+            deployment().patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                    "{\"spec\":{\"autoscaling\":{\"enabled\":false}}}");
         }
         awaitRolledOut(1);
         String bridge = URI.create(client.getMasterUrl().toString()).getHost(); // the API server listens on the pod bridge
@@ -533,9 +532,10 @@ class RealNodeIT {
                 System.out.printf("HPA: nuri_num_requests_waiting %.1f per group against 2 -> spec.replicas 2%n", perGroup);
                 assertThat(perGroup).as("waiting requests per group").isGreaterThan(2.0);
             });
+            // what the scale-up does to requests is the built-in autoscaler's test above (the same group
+            // creation); here the load has done its part
             client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS).withName(NAME).delete();
-            LoadDriver.Summary summary = heavy.await();
-            assertThat(summary.failed()).as(summary.line()).isZero();
+            heavy.process().destroy();
         } finally {
             discovery.shutdownNow();
         }
