@@ -253,10 +253,9 @@ class RealNodeIT {
         // maxUnavailableGroups 1 (the default): one group moves at a time, the other serves.
         String first = deployment().get().getStatus().updateRevision;
         try (ServingWatch watch = ServingWatch.start()) {
-            deployment().edit(md -> {
+            TestCluster.editAsAUser(deployment(), md -> {
                 md.getSpec().serving = md.getSpec().serving == null ? new ServingSpec() : md.getSpec().serving;
                 md.getSpec().serving.maxSequences = 48;
-                return md;
             });
             await().atMost(Duration.ofMinutes(2)).until(() -> !first.equals(deployment().get().getStatus().updateRevision));
             awaitRolledOut(2);
@@ -268,12 +267,11 @@ class RealNodeIT {
         // until it is ready, so Ready never turns False (what an alert on Ready must see).
         String second = deployment().get().getStatus().updateRevision;
         try (ServingWatch watch = ServingWatch.start()) {
-            deployment().edit(md -> {
+            TestCluster.editAsAUser(deployment(), md -> {
                 md.getSpec().rollout = new RolloutSpec();
                 md.getSpec().rollout.maxUnavailableGroups = 0;
                 md.getSpec().rollout.maxSurgeGroups = 1;
                 md.getSpec().serving.maxSequences = 40;
-                return md;
             });
             await().atMost(Duration.ofMinutes(2)).until(() -> !second.equals(deployment().get().getStatus().updateRevision));
             awaitRolledOut(2);

@@ -124,15 +124,15 @@ class NamespacedInstallTest {
             awaitReady(model, operator, "1/1");
 
             // Scaling up and down creates and deletes a group's StatefulSet.
-            model.edit(md -> { md.getSpec().replicas = 2; return md; });
+            TestCluster.editAsAUser(model, md -> md.getSpec().replicas = 2);
             awaitReady(model, operator, "2/2");
-            model.edit(md -> { md.getSpec().replicas = 1; return md; });
+            TestCluster.editAsAUser(model, md -> md.getSpec().replicas = 1);
             awaitReady(model, operator, "1/1");
             await().atMost(TIMEOUT).until(() -> client.apps().statefulSets().inNamespace(TEAM).withName("tiny-g1").get() == null);
 
             // A template change moves the group to a new revision (the operator drains it, then starts it again).
             String before = model.get().getStatus().updateRevision;
-            model.edit(md -> { md.getSpec().resources.getRequests().put("cpu", new Quantity("300m")); return md; });
+            TestCluster.editAsAUser(model, md -> md.getSpec().resources.getRequests().put("cpu", new Quantity("300m")));
             await().atMost(TIMEOUT).untilAsserted(() -> {
                 ModelDeployment md = model.get();
                 assertThat(md.getStatus().updateRevision).isNotEqualTo(before);

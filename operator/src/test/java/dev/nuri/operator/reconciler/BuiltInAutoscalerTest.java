@@ -270,11 +270,8 @@ class BuiltInAutoscalerTest {
             }
         });
         await().atMost(Duration.ofSeconds(30)).until(() -> metric(servePort + 1, "nuri_num_requests_running") >= 1);
-        client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny")
-                .edit(m -> {
-                    m.getSpec().resources.getRequests().put("cpu", new io.fabric8.kubernetes.api.model.Quantity("320m"));
-                    return m;
-                });
+        TestCluster.editAsAUser(client.resources(ModelDeployment.class).inNamespace(ROLL).withName("tiny"),
+                m -> m.getSpec().resources.getRequests().put("cpu", new io.fabric8.kubernetes.api.model.Quantity("320m")));
 
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
             assertThat(client.pods().inNamespace(ROLL).withLabel(ShardLabels.GROUP, "0").list().getItems())

@@ -146,12 +146,10 @@ class ModelDeploymentOperatorTest {
         // later reconciles: a new group, then a template change that rolls every group
         cluster.kubectl("scale", "md/keyed", "-n", TINY, "--replicas=2").assertSuccess();
         awaitReady(TINY, "keyed", 2);
-        client.resources(ModelDeployment.class).inNamespace(TINY).withName("keyed")
-                .edit(m -> {
-                    if (m.getSpec().serving == null) m.getSpec().serving = new ServingSpec();
-                    m.getSpec().serving.maxSequences = 32;
-                    return m;
-                });
+        TestCluster.editAsAUser(client.resources(ModelDeployment.class).inNamespace(TINY).withName("keyed"), m -> {
+            if (m.getSpec().serving == null) m.getSpec().serving = new ServingSpec();
+            m.getSpec().serving.maxSequences = 32;
+        });
         await().atMost(TIMEOUT).untilAsserted(() -> assertThat(shardPods(TINY, "keyed")).hasSize(8)
                 .allSatisfy(p -> assertThat(p.getSpec().getContainers().getFirst().getEnv())
                         .anyMatch(e -> ShardSetting.MAX_BATCH.env().equals(e.getName()) && "32".equals(e.getValue()))));

@@ -110,6 +110,22 @@ public abstract class TestCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Changes an object as a user's {@code kubectl edit} would: the operator may write status between the read
+     * and the write (409 Conflict), and the edit is then made again on the newer object.
+     */
+    public static <T extends io.fabric8.kubernetes.api.model.HasMetadata> void editAsAUser(
+            io.fabric8.kubernetes.client.dsl.Resource<T> resource, java.util.function.Consumer<T> change) {
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(60))
+                .ignoreException(io.fabric8.kubernetes.client.KubernetesClientException.class).until(() -> {
+                    resource.edit(o -> {
+                        change.accept(o);
+                        return o;
+                    });
+                    return true;
+                });
+    }
+
     public static Result run(List<String> cmd, Path dir) {
         try {
             Path out = Files.createTempFile("nuri-cmd", ".out");
