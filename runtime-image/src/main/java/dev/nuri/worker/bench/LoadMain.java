@@ -35,8 +35,15 @@ public final class LoadMain {
     private static final String[] WORDS = ("the expert parallel group answered every request with tokens from its shards while "
             + "the router chose eight experts per token and the attention kept its cache").split(" ");
 
-    /** What one request saw. ttftMillis < 0 when no token came. */
-    record Outcome(boolean ok, String error, double ttftMillis, List<Double> gapsMillis, int tokens) {}
+    /**
+     * What one request saw. ttftMillis < 0 when no token came. refused: not served but told when to come back (429 or
+     * 503 with Retry-After), which an overloaded server may do; any other failure is a lost request.
+     */
+    record Outcome(boolean ok, String error, double ttftMillis, List<Double> gapsMillis, int tokens, boolean refused) {
+        Outcome(boolean ok, String error, double ttftMillis, List<Double> gapsMillis, int tokens) {
+            this(ok, error, ttftMillis, gapsMillis, tokens, false);
+        }
+    }
 
     private LoadMain() {}
 
@@ -88,7 +95,9 @@ public final class LoadMain {
             HttpResponse<java.io.InputStream> response = http.send(r.build(), HttpResponse.BodyHandlers.ofInputStream());
             if (response.statusCode() != 200) {
                 String text = new String(response.body().readAllBytes(), StandardCharsets.UTF_8);
-                return new Outcome(false, "HTTP " + response.statusCode() + ": " + text.strip(), -1, List.of(), 0);
+                boolean refused = (response.statusCode() == 429 || response.statusCode() == 503)
+                        && response.headers().firstValue("Retry-After").isPresent();
+                return new Outcome(false, "HTTP " + response.statusCode() + ": " + text.strip(), -1, List.of(), 0, refused);
             }
             double ttft = -1;
             long last = 0;
@@ -132,14 +141,22 @@ public final class LoadMain {
         long good = ok.stream().filter(o -> o.ttftMillis() <= ttftSlo && percentile(new ArrayList<>(o.gapsMillis()), 0.9) <= itlSlo).count();
         long tokens = ok.stream().mapToLong(Outcome::tokens).sum();
         int failed = outcomes.size() - ok.size();
-        System.out.printf(Locale.ROOT, "requests: %d sent, %d ok, %d failed in %.1f s%n", sent, ok.size(), failed, seconds);
-        System.out.printf(Locale.ROOT, "TTFT ms: p50 %.1f  p90 %.1f  p99 %.1f%n", percentile(ttft, 0.5), percentile(ttft, 0.9), percentile(ttft, 0.99));
+        long refused = outcomes.stream().filter(Outcome::refused).count();
+        // sent but never ended (cannot happen while the driver waits for every request; counted to be sure)
+        long lost = failed - refused + (sent - outcomes.size());
+        System.out.printf(Locale.ROOT, "requests: %d sent, %d ok, %d failed (%d refused with Retry-After, %d lost) in %.1f s%n",
+                sent, ok.size(), failed, refused, lost, seconds);
+        System.out.printf(Locale.ROOT, "TTFT ms: p50 %.1f  p90 %.1f  p99 %.1f  max %.1f%n", percentile(ttft, 0.5), percentile(ttft, 0.9),
+                percentile(ttft, 0.99), percentile(ttft, 1.0));
         System.out.printf(Locale.ROOT, "ITL ms:  p50 %.1f  p90 %.1f  p99 %.1f%n", percentile(itl, 0.5), percentile(itl, 0.9), percentile(itl, 0.99));
         System.out.printf(Locale.ROOT, "output: %.1f tokens/s; goodput (TTFT <= %.0f ms, p90 ITL <= %.0f ms): %.2f req/s (%d of %d)%n",
                 tokens / seconds, ttftSlo, itlSlo, good / seconds, good, sent);
-        outcomes.stream().filter(o -> !o.ok()).limit(3).forEach(o -> System.out.println("failed: " + o.error()));
-        System.out.println(new JsonObject().put("sent", sent).put("ok", ok.size()).put("failed", failed).put("seconds", seconds)
+        outcomes.stream().filter(o -> !o.ok() && !o.refused()).limit(3).forEach(o -> System.out.println("lost: " + o.error()));
+        outcomes.stream().filter(Outcome::refused).limit(1).forEach(o -> System.out.println("refused: " + o.error()));
+        System.out.println(new JsonObject().put("sent", sent).put("ok", ok.size()).put("failed", failed).put("refused", refused)
+                .put("lost", lost).put("seconds", seconds)
                 .put("ttft_p50_ms", percentile(ttft, 0.5)).put("ttft_p90_ms", percentile(ttft, 0.9))
+                .put("ttft_p99_ms", percentile(ttft, 0.99)).put("ttft_max_ms", percentile(ttft, 1.0))
                 .put("itl_p50_ms", percentile(itl, 0.5)).put("itl_p90_ms", percentile(itl, 0.9))
                 .put("tokens_per_s", tokens / seconds).put("goodput_rps", good / seconds).encode());
     }

@@ -29,6 +29,8 @@ class LoadDriverTest {
             assertThat(summary.getInteger("sent")).as(out.toString()).isBetween(8, 48); // Poisson: 24 expected in 3 s
             assertThat(summary.getInteger("ok")).isEqualTo(summary.getInteger("sent"));
             assertThat(summary.getInteger("failed")).isZero();
+            assertThat(summary.getInteger("lost")).isZero();
+            assertThat(summary.getDouble("ttft_max_ms")).isGreaterThanOrEqualTo(summary.getDouble("ttft_p99_ms"));
             assertThat(summary.getDouble("ttft_p50_ms")).isPositive();
             assertThat(summary.getDouble("ttft_p90_ms")).isGreaterThanOrEqualTo(summary.getDouble("ttft_p50_ms"));
             assertThat(summary.getDouble("itl_p50_ms")).isPositive();
@@ -44,6 +46,7 @@ class LoadDriverTest {
                     new JsonObject().put("prompt", "x").put("max_tokens", 2).put("stream", true));
             assertThat(outcome.ok()).isFalse();
             assertThat(outcome.error()).startsWith("HTTP 401");
+            assertThat(outcome.refused()).as("a 401 carries no Retry-After: lost, not refused").isFalse();
         }
     }
 }
