@@ -392,7 +392,7 @@ class RealNodeIT {
         String service = serviceUrl();
 
         // Load above one group's capacity; the test watches group 0's queue itself for the breach.
-        LoadDriver heavy = LoadDriver.start(service, 1.0, 20, "16:32");
+        LoadDriver heavy = LoadDriver.start(service, 4.0, 40, "32:64"); // above one group at 100m on an idle machine too
         List<Pod> group0 = groupPods(0);
         java.time.Instant[] breach = {null};
         await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(250)).until(() -> {
@@ -462,6 +462,7 @@ class RealNodeIT {
      */
     @Test
     @Order(8)
+    @Tag("real-node-autoscale") // not in hack/test: see docs/testing.md
     void anHpaOnThePrometheusAdaptersExternalMetricAddsAGroup() throws Exception {
         if (deployment().get() == null) {
             ModelDeployment md = client.resources(ModelDeployment.class).load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
@@ -521,7 +522,7 @@ class RealNodeIT {
             var hpa = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS)
                     .load(REPO.resolve("examples/hpa/hpa.yaml").toFile()).item();
             client.resource(hpa).inNamespace(NS).create();
-            LoadDriver heavy = LoadDriver.start(serviceUrl(), 1.0, 20, "16:32");
+            LoadDriver heavy = LoadDriver.start(serviceUrl(), 4.0, 40, "32:64");
             await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> replicas() == 2);
             var status = client.autoscaling().v2().horizontalPodAutoscalers().inNamespace(NS).withName(NAME).get().getStatus();
             assertThat(status.getDesiredReplicas()).isEqualTo(2);
