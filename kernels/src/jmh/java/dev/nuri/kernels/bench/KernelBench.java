@@ -46,6 +46,7 @@ public class KernelBench {
             switch (type) {
                 case F32 -> s.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, i, v);
                 case BF16 -> s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, (short) (Float.floatToRawIntBits(v) >>> 16));
+                case F16 -> s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(v));
                 case F8_E4M3 -> s.set(ValueLayout.JAVA_BYTE, i, (byte) (r.nextInt() & 0x77)); // finite codes only
                 default -> throw new IllegalArgumentException(type.toString());
             }
@@ -81,8 +82,8 @@ public class KernelBench {
     }
 
     /**
-     * CPU time of the benchmark thread and the bytes it read, summed over an iteration (JMH secondary results
-     * {@code cpuNanos} and {@code bytesRead}). On a shared machine the wall time also measures the other
+     * CPU time of the benchmark thread, the bytes it read and the calls, summed over an iteration (JMH secondary
+     * results {@code cpuNanos}, {@code bytesRead} and {@code calls}). On a shared machine the wall time also measures the other
      * processes; bytes per CPU-second is the rate while this thread runs (kernels/bench/gemv_share.py).
      */
     @State(Scope.Thread)
@@ -91,6 +92,7 @@ public class KernelBench {
         static final ThreadMXBean MX = ManagementFactory.getThreadMXBean();
         public long cpuNanos;
         public long bytesRead;
+        public long calls;
 
         long start() {
             return MX.getCurrentThreadCpuTime();
@@ -99,6 +101,7 @@ public class KernelBench {
         void add(long start, long bytes) {
             cpuNanos += MX.getCurrentThreadCpuTime() - start;
             bytesRead += bytes;
+        calls++;
         }
     }
 
@@ -150,7 +153,8 @@ public class KernelBench {
 
     /**
      * GEMV: size × size weight times one vector. 4096 (64 MiB in F32, 32 MiB in BF16: an L3 of 32 MiB holds a
-     * part of it) is the table's shape; {@code -p size=8192} (128 MiB in BF16) is beyond any cache.
+     * part of it) is the table's shape; {@code -p size=8192} (128 MiB in BF16) is beyond any cache. {@code cols}
+     * other than 0 makes it size × cols (kernels/bench/ggml_compare.sh: llama.cpp's 4096 × 14336).
      */
     @State(Scope.Benchmark)
     public static class GemvState {
@@ -161,14 +165,17 @@ public class KernelBench {
         public int threads;
         @Param({"4096"})
         public int size;
+        @Param({"0"})
+        public int cols;
         WeightMatrix w;
         float[] x, y;
 
         @Setup
         public void setup() {
             dev.nuri.kernels.backend.KernelPool.configure(threads);
-            w = matrix(type, size, size, 1);
-            x = new float[size];
+            int c = cols == 0 ? size : cols;
+            w = matrix(type, size, c, 1);
+            x = new float[c];
             y = new float[size];
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
         }
@@ -206,7 +213,7 @@ public class KernelBench {
         return s.y[17];
     }
 
-    /** The few-token GEMM of an MoE expert at decode (2048 × 7168, a few tokens routed to it). */
+    /** The few-token GEMM of an MoE expert at decode (2048 × 7168 unless told, a few tokens routed to it). */
     @State(Scope.Benchmark)
     public static class FewTokensState {
         @Param({"BF16", "Q8_0", "F8_E4M3"})
@@ -215,22 +222,28 @@ public class KernelBench {
         public int tokens;
         @Param({"1"})
         public int threads;
+        @Param({"2048"})
+        public int rows;
+        @Param({"7168"})
+        public int cols;
         WeightMatrix w;
         float[] x, y;
 
         @Setup
         public void setup() {
             dev.nuri.kernels.backend.KernelPool.configure(threads);
-            w = matrix(type, 2048, 7168, 3);
-            x = new float[tokens * 7168];
-            y = new float[tokens * 2048];
+            w = matrix(type, rows, cols, 3);
+            x = new float[tokens * cols];
+            y = new float[tokens * rows];
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
         }
     }
 
     @Benchmark
-    public float gemmFewTokens(FewTokensState s) {
+    public float gemmFewTokens(FewTokensState s, CpuTime cpu) {
+        long t = cpu.start();
         s.w.matmul(s.x, s.tokens, s.y);
+        cpu.add(t, s.w.bytes());
         return s.y[17];
     }
 

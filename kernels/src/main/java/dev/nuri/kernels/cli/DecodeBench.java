@@ -62,11 +62,11 @@ final class DecodeBench {
         for (int round = 0; round < rounds; round++) {
             int[] tokens = random.ints(prompt, 3, c.vocabSize()).toArray();
             KvCache cache = lm.newCache(prompt + 1);
-            long s = System.nanoTime(), cpu = cpuNanos();
+            long s = System.nanoTime(), cpu = cpuNanos(), faults = minorFaults();
             lm.prefill(tokens, cache, lm.localExperts());
             double sec = (System.nanoTime() - s) / 1e9, cpuSec = (cpuNanos() - cpu) / 1e9;
-            out.append(String.format(Locale.ROOT, "prefill %d tokens: %.1f tok/s, %.1f per CPU-second%n", prompt, prompt / sec,
-                    prompt / cpuSec));
+            out.append(String.format(Locale.ROOT, "prefill %d tokens: %.1f tok/s, %.1f per CPU-second; %d page faults%n", prompt,
+                    prompt / sec, prompt / cpuSec, minorFaults() - faults));
         }
         for (int batch : batches) {
             for (int round = 0; round < rounds; round++) {
@@ -77,19 +77,20 @@ final class DecodeBench {
                     lm.prefill(random.ints(16, 3, c.vocabSize()).toArray(), caches[b], lm.localExperts());
                     next[b] = 3 + random.nextInt(c.vocabSize() - 3);
                 }
-                long s = System.nanoTime(), cpu = cpuNanos();
+                long s = System.nanoTime(), cpu = cpuNanos(), faults = minorFaults();
                 for (int step = 0; step < steps; step++) {
                     lm.decode(next, caches, lm.localExperts());
                     for (int b = 0; b < batch; b++) next[b] = 3 + random.nextInt(c.vocabSize() - 3);
                 }
                 double sec = (System.nanoTime() - s) / 1e9, cpuSec = (cpuNanos() - cpu) / 1e9;
+                faults = minorFaults() - faults;
                 double tps = batch * steps / sec, cpuTps = batch * steps / cpuSec;
                 String roof = batch == 1 && perToken > 0
                         ? String.format(Locale.ROOT, ", %.0f MB/token = %.1f GB/s, %.0f%% of the read bandwidth"
                                 + " (per CPU-second: %.0f%%)", perToken / 1e6, perToken * tps / 1e9,
                         100 * perToken * tps / bandwidth, 100 * perToken * cpuTps / cpuBandwidth) : "";
-                out.append(String.format(Locale.ROOT, "decode batch %d: %.1f tok/s, %.1f per CPU-second%s%n", batch, tps, cpuTps,
-                        roof));
+                out.append(String.format(Locale.ROOT, "decode batch %d: %.1f tok/s, %.1f per CPU-second%s; %d page faults%n", batch,
+                        tps, cpuTps, roof, faults));
             }
         }
         out.append(String.format(Locale.ROOT, "resident memory: %.2f GB after loading, %.2f GB after the runs (%.2f GB before loading)%n",
@@ -170,6 +171,16 @@ final class DecodeBench {
             a3 = a3.add(ByteVector.fromMemorySegment(B, s, o + 3L * step, java.nio.ByteOrder.LITTLE_ENDIAN));
         }
         return a0.add(a1).add(a2).add(a3).reduceLanesToLong(VectorOperators.ADD);
+    }
+
+    /** Minor page faults of this process so far ({@code minflt}, field 10 of /proc/self/stat); 0 where there is none. */
+    static long minorFaults() {
+        try {
+            String stat = Files.readString(Path.of("/proc/self/stat"));
+            return Long.parseLong(stat.substring(stat.lastIndexOf(')') + 2).split(" ")[7]);
+        } catch (IOException | RuntimeException e) {
+            return 0;
+        }
     }
 
     /** VmRSS of this process from /proc/self/status; 0 where there is none. */
