@@ -1,5 +1,7 @@
 package dev.nuri.worker.group;
 
+import dev.nuri.contract.ShardSetting;
+import dev.nuri.kernels.backend.KernelPool;
 import dev.nuri.worker.support.Http;
 import dev.nuri.worker.support.InProcessShard;
 import io.vertx.core.json.JsonObject;
@@ -54,6 +56,21 @@ class FourShardGroupTest {
 
     private static double expertCallsForPeers(int shard) {
         return group.http(shard).metricWhere("nuri_moe_expert_compute_seconds_count", "tokens_from=\"peer\"");
+    }
+
+    /**
+     * {@code NURI_KERNEL_THREADS=1 ./mvnw ... -Dtest=FourShardGroupTest} runs this class with the kernel pool off:
+     * every shard process must run its kernels on the threads asked for, not only the test JVM.
+     */
+    @Test
+    void everyShardRunsItsKernelsOnTheThreadsThisTestRunAsksFor() {
+        String asked = System.getenv(ShardSetting.KERNEL_THREADS.env());
+        String expected = asked != null ? asked + " threads (" + ShardSetting.KERNEL_THREADS.env() + ")"
+                : KernelPool.defaultThreads() + " threads (the CPUs this container may use)";
+        for (int s = 0; s < 4; s++) {
+            assertThat(group.log(s)).as("shard %d's log", s).contains("shard " + s + ": kernels on " + expected);
+        }
+        if (asked != null) assertThat(KernelPool.global().threads()).as("the in-process reference").isEqualTo(Integer.parseInt(asked));
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.nuri.worker.group;
 
 import dev.nuri.worker.support.Http;
+import dev.nuri.worker.support.InProcessShard;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
 
@@ -9,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 
 /** Starts a group of real shard JVMs from the test classpath and talks to them over HTTP. */
@@ -26,8 +28,10 @@ final class GroupFixture implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+        Map<String, String> shardEnv = new HashMap<>(InProcessShard.kernelSettings());
+        shardEnv.putAll(env);
         group = LocalGroup.start(new LocalGroup.Spec(shards, model, 0, 0, System.getProperty("java.class.path"),
-                "256m", env, logs));
+                "256m", shardEnv, logs));
         try {
             group.awaitReady(Duration.ofSeconds(120));
         } catch (InterruptedException e) {
@@ -35,6 +39,15 @@ final class GroupFixture implements AutoCloseable {
             throw new IllegalStateException(e);
         } catch (IllegalStateException e) {
             throw new IllegalStateException(e.getMessage() + "; logs in " + logs.toAbsolutePath(), e);
+        }
+    }
+
+    /** Shard {@code shard}'s output so far. */
+    String log(int shard) {
+        try {
+            return Files.readString(logs.resolve("shard-" + shard + ".log"));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 

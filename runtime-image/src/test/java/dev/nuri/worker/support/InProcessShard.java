@@ -1,6 +1,7 @@
 package dev.nuri.worker.support;
 
 import dev.nuri.worker.shard.Shard;
+import dev.nuri.contract.ShardSetting;
 import dev.nuri.contract.ShardSettings;
 
 import java.time.Duration;
@@ -28,9 +29,19 @@ public final class InProcessShard implements AutoCloseable {
     public static InProcessShard startModel(String model, String... extraFlags) {
         List<String> args = new ArrayList<>(List.of("--model", model, "--port", "0"));
         args.addAll(List.of(extraFlags));
-        Shard shard = Shard.start(ShardSettings.parse(args.toArray(String[]::new), Map.of()));
+        Shard shard = Shard.start(ShardSettings.parse(args.toArray(String[]::new), kernelSettings()));
         await().atMost(Duration.ofSeconds(60)).until(() -> shard.notReadyReason() == null);
         return new InProcessShard(shard);
+    }
+
+    /**
+     * The kernel settings this test run was given ({@code NURI_KERNEL_THREADS=1 ./mvnw ...} runs the tests with the
+     * pool off), for every shard a test starts: in process here, as child processes in GroupFixture. Nothing else of
+     * the test's environment: a shard's other settings are the test's own choice.
+     */
+    public static Map<String, String> kernelSettings() {
+        String threads = System.getenv(ShardSetting.KERNEL_THREADS.env());
+        return threads == null ? Map.of() : Map.of(ShardSetting.KERNEL_THREADS.env(), threads);
     }
 
     @Override
