@@ -70,6 +70,8 @@ public final class Engine implements AutoCloseable {
     private int activeSequences;
     /** engine thread only: the part of {@link #activeSequences} that is background work */
     private int activeBackground;
+    /** engine thread only, set at admission: an interactive request is admitted (not finished) or waiting */
+    private boolean interactiveWork;
     /** {@link #activeSequences} published for gauges and drain */
     private volatile int runningCount;
     private volatile boolean accepting = true;
@@ -255,6 +257,7 @@ public final class Engine implements AutoCloseable {
                 activeBackground += choices;
                 admitted.add(g);
             }
+            interactiveWork = !waiting.isEmpty() || activeSequences > activeBackground;
         } finally {
             lock.unlock();
         }
@@ -281,38 +284,94 @@ public final class Engine implements AutoCloseable {
      * prompt chunks of running sequences, then sequences that start (preempted ones first, then new ones in turns),
      * while the token budget lasts. A sequence that cannot get the blocks its rows need preempts the newest running
      * sequences (itself, if it is the newest); nothing starts in a step that preempted.
+     *
+     * <p>Batch rows yield to interactive work: while an interactive request is admitted or waiting, interactive rows
+     * are planned first and batch rows get at most {@link #BACKGROUND_ROWS_BESIDE_INTERACTIVE} token of the step, none
+     * in a step that carries interactive prompt tokens (a time-to-first-token step). Each step's length is what the
+     * interactive requests' latency pays, so batch work only fills steps when nothing interactive runs, and still
+     * moves on (one token a step) under a steady interactive load. An interactive sequence that cannot start for want
+     * of blocks preempts a batch one.
      */
     private Map<Sequence, Integer> schedule() {
-        Map<Sequence, Integer> batch = new LinkedHashMap<>();
-        int budget = settings.maxBatchedTokens();
-        boolean preemptedAny = false;
+        StepPlan plan = new StepPlan(settings.maxBatchedTokens());
+        if (!interactiveWork) {
+            plan(plan, null, Integer.MAX_VALUE);
+            return plan.rows;
+        }
+        plan(plan, false, Integer.MAX_VALUE);
+        boolean interactivePrompt = false;
+        for (Sequence s : plan.rows.keySet()) interactivePrompt |= s.cache.length() < s.prompt.length;
+        if (!interactivePrompt) plan(plan, true, BACKGROUND_ROWS_BESIDE_INTERACTIVE);
+        return plan.rows;
+    }
+
+    /** Batch rows in a step while interactive work is admitted or waiting. */
+    static final int BACKGROUND_ROWS_BESIDE_INTERACTIVE = 1;
+
+    /** A step's rows as they are planned, and the tokens left to give. */
+    private static final class StepPlan {
+        final Map<Sequence, Integer> rows = new LinkedHashMap<>();
+        int budget;
+        boolean preempted;
+
+        StepPlan(int budget) {
+            this.budget = budget;
+        }
+    }
+
+    /**
+     * Adds rows of sequences of one kind ({@code background} true or false; null: both) to the plan, at most
+     * {@code cap} tokens of them; uncapped, decodes are never held back (the step may run over its budget by them).
+     */
+    private void plan(StepPlan plan, Boolean background, int cap) {
+        boolean capped = cap < Integer.MAX_VALUE;
+        int budget = Math.min(plan.budget, cap);
         for (boolean decodes : new boolean[] {true, false}) {
             for (Sequence s : List.copyOf(running)) {
-                if (s.finished || !running.contains(s) || batch.containsKey(s) || (s.uncomputed() == 1) != decodes) continue;
+                if (s.finished || !running.contains(s) || plan.rows.containsKey(s) || (s.uncomputed() == 1) != decodes
+                        || !ofKind(s, background)) continue;
                 int n = decodes ? 1 : Math.min(s.uncomputed(), budget);
-                if (n <= 0) break;
+                if (n <= 0 || capped && n > budget) break;
                 while (!s.cache.tryReserve(s.cache.length() + n)) {
                     Sequence victim = nextVictim();
                     preempt(victim);
-                    preemptedAny = true;
-                    Integer given = batch.remove(victim);
-                    if (given != null) budget += given;
+                    plan.preempted = true;
+                    Integer given = plan.rows.remove(victim);
+                    if (given != null) {
+                        plan.budget += given;
+                        if (ofKind(victim, background)) budget += given;
+                    }
                     if (victim == s) break;
                 }
                 if (!running.contains(s)) continue;
-                batch.put(s, n);
+                plan.rows.put(s, n);
+                plan.budget -= n;
                 budget -= n;
             }
         }
-        while (!preemptedAny && budget > 0) {
-            Sequence s = nextToStart();
-            if (s == null || !start(s, budget)) break;
+        while (!plan.preempted && budget > 0) {
+            Sequence s = nextToStart(background);
+            if (s == null) break;
+            if (!start(s, budget)) {
+                if (Boolean.FALSE.equals(background) && running.stream().anyMatch(r -> r.generation.spec.background())) {
+                    Sequence victim = nextVictim(); // a batch sequence: its blocks go to the interactive one next step
+                    preempt(victim);
+                    plan.preempted = true;
+                    Integer given = plan.rows.remove(victim);
+                    if (given != null) plan.budget += given;
+                }
+                break;
+            }
             int n = s.cache.blocks() * pool.blockSize() - s.cache.length(); // what start reserved room for
             n = Math.min(Math.min(s.uncomputed(), budget), n);
-            batch.put(s, n);
+            plan.rows.put(s, n);
+            plan.budget -= n;
             budget -= n;
         }
-        return batch;
+    }
+
+    private static boolean ofKind(Sequence s, Boolean background) {
+        return background == null || s.generation.spec.background() == background;
     }
 
     /** The newest running background sequence, else the newest running one: batch work gives its blocks up first. */
@@ -321,16 +380,19 @@ public final class Engine implements AutoCloseable {
         return running.getLast();
     }
 
-    /** The next sequence to start, without taking it: a preempted one, else the next new one in turn. */
-    private Sequence nextToStart() {
-        if (!preempted.isEmpty()) return preempted.peek();
-        while (!starting.isEmpty()) {
-            Generation g = starting.peek();
+    /**
+     * The next sequence of the kind ({@code background}; null: any) to start, without taking it: a preempted one, else
+     * the next new one in turn.
+     */
+    private Sequence nextToStart(Boolean background) {
+        for (Sequence s : preempted) if (ofKind(s, background)) return s;
+        for (var it = starting.iterator(); it.hasNext(); ) {
+            Generation g = it.next();
             if (g.ended || g.started >= g.sequences.size()) {
-                starting.poll();
+                it.remove();
                 continue;
             }
-            return g.sequences.get(g.started);
+            if (background == null || g.spec.background() == background) return g.sequences.get(g.started);
         }
         return null;
     }
@@ -358,10 +420,8 @@ public final class Engine implements AutoCloseable {
             metrics.prefixCacheQueries.increment(s.tokenCount);
             metrics.prefixCacheHits.increment(hit);
         }
-        if (!preempted.isEmpty() && preempted.peek() == s) {
-            preempted.poll();
-        } else {
-            starting.poll();
+        if (!preempted.remove(s)) {
+            starting.remove(g);
             g.started++;
             if (!g.ended && g.started < g.sequences.size()) starting.add(g); // the next request's turn
         }

@@ -51,6 +51,11 @@ class Recorder implements GenerationListener {
         return ids;
     }
 
+    /** Outputs stamped strictly between two ticks. */
+    synchronized long outputsBetween(long after, long before) {
+        return events.stream().filter(e -> e.tick() > after && e.tick() < before).count();
+    }
+
     synchronized long firstTick() {
         return events.isEmpty() ? Long.MAX_VALUE : events.getFirst().tick();
     }

@@ -144,4 +144,36 @@ class SchedulingTest {
                     .isGreaterThan(background.get(i - 1).lastTick());
         }
     }
+
+    /**
+     * Batch rows do not lengthen an interactive request's steps: while interactive work is admitted or waiting, a step
+     * carries at most one batch row (none in a step with interactive prompt tokens), so two batch requests admitted
+     * with an interactive one get at most one token between two of its tokens instead of one each; once it has ended,
+     * both batch requests decode side by side again.
+     */
+    @Test
+    void whileInteractiveWorkRunsBatchRowsGetAtMostOneTokenAStep() throws Exception {
+        shard = InProcessShard.start("--max-batch", "8");
+        Engine engine = shard.shard.engine();
+        SplittableRandom random = new SplittableRandom(7);
+        List<Recorder> background = new ArrayList<>();
+        Recorder interactive;
+        int interactiveTokens = 16;
+        try (EngineGate gate = EngineGate.close(engine)) {
+            for (int i = 0; i < 2; i++) {
+                GenerationSpec s = spec("batch-" + i, List.of(prompt(random, 6)), 1, 40, true);
+                background.add(submit(engine, new GenerationSpec(s.requestId(), s.prompts(), 1, s.params(), s.arrivalNanos(), true)));
+            }
+            interactive = submit(engine, spec("interactive", List.of(prompt(random, 6)), 1, interactiveTokens, true));
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> interactive.finishedChoices() == 1
+                && background.stream().allMatch(r -> r.finishedChoices() == 1));
+        long first = interactive.firstTick(), last = interactive.lastTick();
+        long batchOutputs = background.stream().mapToLong(r -> r.outputsBetween(first, last)).sum();
+        assertThat(batchOutputs).as("batch tokens between the interactive request's first and last token (%d steps)", interactiveTokens - 1)
+                .isLessThanOrEqualTo(interactiveTokens - 1);
+        assertThat(background.get(1).firstTick()).as("with the interactive request gone, both batch requests decode together")
+                .isLessThan(background.get(0).lastTick());
+        assertThat(interactive.failure).isNull();
+    }
 }
