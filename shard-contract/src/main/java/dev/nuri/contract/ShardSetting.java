@@ -116,6 +116,10 @@ public enum ShardSetting {
                     + "file). A pod's own, lost with the pod unless it is a mounted volume. Unset: those routes answer 503"),
     BATCH_MAX_FILE_BYTES("NURI_BATCH_MAX_FILE_BYTES", "209715200",
             "largest file `/v1/files` takes (413 `file_too_large` past it; OpenAI's batch input limit is 200 MB)"),
+    BATCH_WINDOW_SECONDS("NURI_BATCH_WINDOW_SECONDS", "86400",
+            "a batch's completion window (OpenAI's `24h`, which clients still send): a batch not finished this long after "
+                    + "it was created (`expires_at`) becomes `expired`; its unanswered requests get `batch_expired` lines in "
+                    + "the error file, answered ones keep their output. Shorter only for tests"),
     BATCH_CONCURRENCY("NURI_BATCH_CONCURRENCY", "8",
             "batch requests in flight at once, over all batches; the engine also admits batch work only when no "
                     + "interactive request waits, and gives it at most half of `NURI_MAX_BATCH`"),

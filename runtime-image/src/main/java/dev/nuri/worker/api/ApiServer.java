@@ -350,6 +350,12 @@ public final class ApiServer {
                 : "Incorrect API key provided.", null);
     }
 
+    /** The name of the API key the request came with; null when the server has no keys. */
+    static String keyName(RoutingContext ctx) {
+        ApiKeys.Key key = ctx.get(API_KEY);
+        return key == null ? null : key.name();
+    }
+
     private void ready(RoutingContext ctx) {
         String reason = notReadyReason.get();
         if (reason == null) json(ctx, 200, new JsonObject().put("status", "ready"));

@@ -33,26 +33,30 @@ final class BatchApi {
         router.post(FILES).handler(this::upload);
         get(router, FILES, ctx -> {
             String purpose = ctx.queryParams().get("purpose");
-            server.offLoop(ctx, () -> service().listFiles(purpose), out -> ApiServer.json(ctx, 200, out));
+            String owner = ApiServer.keyName(ctx);
+            server.offLoop(ctx, () -> service().listFiles(owner, purpose), out -> ApiServer.json(ctx, 200, out));
         });
-        get(router, FILES + "/(?<id>[^/]+)", ctx -> call(ctx, s -> s.file(ctx.pathParam("id"))));
-        router.deleteWithRegex(FILES + "/(?<id>[^/]+)").handler(ctx -> call(ctx, s -> s.deleteFile(ctx.pathParam("id"))));
+        get(router, FILES + "/(?<id>[^/]+)", ctx -> call(ctx, (s, owner) -> s.file(owner, ctx.pathParam("id"))));
+        router.deleteWithRegex(FILES + "/(?<id>[^/]+)").handler(ctx -> call(ctx, (s, owner) -> s.deleteFile(owner, ctx.pathParam("id"))));
         get(router, FILES + "/(?<id>[^/]+)/content", ctx -> {
             String id = ctx.pathParam("id");
-            server.offLoop(ctx, () -> service().fileContent(id), path -> ctx.response().putHeader("Content-Type", "application/octet-stream")
+            String owner = ApiServer.keyName(ctx);
+            server.offLoop(ctx, () -> service().fileContent(owner, id), path -> ctx.response().putHeader("Content-Type", "application/octet-stream")
                     .sendFile(path.toString()));
         });
         router.post("/v1/batches").handler(ctx -> {
             var raw = ApiServer.bodyBuffer(ctx);
-            server.offLoop(ctx, () -> service().createBatch(ApiServer.decode(raw)), out -> ApiServer.json(ctx, 200, out));
+            String owner = ApiServer.keyName(ctx);
+            server.offLoop(ctx, () -> service().createBatch(owner, ApiServer.decode(raw)), out -> ApiServer.json(ctx, 200, out));
         });
         get(router, "/v1/batches", ctx -> {
             int limit = limit(ctx.queryParams().get("limit"));
             String after = ctx.queryParams().get("after");
-            server.offLoop(ctx, () -> service().listBatches(limit, after), out -> ApiServer.json(ctx, 200, out));
+            String owner = ApiServer.keyName(ctx);
+            server.offLoop(ctx, () -> service().listBatches(owner, limit, after), out -> ApiServer.json(ctx, 200, out));
         });
-        get(router, "/v1/batches/(?<id>[^/]+)", ctx -> call(ctx, s -> s.batch(ctx.pathParam("id"))));
-        router.postWithRegex("/v1/batches/(?<id>[^/]+)/cancel").handler(ctx -> call(ctx, s -> s.cancel(ctx.pathParam("id"))));
+        get(router, "/v1/batches/(?<id>[^/]+)", ctx -> call(ctx, (s, owner) -> s.batch(owner, ctx.pathParam("id"))));
+        router.postWithRegex("/v1/batches/(?<id>[^/]+)/cancel").handler(ctx -> call(ctx, (s, owner) -> s.cancel(owner, ctx.pathParam("id"))));
     }
 
     /** GET routes answer HEAD too, as the others do; a path with a group is a regex. */
@@ -66,8 +70,10 @@ final class BatchApi {
         }
     }
 
-    private void call(RoutingContext ctx, java.util.function.Function<BatchService, JsonObject> op) {
-        server.offLoop(ctx, () -> op.apply(service()), out -> ApiServer.json(ctx, 200, out));
+    /** Runs a service call for the caller's key (null without keys) off the event loop, answering its object. */
+    private void call(RoutingContext ctx, java.util.function.BiFunction<BatchService, String, JsonObject> op) {
+        String owner = ApiServer.keyName(ctx);
+        server.offLoop(ctx, () -> op.apply(service(), owner), out -> ApiServer.json(ctx, 200, out));
     }
 
     private BatchService service() {
@@ -105,6 +111,7 @@ final class BatchApi {
         if (purpose == null) throw ApiException.badRequest("purpose", "the multipart body has no 'purpose' field; send purpose=batch");
         String name = file.fileName();
         Path uploaded = Path.of(file.uploadedFileName());
-        server.offLoop(ctx, () -> service().createFile(name, purpose, uploaded), out -> ApiServer.json(ctx, 200, out));
+        String owner = ApiServer.keyName(ctx);
+        server.offLoop(ctx, () -> service().createFile(owner, name, purpose, uploaded), out -> ApiServer.json(ctx, 200, out));
     }
 }

@@ -155,6 +155,30 @@ public final class BatchRunner {
         return counts();
     }
 
+    /**
+     * Writes an error line with {@code code} for every request not answered yet (a batch that expired), once: a
+     * request already in the output files is skipped, so a repeat after a kill writes nothing twice.
+     */
+    public synchronized Counts failUnanswered(String code, String message) throws IOException, BatchInput.BadLine {
+        resume();
+        try (BufferedReader in = Files.newBufferedReader(input, StandardCharsets.UTF_8);
+             Writer w = Files.newBufferedWriter(errors, StandardOpenOption.APPEND)) {
+            int number = 0;
+            for (String text; (text = in.readLine()) != null; ) {
+                number++;
+                if (text.isBlank()) continue;
+                String customId = BatchInput.parse(number, text, endpoint).customId();
+                if (!done.add(customId)) continue;
+                JsonObject line = new JsonObject().put("id", "batch_req_" + UUID.randomUUID().toString().replace("-", ""))
+                        .put("custom_id", customId).putNull("response").put("error", new JsonObject().put("code", code).put("message", message));
+                w.write(line.encode() + "\n");
+                w.flush();
+                failed++;
+            }
+        }
+        return counts();
+    }
+
     /** The next request not answered yet, in file order; null at the end. */
     private synchronized BatchInput.Request next() throws IOException {
         for (String text; (text = reader.readLine()) != null; ) {

@@ -2,12 +2,15 @@ package dev.nuri.worker.batch;
 
 import io.vertx.core.json.JsonObject;
 
-import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -34,8 +37,9 @@ public final class ModelEndpoint {
     }
 
     /**
-     * Sends one request. {@code stop} ends the retries early (the batch was cancelled, the process is stopping): then
-     * the answer is null and the request counts as not sent.
+     * Sends one request. {@code stop} (the batch was cancelled or expired, the process is stopping) ends the retries
+     * early and abandons a request in flight (the connection is closed, so the server stops generating it): then the
+     * answer is null and the request counts as not sent.
      */
     public Answer send(String path, JsonObject body, String requestId, BooleanSupplier stop) throws InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(base.resolve(path)).timeout(Duration.ofMinutes(30))
@@ -46,12 +50,27 @@ public final class ModelEndpoint {
         long backoffMs = 250;
         String last;
         while (true) {
+            CompletableFuture<HttpResponse<String>> call = client.sendAsync(request.build(), HttpResponse.BodyHandlers.ofString());
             try {
-                HttpResponse<String> r = client.send(request.build(), HttpResponse.BodyHandlers.ofString());
+                HttpResponse<String> r = null;
+                while (r == null) {
+                    try {
+                        r = call.get(200, TimeUnit.MILLISECONDS);
+                    } catch (TimeoutException e) {
+                        if (stop.getAsBoolean()) {
+                            call.cancel(true);
+                            return null;
+                        }
+                    }
+                }
                 if (r.statusCode() != 429 && r.statusCode() != 503) return new Answer(r.statusCode(), requestId, json(r.body(), r.statusCode()));
                 last = "HTTP " + r.statusCode() + ": " + r.body();
-            } catch (IOException e) {
-                last = "no answer from " + base + ": " + e;
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof java.io.IOException)) throw new IllegalStateException("request to " + base + " failed", e.getCause());
+                last = "no answer from " + base + ": " + e.getCause();
+            } catch (InterruptedException e) {
+                call.cancel(true);
+                throw e;
             }
             if (stop.getAsBoolean()) return null; // not answered: sent again when the batch resumes
             if (System.nanoTime() > deadline) {

@@ -117,7 +117,8 @@ public final class Shard implements AutoCloseable {
         String batchDir = settings.string(ShardSetting.BATCH_DIR);
         if (batchDir != null) {
             shard.api.batches(new dev.nuri.worker.batch.BatchService.Settings(Path.of(batchDir),
-                    settings.positive(ShardSetting.BATCH_MAX_FILE_BYTES), (int) settings.positive(ShardSetting.BATCH_CONCURRENCY)),
+                    settings.positive(ShardSetting.BATCH_MAX_FILE_BYTES), (int) settings.positive(ShardSetting.BATCH_CONCURRENCY),
+                    java.time.Duration.ofSeconds(settings.positive(ShardSetting.BATCH_WINDOW_SECONDS))),
                     settings.bindHost());
         }
         LOG.info("shard " + shard.shardIndex + "/" + shard.shards + " of group " + settings.groupIndex() + ": HTTP on "

@@ -57,6 +57,12 @@ public final class Http {
         return post(path, body.encode());
     }
 
+    public Response delete(String path, String... headers) {
+        HttpRequest.Builder b = HttpRequest.newBuilder(uri(path)).DELETE().timeout(Duration.ofSeconds(60));
+        if (headers.length > 0) b.headers(headers);
+        return send(b.build());
+    }
+
     /** Starts a streaming request and returns its lines as they arrive. */
     public HttpResponse<Stream<String>> stream(String path, JsonObject body) {
         try {
