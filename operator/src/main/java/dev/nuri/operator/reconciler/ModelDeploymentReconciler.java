@@ -164,6 +164,12 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
             return Optional.of(new Blocker("ModelSourceMissing", "PersistentVolumeClaim " + pvc.claimName
                     + " named in spec.model.source.pvc does not exist in namespace " + md.getMetadata().getNamespace()));
         }
+        var batch = md.getSpec().batch == null || md.getSpec().batch.storage == null ? null : md.getSpec().batch.storage.pvc;
+        if (batch != null && context.getClient().persistentVolumeClaims().inNamespace(md.getMetadata().getNamespace())
+                .withName(batch.claimName).get() == null) {
+            return Optional.of(new Blocker("BatchStorageMissing", "PersistentVolumeClaim " + batch.claimName
+                    + " named in spec.batch.storage.pvc does not exist in namespace " + md.getMetadata().getNamespace()));
+        }
         return Optional.empty();
     }
 

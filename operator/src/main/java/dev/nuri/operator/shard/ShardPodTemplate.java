@@ -46,6 +46,9 @@ public final class ShardPodTemplate {
     /** The API keys file's folder: a Secret volume (not a subPath), so that edits reach running shards. */
     static final String API_KEYS_DIR = "/etc/nuri/api-keys";
     static final String API_KEYS_FILE = "api-keys";
+    /** NURI_BATCH_DIR: the pod's own folder (subPathExpr, the pod's name) of the spec.batch.storage volume. */
+    static final String BATCH_DIR = "/var/lib/nuri/batch";
+    static final String POD_NAME = "POD_NAME";
     /** Long enough to finish in-flight generations after SIGTERM; the worker drains within it. */
     public static final long TERMINATION_GRACE_SECONDS = 120;
     /** Before SIGTERM: the time for a deleted pod to leave the Service's endpoints everywhere. */
@@ -77,6 +80,10 @@ public final class ShardPodTemplate {
         }
         volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
         mounts.add(mount("tmp", "/tmp", false));
+        batchVolume(spec).ifPresent(v -> {
+            volumes.add(v);
+            mounts.add(new VolumeMountBuilder().withName(v.getName()).withMountPath(BATCH_DIR).withSubPathExpr("$(" + POD_NAME + ")").build());
+        });
         String workerImage = spec.image != null && !spec.image.isBlank() ? spec.image : image;
         ModelVolume model = modelVolume(spec, workerImage);
         model.volume().ifPresent(v -> {
@@ -174,6 +181,12 @@ public final class ShardPodTemplate {
         if (serving != null && serving.apiKeysSecret != null) {
             env.add(plain(ShardSetting.API_KEYS_FILE.env(), API_KEYS_DIR + "/" + API_KEYS_FILE));
         }
+        if (batchVolume(spec).isPresent()) {
+            // the pod's name names its folder in the batch volume (subPathExpr); a StatefulSet pod keeps it across restarts
+            env.add(new EnvVarBuilder().withName(POD_NAME).withNewValueFrom().withNewFieldRef().withApiVersion("v1")
+                    .withFieldPath("metadata.name").endFieldRef().endValueFrom().build());
+            env.add(plain(ShardSetting.BATCH_DIR.env(), BATCH_DIR));
+        }
         // The tokenizer's native library unpacks itself; the root filesystem is read-only.
         env.add(plain("DJL_CACHE_DIR", "/tmp/djl"));
         // The JVM sizes its heap from the container limit; the weights live off-heap (mmap).
@@ -183,6 +196,19 @@ public final class ShardPodTemplate {
 
     private static EnvVar plain(String name, String value) {
         return new EnvVarBuilder().withName(name).withValue(value).build();
+    }
+
+    /** The spec.batch.storage volume, if any. */
+    private static Optional<Volume> batchVolume(ModelDeploymentSpec spec) {
+        var storage = spec.batch == null ? null : spec.batch.storage;
+        if (storage == null) return Optional.empty();
+        VolumeBuilder v = new VolumeBuilder().withName("batch");
+        if (storage.pvc != null) return Optional.of(v.withNewPersistentVolumeClaim().withClaimName(storage.pvc.claimName).endPersistentVolumeClaim().build());
+        if (storage.emptyDir != null) {
+            return Optional.of(v.withNewEmptyDir().withSizeLimit(storage.emptyDir.sizeLimit == null ? null
+                    : new io.fabric8.kubernetes.api.model.Quantity(storage.emptyDir.sizeLimit)).endEmptyDir().build());
+        }
+        return Optional.empty();
     }
 
     /** Where the worker finds the model, and what volume and init container put it there. */

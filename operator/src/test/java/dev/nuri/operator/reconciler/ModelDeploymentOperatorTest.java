@@ -409,6 +409,51 @@ class ModelDeploymentOperatorTest {
         assertThat(condition(get(NO_PVC, "tiny"), "Degraded").getStatus()).isEqualTo("False");
     }
 
+    /**
+     * spec.batch.storage: every shard pod mounts its own folder of the volume (subPathExpr, the pod's name) at
+     * NURI_BATCH_DIR, admitted under Pod Security "restricted"; a claim that does not exist is reported by name.
+     */
+    @Test
+    void batchStorageIsMountedPerPodAtTheBatchDir() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", TINY);
+        md.getMetadata().setName("batchy");
+        md.getSpec().batch = new dev.nuri.operator.api.v1alpha1.BatchSpec();
+        md.getSpec().batch.storage = new dev.nuri.operator.api.v1alpha1.BatchSpec.Storage();
+        md.getSpec().batch.storage.emptyDir = new dev.nuri.operator.api.v1alpha1.BatchSpec.EmptyDir();
+        md.getSpec().batch.storage.emptyDir.sizeLimit = "1Gi";
+        client.resource(md).create();
+        awaitReady(TINY, "batchy", 1);
+        assertThat(shardPods(TINY, "batchy")).hasSize(4).allSatisfy(p -> {
+            var worker = p.getSpec().getContainers().getFirst();
+            assertThat(env(p, ShardSetting.BATCH_DIR.env())).isEqualTo("/var/lib/nuri/batch");
+            assertThat(worker.getEnv()).filteredOn(e -> "POD_NAME".equals(e.getName())).singleElement()
+                    .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name"));
+            assertThat(worker.getVolumeMounts()).filteredOn(m -> "/var/lib/nuri/batch".equals(m.getMountPath())).singleElement()
+                    .satisfies(m -> {
+                        assertThat(m.getName()).isEqualTo("batch");
+                        assertThat(m.getSubPathExpr()).isEqualTo("$(POD_NAME)");
+                        assertThat(m.getReadOnly()).isNotEqualTo(Boolean.TRUE);
+                    });
+            assertThat(p.getSpec().getVolumes()).filteredOn(v -> "batch".equals(v.getName())).singleElement()
+                    .satisfies(v -> assertThat(v.getEmptyDir().getSizeLimit()).isEqualTo(new Quantity("1Gi")));
+        });
+
+        TestCluster.editAsAUser(client.resources(ModelDeployment.class).inNamespace(TINY).withName("batchy"), m -> {
+            m.getSpec().batch.storage.emptyDir = null;
+            m.getSpec().batch.storage.pvc = new dev.nuri.operator.api.v1alpha1.BatchSpec.Pvc();
+            m.getSpec().batch.storage.pvc.claimName = "tiny-batches";
+        });
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            Condition degraded = condition(get(TINY, "batchy"), "Degraded");
+            assertThat(degraded.getStatus()).isEqualTo("True");
+            assertThat(degraded.getReason()).isEqualTo("BatchStorageMissing");
+            assertThat(degraded.getMessage()).isEqualTo("PersistentVolumeClaim tiny-batches named in spec.batch.storage.pvc "
+                    + "does not exist in namespace " + TINY);
+        });
+        client.resources(ModelDeployment.class).inNamespace(TINY).withName("batchy").delete();
+        await().atMost(TIMEOUT).until(() -> get(TINY, "batchy") == null && shardPods(TINY, "batchy").isEmpty());
+    }
+
     // --- helpers ---------------------------------------------------------------------------------
 
     /**

@@ -69,6 +69,22 @@ class ShardPodTemplateTest {
     }
 
     @Test
+    void batchStorageOnAClaimIsEachPodsOwnFolderAtTheBatchDir() throws IOException {
+        ModelDeployment md = example("tiny-cpu.yaml");
+        assertThat(env(ShardPodTemplate.build(md, 0, "img", "r"), ShardSetting.BATCH_DIR.env())).as("no storage: no batch dir").isNull();
+        md.getSpec().batch = new dev.nuri.operator.api.v1alpha1.BatchSpec();
+        md.getSpec().batch.storage = new dev.nuri.operator.api.v1alpha1.BatchSpec.Storage();
+        md.getSpec().batch.storage.pvc = new dev.nuri.operator.api.v1alpha1.BatchSpec.Pvc();
+        md.getSpec().batch.storage.pvc.claimName = "batches";
+        PodTemplateSpec t = ShardPodTemplate.build(md, 0, "img", "r");
+        assertThat(env(t, ShardSetting.BATCH_DIR.env())).isEqualTo("/var/lib/nuri/batch");
+        assertThat(t.getSpec().getVolumes()).filteredOn(v -> v.getName().equals("batch")).singleElement()
+                .satisfies(v -> assertThat(v.getPersistentVolumeClaim().getClaimName()).isEqualTo("batches"));
+        assertThat(worker(t).getVolumeMounts()).filteredOn(m -> m.getName().equals("batch")).singleElement()
+                .satisfies(m -> assertThat(m.getSubPathExpr()).isEqualTo("$(POD_NAME)"));
+    }
+
+    @Test
     void podPassesTheRestrictedProfileShape() throws IOException {
         PodTemplateSpec t = ShardPodTemplate.build(example("tiny-cpu.yaml"), 0, "img", "r");
         var pod = t.getSpec().getSecurityContext();

@@ -56,6 +56,9 @@ public class ModelDeploymentSpec {
     @JsonPropertyDescription("Worker container image. Defaults to the image the operator was configured with.")
     public String image;
 
+    @JsonPropertyDescription("The OpenAI Files and Batch API (/v1/files, /v1/batches): where each shard keeps its state.")
+    public BatchSpec batch;
+
     @JsonPropertyDescription("The built-in SLO-aware autoscaler. Leave it off when an HPA or KEDA drives the scale subresource.")
     public AutoscalingSpec autoscaling;
 
