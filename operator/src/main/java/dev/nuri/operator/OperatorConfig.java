@@ -17,7 +17,13 @@ import java.util.Optional;
  * @param autoscaleInterval how often the built-in autoscaler reads metrics and decides
  */
 public record OperatorConfig(List<String> namespaces, String workerImage, String metricsHost, int metricsPort,
-                             Optional<String> leaseNamespace, String identity, java.time.Duration autoscaleInterval) {
+                             Optional<String> leaseNamespace, String identity, java.time.Duration autoscaleInterval,
+                             Optional<java.nio.file.Path> peerMasterKeyFile) {
+
+    public OperatorConfig(List<String> namespaces, String workerImage, String metricsHost, int metricsPort,
+                          Optional<String> leaseNamespace, String identity, java.time.Duration autoscaleInterval) {
+        this(namespaces, workerImage, metricsHost, metricsPort, leaseNamespace, identity, autoscaleInterval, Optional.empty());
+    }
 
     public OperatorConfig(List<String> namespaces, String workerImage, String metricsHost, int metricsPort,
                           Optional<String> leaseNamespace, String identity) {
@@ -35,6 +41,7 @@ public record OperatorConfig(List<String> namespaces, String workerImage, String
         String lease = env.getOrDefault("NURI_LEADER_ELECTION_NAMESPACE", "");
         String interval = env.getOrDefault("NURI_AUTOSCALE_INTERVAL_SECONDS",
                 Long.toString(dev.nuri.operator.autoscaling.Autoscaler.DEFAULT_INTERVAL.toSeconds()));
+        String masterKeyFile = env.getOrDefault("NURI_PEER_MASTER_KEY_FILE", "");
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
             String value = arg.contains("=") ? arg.substring(arg.indexOf('=') + 1) : (i + 1 < args.length ? args[i + 1] : null);
@@ -47,6 +54,7 @@ public record OperatorConfig(List<String> namespaces, String workerImage, String
                 case "--metrics-port" -> port = require(flag, value);
                 case "--leader-election-namespace" -> lease = require(flag, value);
                 case "--autoscale-interval-seconds" -> interval = require(flag, value);
+                case "--peer-master-key-file" -> masterKeyFile = require(flag, value);
                 case "--help", "-h" -> throw new IllegalArgumentException(usage());
                 default -> throw new IllegalArgumentException("unknown option " + arg + "\n" + usage());
             }
@@ -71,7 +79,8 @@ public record OperatorConfig(List<String> namespaces, String workerImage, String
         List<String> watched = Arrays.stream(namespaces.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
         String identity = env.getOrDefault("HOSTNAME", "nuri-operator-" + java.util.UUID.randomUUID());
         return new OperatorConfig(watched, image, host, metricsPort, lease.isBlank() ? Optional.empty() : Optional.of(lease),
-                identity, java.time.Duration.ofSeconds(intervalSeconds));
+                identity, java.time.Duration.ofSeconds(intervalSeconds),
+                masterKeyFile.isBlank() ? Optional.empty() : Optional.of(java.nio.file.Path.of(masterKeyFile)));
     }
 
     private static String require(String flag, String value) {
@@ -88,6 +97,8 @@ public record OperatorConfig(List<String> namespaces, String workerImage, String
                   --metrics-port PORT           their port (env NURI_METRICS_PORT; default 8080)
                   --leader-election-namespace NS  enable leader election with a Lease in NS (env NURI_LEADER_ELECTION_NAMESPACE)
                   --autoscale-interval-seconds N  how often the built-in autoscaler decides (env NURI_AUTOSCALE_INTERVAL_SECONDS; default 15)
+                  --peer-master-key-file FILE   the master key each deployment's peer key is derived from (env NURI_PEER_MASTER_KEY_FILE;
+                                                default: random per process, docs/security.md)
                 """;
     }
 }

@@ -1,6 +1,7 @@
 package dev.nuri.operator;
 
 import dev.nuri.operator.autoscaling.Autoscaler;
+import dev.nuri.operator.dependents.PeerKeys;
 import dev.nuri.operator.observability.DeploymentMetrics;
 import dev.nuri.operator.observability.OperatorHttpServer;
 import dev.nuri.operator.reconciler.ModelDeploymentReconciler;
@@ -65,7 +66,13 @@ public final class OperatorMain implements AutoCloseable {
                             .withLeaderCallbacks(new LeaderCallbacks(() -> {}, this::lostLeadership, leader -> {}))
                             .build()));
         });
-        operator.register(new ModelDeploymentReconciler(config.workerImage(), new DeploymentMetrics(registry), autoscaler, rebalancer),
+        PeerKeys peerKeys = config.peerMasterKeyFile().map(PeerKeys::fromFile).orElseGet(() -> {
+            LOG.warn("no --peer-master-key-file: peer keys derive from a random master of this process; the deployments created "
+                    + "before a restart cannot be rebalanced until their peer key is rotated (docs/security.md)");
+            return PeerKeys.random();
+        });
+        operator.register(new ModelDeploymentReconciler(config.workerImage(), new DeploymentMetrics(registry), autoscaler, rebalancer,
+                        peerKeys),
                 c -> {
                     if (!config.namespaces().isEmpty()) {
                         c.settingNamespaces(new HashSet<>(config.namespaces()));

@@ -1,6 +1,5 @@
 package dev.nuri.operator.dependents;
 
-import dev.nuri.contract.PeerKey;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.shard.ShardNames;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
@@ -14,10 +13,11 @@ import io.javaoperatorsdk.operator.api.reconciler.Context;
 import java.util.Set;
 
 /**
- * {@code <name>-peer-key}: the random key with which the shards of a group prove to each other that they belong to
- * this deployment (every shard pod gets it as NURI_PEER_KEY). Created once, immutable, never rotated: its desired
- * state is random, so anything that compared and updated it would write a new key on every reconcile and cut the
- * groups already running apart.
+ * {@code <name>-peer-key}: the key with which the shards of a group prove to each other that they belong to this
+ * deployment (every shard pod gets it as NURI_PEER_KEY), derived from the operator's master key ({@link PeerKeys}), so
+ * that the operator can call the group's internal endpoints without reading the Secret back. Created once, immutable,
+ * never rotated by a reconcile: anything that compared and updated it would cut the groups already running apart when
+ * the master changed.
  *
  * <p>Create-only, and not a JOSDK dependent, on purpose: the operator never reads Secrets (it may only create them).
  * It creates the key for a deployment that has no group yet, and again whenever a shard pod cannot start because
@@ -28,11 +28,11 @@ import java.util.Set;
 public final class PeerKeySecret {
     private PeerKeySecret() {}
 
-    public static void ensure(ModelDeployment md, Context<ModelDeployment> context) {
+    public static void ensure(ModelDeployment md, Context<ModelDeployment> context, PeerKeys keys) {
         boolean noGroupYet = context.getSecondaryResources(StatefulSet.class).isEmpty();
         if (!noGroupYet && !aPodLacksIt(md, context.getSecondaryResources(Pod.class))) return;
         try {
-            context.getClient().secrets().inNamespace(md.getMetadata().getNamespace()).resource(desired(md)).create();
+            context.getClient().secrets().inNamespace(md.getMetadata().getNamespace()).resource(desired(md, keys.of(md))).create();
         } catch (KubernetesClientException e) {
             if (e.getCode() != 409) throw e;
         }
@@ -48,8 +48,8 @@ public final class PeerKeySecret {
                         && s.getWaiting().getMessage() != null && s.getWaiting().getMessage().contains(name));
     }
 
-    /** The Secret as the operator creates it (a fresh random key each call). */
-    public static Secret desired(ModelDeployment md) {
+    /** The Secret as the operator creates it, holding {@code key}. */
+    public static Secret desired(ModelDeployment md, String key) {
         return new SecretBuilder()
                 .withMetadata(OwnedObjects.metadata(md, ShardNames.peerKey(md)))
                 .editMetadata().withOwnerReferences(new OwnerReferenceBuilder()
@@ -58,7 +58,7 @@ public final class PeerKeySecret {
                 .endMetadata()
                 .withType("Opaque")
                 .withImmutable(true)
-                .addToStringData(ShardNames.PEER_KEY_ENTRY, PeerKey.generate())
+                .addToStringData(ShardNames.PEER_KEY_ENTRY, key)
                 .build();
     }
 }

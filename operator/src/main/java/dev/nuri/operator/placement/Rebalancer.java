@@ -12,22 +12,18 @@ import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus.PlacementStatus;
 import dev.nuri.operator.api.v1alpha1.Placement;
 import dev.nuri.operator.rollout.GroupObservation;
 import dev.nuri.operator.shard.ShardLabels;
-import dev.nuri.operator.shard.ShardNames;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.EventSourceBuilder;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.List;
@@ -44,8 +40,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The rebalancer's side effects around {@link RebalanceDecision}, for {@code placement: balanced}: every
  * {@code interval} it reads the expert-load window of every shard of the ready groups (their internal endpoint, with
- * the deployment's peer key), decides, switches every ready group live ({@link GroupPlacementSwitch}: prepare on all,
- * commit on all, release) and records an Event. The placement ConfigMap then carries the new placement
+ * the deployment's peer key, which the caller derives: the operator does not read Secrets), decides, switches every
+ * ready group live ({@link GroupPlacementSwitch}: prepare on all, commit on all, release) and records an Event. The placement ConfigMap then carries the new placement
  * ({@link #placementFor}), so that a shard that restarts loads it.
  */
 public final class Rebalancer {
@@ -104,7 +100,7 @@ public final class Rebalancer {
      * @param current the placement the ConfigMap carries for the update revision
      */
     public PlacementStatus evaluate(ModelDeployment md, PlacementFile current, Map<Integer, GroupObservation> groups,
-                                    Collection<Pod> shardPods, KubernetesClient client) {
+                                    Collection<Pod> shardPods, PeerKey key, KubernetesClient client) {
         ResourceID id = ResourceID.fromResource(md);
         ExpertsSpec experts = md.getSpec().experts;
         if (experts.placement() != Placement.BALANCED || !experts.rebalance().enabled() || experts.parallelism() < 2) {
@@ -118,8 +114,6 @@ public final class Rebalancer {
 
         List<List<URI>> readyGroups = readyGroups(md, groups, shardPods);
         if (readyGroups.isEmpty()) return state.status;
-        PeerKey key = peerKey(md, client);
-        if (key == null) return state.status;
         List<ExpertLoad> loads = new ArrayList<>();
         for (List<URI> group : readyGroups) {
             try {
@@ -229,15 +223,6 @@ public final class Rebalancer {
         return grouped && md.getSpec().experts.total % 8 == 0 ? 8 : 1;
     }
 
-    private static PeerKey peerKey(ModelDeployment md, KubernetesClient client) {
-        Secret secret = client.secrets().inNamespace(md.getMetadata().getNamespace()).withName(ShardNames.peerKey(md)).get();
-        if (secret == null) return null;
-        String value = secret.getStringData() != null ? secret.getStringData().get(ShardNames.PEER_KEY_ENTRY) : null;
-        if (value == null && secret.getData() != null && secret.getData().get(ShardNames.PEER_KEY_ENTRY) != null) {
-            value = new String(Base64.getDecoder().decode(secret.getData().get(ShardNames.PEER_KEY_ENTRY)), StandardCharsets.US_ASCII);
-        }
-        return value == null ? null : PeerKey.parse(value);
-    }
 
     private static String format(double v) {
         return String.format(Locale.ROOT, "%.3f", v);

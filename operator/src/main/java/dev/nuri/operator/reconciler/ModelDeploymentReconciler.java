@@ -11,6 +11,7 @@ import dev.nuri.operator.dependents.DependentInputs;
 import dev.nuri.operator.dependents.GroupDisruptionBudget;
 import dev.nuri.operator.dependents.GroupStatefulSets;
 import dev.nuri.operator.dependents.PeerKeySecret;
+import dev.nuri.operator.dependents.PeerKeys;
 import dev.nuri.operator.dependents.PeerNetworkPolicy;
 import dev.nuri.operator.dependents.PlacementConfigMap;
 import dev.nuri.operator.dependents.ShardsService;
@@ -76,6 +77,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     private final PeerNetworkPolicy networkPolicy = new PeerNetworkPolicy();
     private final Autoscaler autoscaler;
     private final Rebalancer rebalancer;
+    private final PeerKeys peerKeys;
     private final GroupDrain drain;
 
     public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics) {
@@ -87,7 +89,14 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
     }
 
     public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics, Autoscaler autoscaler, Rebalancer rebalancer) {
+        this(workerImage, metrics, autoscaler, rebalancer, PeerKeys.random());
+    }
+
+    /** @param peerKeys derives each deployment's peer key (the operator's master key) */
+    public ModelDeploymentReconciler(String workerImage, DeploymentMetrics metrics, Autoscaler autoscaler, Rebalancer rebalancer,
+                                     PeerKeys peerKeys) {
         this.workerImage = workerImage;
+        this.peerKeys = peerKeys;
         this.metrics = metrics;
         this.autoscaler = autoscaler;
         this.rebalancer = rebalancer;
@@ -106,13 +115,14 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         // the placement in force: the last rebalanced one, else the configured layout; the rebalancer may move experts now
         PlacementFile current = rebalancer.placementFor(md).or(() -> placement.rebalancedFile(md, revision))
                 .orElseGet(() -> Placements.of(md.getSpec().experts, md.getMetadata().getGeneration()));
-        var rebalanced = rebalancer.evaluate(md, current, observed, context.getSecondaryResources(Pod.class), context.getClient());
+        var rebalanced = rebalancer.evaluate(md, current, observed, context.getSecondaryResources(Pod.class),
+                dev.nuri.contract.PeerKey.parse(peerKeys.of(md)), context.getClient());
         current = rebalancer.placementFor(md).orElse(current);
         shareWithDependents(context, revision, plan, observed, draining, current);
 
         // Each dependent is the only writer of its objects: GroupStatefulSets also drains the groups the plan says to.
         placement.reconcile(md, context);
-        PeerKeySecret.ensure(md, context);
+        PeerKeySecret.ensure(md, context, peerKeys);
         shardsService.reconcile(md, context);
         apiService.reconcile(md, context);
         groups.reconcile(md, context);

@@ -137,6 +137,30 @@ class ChartRenderTest {
     }
 
     @Test
+    void theOperatorReadsItsPeerMasterKeyFromAMountedSecretThatOutlivesTheRelease() {
+        List<HasMetadata> objects = Chart.render(cluster, "nuri", NS);
+        io.fabric8.kubernetes.api.model.Secret master = Chart.one(objects, io.fabric8.kubernetes.api.model.Secret.class);
+        assertThat(master.getMetadata().getName()).isEqualTo("nuri-nuri-operator-peer-master");
+        assertThat(master.getMetadata().getAnnotations()).containsEntry("helm.sh/resource-policy", "keep");
+        assertThat(java.util.Base64.getDecoder().decode(master.getData().get("master-key"))).hasSize(64);
+        PodSpec pod = Chart.one(objects, Deployment.class).getSpec().getTemplate().getSpec();
+        assertThat(pod.getVolumes()).anySatisfy(v -> {
+            assertThat(v.getName()).isEqualTo("peer-master");
+            assertThat(v.getSecret().getSecretName()).isEqualTo(master.getMetadata().getName());
+        });
+        Container c = operator(objects);
+        assertThat(c.getVolumeMounts()).anySatisfy(m -> {
+            assertThat(m.getName()).isEqualTo("peer-master");
+            assertThat(m.getMountPath()).isEqualTo("/etc/nuri/peer-master");
+            assertThat(m.getReadOnly()).isTrue();
+        });
+        assertThat(c.getEnv()).anySatisfy(e -> {
+            assertThat(e.getName()).isEqualTo("NURI_PEER_MASTER_KEY_FILE");
+            assertThat(e.getValue()).isEqualTo("/etc/nuri/peer-master/master-key");
+        });
+    }
+
+    @Test
     void twoReplicasGetADisruptionBudgetAndSpreadOverNodes() {
         List<HasMetadata> single = Chart.render(cluster, "nuri", NS);
         assertThat(Chart.ofKind(single, PodDisruptionBudget.class)).isEmpty();

@@ -205,6 +205,7 @@ class NamespacedInstallTest {
     @Order(4)
     void upgradeKeepsModelDeployments() {
         String uid = modelUid();
+        String masterKey = peerMasterKey();
         cluster.helm("upgrade", RELEASE, Chart.DIR.toString(), "-n", SYSTEM, "--reuse-values", "--set", "replicaCount=2",
                 "--wait", "--timeout", "90s").assertSuccess();
 
@@ -213,6 +214,7 @@ class NamespacedInstallTest {
         assertThat(client.policy().v1().podDisruptionBudget().inNamespace(SYSTEM).withName(FULLNAME).get()).isNotNull();
         assertThat(client.resources(ModelDeployment.class).inNamespace(TEAM).withName("tiny").get().getMetadata().getUid())
                 .isEqualTo(uid);
+        assertThat(peerMasterKey()).as("the peer master key, which the deployments' peer keys derive from").isEqualTo(masterKey);
     }
 
     @Test
@@ -229,6 +231,14 @@ class NamespacedInstallTest {
         assertThat(tiny.getMetadata().getUid()).isEqualTo(uid);
         StatefulSet group = client.apps().statefulSets().inNamespace(TEAM).withName("tiny-g0").get();
         assertThat(group).as("the model's group keeps serving without the operator").isNotNull();
+        peerMasterKey();
+    }
+
+    /** helm.sh/resource-policy: keep, so that a reinstall derives the same peer keys for the deployments that stayed. */
+    private static String peerMasterKey() {
+        var secret = client.secrets().inNamespace(SYSTEM).withName(FULLNAME + "-peer-master").get();
+        assertThat(secret).as("the operator's peer master key Secret").isNotNull();
+        return secret.getData().get("master-key");
     }
 
     private static String modelUid() {

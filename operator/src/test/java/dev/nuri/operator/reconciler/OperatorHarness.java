@@ -60,6 +60,34 @@ final class OperatorHarness implements AutoCloseable {
         }
     }
 
+    /**
+     * As {@link #start(TestCluster, OperatorConfig, dev.nuri.operator.autoscaling.Autoscaler, dev.nuri.operator.placement.Rebalancer)},
+     * but logged in as the Helm chart's ServiceAccount with the chart's RBAC for the config's namespaces (release
+     * namespace {@code releaseNamespace}, created here): the operator can do exactly what the installed one can.
+     */
+    static OperatorHarness startAsChartServiceAccount(TestCluster cluster, OperatorConfig operatorConfig, String releaseNamespace,
+                                                      dev.nuri.operator.autoscaling.Autoscaler autoscaler,
+                                                      dev.nuri.operator.placement.Rebalancer rebalancer) {
+        cluster.client().namespaces().resource(new NamespaceBuilder().withNewMetadata().withName(releaseNamespace).endMetadata().build())
+                .serverSideApply();
+        String rbac = cluster.helm("template", "nuri-operator", TestCluster.REPO.resolve("helm/nuri-operator").toString(),
+                "--namespace", releaseNamespace, "--set", "watchNamespaces={" + String.join(",", operatorConfig.namespaces()) + "}",
+                "--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml").assertSuccess().stdout();
+        cluster.client().load(new java.io.ByteArrayInputStream(rbac.getBytes(java.nio.charset.StandardCharsets.UTF_8))).serverSideApply();
+        String token = cluster.kubectl("create", "token", "nuri-operator", "-n", releaseNamespace, "--duration=1h")
+                .assertSuccess().stdout().strip();
+        try {
+            Config admin = Config.fromKubeconfig(Files.readString(cluster.kubeconfig()));
+            Config config = new ConfigBuilder().withMasterUrl(admin.getMasterUrl()).withCaCertData(admin.getCaCertData())
+                    .withOauthToken(token).withUserAgent(USER_AGENT).build();
+            KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
+            OperatorMain main = new OperatorMain(operatorConfig, client, autoscaler, rebalancer).start();
+            return new OperatorHarness(client, main);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     int httpPort() {
         return operator.httpPort();
     }

@@ -117,7 +117,7 @@ class ShardContractRoundTripTest {
                 env.put(e.getName(), Integer.toString(ordinal));
             } else {
                 var ref = e.getValueFrom().getSecretKeyRef();
-                Secret ours = PeerKeySecret.desired(md);
+                Secret ours = PeerKeySecret.desired(md, dev.nuri.operator.dependents.PeerKeys.random().of(md));
                 env.put(e.getName(), ref.getName().equals(ours.getMetadata().getName())
                         ? ours.getStringData().get(ref.getKey())            // the Secret the operator creates
                         : "secret:" + ref.getName() + "/" + ref.getKey()); // a user's Secret (the API key)
