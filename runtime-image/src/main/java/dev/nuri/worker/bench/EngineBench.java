@@ -306,8 +306,23 @@ public final class EngineBench {
     }
 
     static Map<String, Double> scrape(int port) throws Exception {
-        String text = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        return scrape(URI.create("http://127.0.0.1:" + port));
+    }
+
+    /**
+     * The nuri_ series of a shard's /metrics, summed over their labels. Asked up to three times: on a machine at load
+     * average 30 a busy shard's event loop answered a scrape too late once.
+     */
+    static Map<String, Double> scrape(URI shard) throws Exception {
+        String text = null;
+        for (int attempt = 1; text == null; attempt++) {
+            try {
+                text = CLIENT.send(HttpRequest.newBuilder(shard.resolve("/metrics")).timeout(Duration.ofSeconds(30)).build(),
+                        HttpResponse.BodyHandlers.ofString()).body();
+            } catch (java.net.http.HttpTimeoutException e) {
+                if (attempt == 3) throw e;
+            }
+        }
         Map<String, Double> values = new HashMap<>();
         for (String line : text.split("\n")) {
             if (line.startsWith("#") || !line.startsWith("nuri_")) continue;

@@ -169,7 +169,7 @@ public final class LoadMain {
         return values.get(Math.max(0, Math.min(values.size() - 1, rank)));
     }
 
-    private static String prompt(Random random, int words) {
+    static String prompt(Random random, int words) {
         StringBuilder b = new StringBuilder();
         for (int i = 0; i < words; i++) b.append(i == 0 ? "" : " ").append(WORDS[random.nextInt(WORDS.length)]);
         return b.toString();
