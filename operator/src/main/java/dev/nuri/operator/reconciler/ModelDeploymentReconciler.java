@@ -28,6 +28,7 @@ import dev.nuri.operator.status.CapacityCheck;
 import dev.nuri.operator.status.GroupObserver;
 import dev.nuri.operator.status.StatusAggregator;
 import dev.nuri.operator.status.StatusAggregator.Blocker;
+import dev.nuri.operator.status.StatusPatch;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.ObjectReferenceBuilder;
@@ -49,6 +50,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.UUID;
@@ -64,11 +66,11 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
 
     private static final Logger LOG = LoggerFactory.getLogger(ModelDeploymentReconciler.class);
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** How soon a status computed from a stale view is computed again. */
+    static final java.time.Duration STALE_STATUS_RETRY = java.time.Duration.ofSeconds(1);
 
     private final String workerImage;
     private final DeploymentMetrics metrics;
-    /** Conditions last announced per deployment: the cached status can trail our own last patch. */
-    private final Map<ResourceID, Map<String, String>> announced = new java.util.concurrent.ConcurrentHashMap<>();
     private final PlacementConfigMap placement = new PlacementConfigMap();
     private final ShardsService shardsService = new ShardsService();
     private final ApiService apiService = new ApiService();
@@ -132,6 +134,7 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         AutoscalingStatus autoscaling = autoscaler.evaluate(md, observed, context.getSecondaryResources(Pod.class), context.getClient());
         UpdateControl<ModelDeployment> control = reportStatus(md, context, revision, plan, observed, blocker, capacity, autoscaling,
                 current, rebalanced);
+        if (control.getScheduleDelay().isPresent()) return control; // a stale status, computed again soon
         // the autoscaler and the rebalancer decide on a clock, not only on events
         if (!draining.isEmpty()) return control.rescheduleAfter(GroupDrain.POLL); // no event says a request finished
         if (autoscaling != null) return control.rescheduleAfter(autoscaler.interval());
@@ -233,30 +236,35 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         if (JSON.valueToTree(status).equals(JSON.valueToTree(md.getStatus()))) {
             return UpdateControl.noUpdate(); // steady state: not a single write
         }
-        recordTransitions(md, context, status);
-        announced.keySet().removeIf(id -> context.getPrimaryCache().get(id).isEmpty());
         autoscaler.retain(context.getPrimaryCache().list().map(ResourceID::fromResource).collect(java.util.stream.Collectors.toSet()));
         rebalancer.retain(context.getPrimaryCache().list().map(ResourceID::fromResource).collect(java.util.stream.Collectors.toSet()));
-        ModelDeployment patch = new ModelDeployment();
-        patch.getMetadata().setName(md.getMetadata().getName());
-        patch.getMetadata().setNamespace(md.getMetadata().getNamespace());
-        patch.setStatus(status);
-        return UpdateControl.patchStatus(patch);
+        Optional<ModelDeployment> written = StatusPatch.apply(context.getClient(),
+                context.getControllerConfiguration().fieldManager(), md, status);
+        if (written.isEmpty()) {
+            // the deployment changed since the cache saw it (another writer): this status is stale and was not
+            // written; look again once the cache has the newer version (a status-only change brings no event)
+            LOG.debug("{}/{}: status not written, the deployment changed since version {}", md.getMetadata().getNamespace(),
+                    md.getMetadata().getName(), md.getMetadata().getResourceVersion());
+            return UpdateControl.<ModelDeployment>noUpdate().rescheduleAfter(STALE_STATUS_RETRY);
+        }
+        // the next reconcile reads what was written, not the cache's older version
+        context.eventSourceRetriever().getControllerEventSource()
+                .handleRecentResourceUpdate(ResourceID.fromResource(md), written.get(), md);
+        recordTransitions(md, context, status);
+        return UpdateControl.noUpdate();
     }
 
-    /** One Kubernetes Event per condition that changed status or reason since it was last announced. */
+    /**
+     * One Kubernetes Event per condition whose status or reason this write changed. Only a write that was accepted
+     * announces: it replaced exactly {@code md}'s status, so two operators never both announce one transition.
+     */
     private void recordTransitions(ModelDeployment md, Context<ModelDeployment> context, ModelDeploymentStatus next) {
         List<Condition> before = md.getStatus() == null ? List.of() : md.getStatus().conditions;
-        Map<String, String> last = announced.computeIfAbsent(ResourceID.fromResource(md), id -> {
-            Map<String, String> seen = new java.util.concurrent.ConcurrentHashMap<>();
-            before.forEach(b -> seen.put(b.getType(), b.getStatus() + "/" + b.getReason()));
-            return seen;
-        });
-        boolean first = last.isEmpty(); // a new deployment: "not Degraded" is not news
+        boolean first = before.isEmpty(); // a new deployment: "not Degraded" is not news
         for (Condition c : next.conditions) {
-            String state = c.getStatus() + "/" + c.getReason();
-            if (state.equals(last.put(c.getType(), state))
-                    || (first && c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("False"))) {
+            boolean unchanged = before.stream().anyMatch(b -> b.getType().equals(c.getType())
+                    && b.getStatus().equals(c.getStatus()) && Objects.equals(b.getReason(), c.getReason()));
+            if (unchanged || (first && c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("False"))) {
                 continue;
             }
             boolean warning = c.getType().equals(ModelDeploymentStatus.DEGRADED) && c.getStatus().equals("True");

@@ -36,6 +36,12 @@ final class OperatorHarness implements AutoCloseable {
         return start(cluster, new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0, Optional.empty(), "test"));
     }
 
+    static OperatorHarness startAs(TestCluster cluster, List<String> namespaces, String userAgent) {
+        var config = new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0, Optional.empty(), "test");
+        return start(cluster, config, dev.nuri.operator.autoscaling.Autoscaler.standard(config.autoscaleInterval()),
+                dev.nuri.operator.placement.Rebalancer.standard(dev.nuri.operator.placement.Rebalancer.DEFAULT_INTERVAL), userAgent);
+    }
+
     static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig) {
         return start(cluster, operatorConfig, dev.nuri.operator.autoscaling.Autoscaler.standard(operatorConfig.autoscaleInterval()));
     }
@@ -49,9 +55,15 @@ final class OperatorHarness implements AutoCloseable {
     /** With a rebalancer of the test's own (KWOK pods run nothing: their internal endpoints must be elsewhere). */
     static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig, dev.nuri.operator.autoscaling.Autoscaler autoscaler,
                                  dev.nuri.operator.placement.Rebalancer rebalancer) {
+        return start(cluster, operatorConfig, autoscaler, rebalancer, USER_AGENT);
+    }
+
+    private static OperatorHarness start(TestCluster cluster, OperatorConfig operatorConfig,
+                                         dev.nuri.operator.autoscaling.Autoscaler autoscaler,
+                                         dev.nuri.operator.placement.Rebalancer rebalancer, String userAgent) {
         try {
             Config config = new ConfigBuilder(Config.fromKubeconfig(Files.readString(cluster.kubeconfig())))
-                    .withUserAgent(USER_AGENT).build();
+                    .withUserAgent(userAgent).build();
             KubernetesClient client = new KubernetesClientBuilder().withConfig(config).build();
             OperatorMain main = new OperatorMain(operatorConfig, client, autoscaler, rebalancer).start();
             return new OperatorHarness(client, main);
