@@ -90,6 +90,15 @@ public final class LocalControlPlane extends TestCluster {
         return "local control plane (" + state + ")";
     }
 
+    /**
+     * {@code hack/cluster restart}: stops one component of the plane (etcd, kube-apiserver, ...), keeps it down
+     * {@code downSeconds}, starts it again with the same command line and waits until it is healthy.
+     */
+    public void restart(String component, int downSeconds) {
+        run(List.of("env", "NURI_CLUSTER_DIR=" + state, REPO.resolve("hack/cluster").toString(), "restart", component,
+                "--down", Integer.toString(downSeconds)), REPO).assertSuccess();
+    }
+
     /** The folder holding the plane's logs (and the node's, with a real node). */
     public Path logs() {
         return state.resolve("logs");
