@@ -253,8 +253,9 @@ class ModelDeploymentOperatorTest {
             assertThat(degraded.getMessage()).contains("Insufficient rebellions.ai/ATOM");
             assertThat(condition(get(SCARCE, "tiny"), "Ready").getStatus()).isEqualTo("False");
         });
-        assertThat(client.v1().events().inNamespace(SCARCE).list().getItems())
-                .anyMatch(e -> "Unschedulable".equals(e.getReason()) && "Warning".equals(e.getType()));
+        // the Event announces the status write once it is accepted: it follows the status, by a moment
+        await().atMost(TIMEOUT).untilAsserted(() -> assertThat(client.v1().events().inNamespace(SCARCE).list().getItems())
+                .anyMatch(e -> "Unschedulable".equals(e.getReason()) && "Warning".equals(e.getType())));
 
         cluster.addNodes("rebellions-atom", 1, "op-atom-b", "zone-a");
         awaitReady(SCARCE, "tiny", 1);
@@ -394,8 +395,9 @@ class ModelDeploymentOperatorTest {
             assertThat(degraded.getMessage()).isEqualTo("PersistentVolumeClaim tiny-weights named in "
                     + "spec.model.source.pvc does not exist in namespace " + NO_PVC);
         });
-        assertThat(client.v1().events().inNamespace(NO_PVC).list().getItems())
-                .anyMatch(e -> "ModelSourceMissing".equals(e.getReason()) && "Warning".equals(e.getType()));
+        // the Event announces the status write once it is accepted: it follows the status, by a moment
+        await().atMost(TIMEOUT).untilAsserted(() -> assertThat(client.v1().events().inNamespace(NO_PVC).list().getItems())
+                .anyMatch(e -> "ModelSourceMissing".equals(e.getReason()) && "Warning".equals(e.getType())));
 
         client.persistentVolumes().resource(new PersistentVolumeBuilder().withNewMetadata().withName("tiny-weights-pv")
                 .endMetadata().withNewSpec().withStorageClassName("manual").addToCapacity("storage", new Quantity("1Gi"))
