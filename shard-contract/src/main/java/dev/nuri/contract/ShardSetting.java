@@ -31,6 +31,10 @@ public enum ShardSetting {
                     + "and the tests make one per group. Never logged"),
     BIND_HOST("NURI_BIND_HOST", "127.0.0.1", "address both servers bind; pods set `0.0.0.0`"),
     WIRE_DTYPE("NURI_WIRE_DTYPE", "bf16", "`bf16` or `f32` for hidden vectors and partial sums"),
+    TWO_BATCH_OVERLAP_MIN_TOKENS("NURI_TWO_BATCH_OVERLAP_MIN_TOKENS", "0",
+            "with more than one shard, an engine step of at least this many tokens runs as two micro-batches, each one's "
+                    + "expert dispatch/combine under way while the other computes its attention and shared expert "
+                    + "(two-batch overlap, docs/benchmarks.md); `0`: off"),
     PEER_TIMEOUT_SECONDS("NURI_PEER_TIMEOUT_SECONDS", "30", "a peer that does not answer a dispatch in time counts as lost"),
     EXPERT_LOAD_WINDOW_SECONDS("NURI_EXPERT_LOAD_WINDOW_SECONDS", "60",
             "the sliding window of `/v1/internal/expert-load`: tokens this shard routed to each (layer, expert) in the "

@@ -169,6 +169,9 @@ public final class ShardSettings {
         return Boolean.parseBoolean(v);
     }
 
+    /** Tokens from which a step runs as two overlapped micro-batches; 0: never. */
+    public int twoBatchOverlapMinTokens() { return integer(ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS); }
+
     /** Threads for the kernels; 0 when not set (the CPUs the JVM sees). */
     public int kernelThreads() { return integer(ShardSetting.KERNEL_THREADS, 0); }
 
@@ -185,6 +188,10 @@ public final class ShardSettings {
         }
         kvCacheMemoryFraction();
         prefixCaching();
+        if (twoBatchOverlapMinTokens() < 0 || twoBatchOverlapMinTokens() == 1) {
+            throw new IllegalArgumentException(ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS.names()
+                    + " must be 0 (off) or at least 2 (two micro-batches of one token or more), got " + twoBatchOverlapMinTokens());
+        }
         if (isSet(ShardSetting.KV_CACHE_TOKENS) && kvCacheTokens() < 1) {
             throw new IllegalArgumentException(ShardSetting.KV_CACHE_TOKENS.names() + " must be at least 1, got " + kvCacheTokens());
         }

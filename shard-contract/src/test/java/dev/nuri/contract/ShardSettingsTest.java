@@ -54,6 +54,9 @@ class ShardSettingsTest {
                 .hasMessageContaining("--kernel-threads / NURI_KERNEL_THREADS must be at least 1, got 0");
         assertThat(ShardSettings.parse(new String[] {"--kernel-threads", "3"}, Map.of()).kernelThreads()).isEqualTo(3);
         assertThat(ShardSettings.parse(new String[0], Map.of()).kernelThreads()).as("unset: the pool's own size").isZero();
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS.env(), "1")).validate())
+                .hasMessageContaining("NURI_TWO_BATCH_OVERLAP_MIN_TOKENS must be 0 (off) or at least 2");
+        assertThat(ShardSettings.parse(new String[0], Map.of()).twoBatchOverlapMinTokens()).as("default: off").isZero();
     }
 
     @Test

@@ -137,19 +137,18 @@ final class DecoderLm implements CausalLm {
         }
         float[] x = new float[n * h];
         for (int t = 0; t < n; t++) embedTokens.dequantizeRow(tokens[t], 0, h, x, t * h);
-        float[] xn = new float[n * h];
-        float[] y = new float[n * h];
-        float eps = config.rmsNormEps();
-        for (Layer layer : layers) {
-            Norms.rmsNormRows(x, n, h, layer.inputLayernorm(), eps, xn);
-            layer.selfAttn().forward(xn, n, caches, positions, y);
-            Blas1.add(y, x, n * h);
-            Norms.rmsNormRows(x, n, h, layer.postAttentionLayernorm(), eps, xn);
-            if (layer.moe() != null) layer.moe().forward(xn, n, h, routed, y);
-            else layer.denseMlp().forward(xn, n, y);
-            Blas1.add(y, x, n * h);
+        if (routed.overlaps(n)) {
+            twoBatchOverlap(x, n, caches, positions, routed);
+        } else {
+            MicroBatch whole = new MicroBatch(x, 0, n, caches, positions, routed);
+            for (Layer layer : layers) {
+                whole.begin(layer);
+                whole.end();
+            }
         }
         for (int t = 0; t < n; t++) caches[t].commit(Math.max(caches[t].length(), positions[t] + 1));
+        float eps = config.rmsNormEps();
+        float[] xn = new float[n * h];
         // the rows that want logits go through lm_head together: its weight (often the largest) is read once per step
         int vocab = config.vocabSize(), m = 0;
         for (int t = 0; t < n; t++) if (want[t]) Norms.rmsNorm(x, t * h, norm, eps, xn, (m++) * h, h);
@@ -162,5 +161,72 @@ final class DecoderLm implements CausalLm {
             i++;
         }
         return logits;
+    }
+
+    /**
+     * Two-batch overlap (DeepSeek-V3, SGLang): the rows run as two micro-batches, the first half (earlier positions of
+     * any sequence cut in two) and the second, interleaved layer by layer so that one's routed-expert traffic is under
+     * way while the other computes: A's attention and MoE start, B's attention and MoE start, A's MoE finishes and
+     * A's next layer starts, B's MoE finishes, and so on. Each micro-batch computes exactly what it would alone; the
+     * second half's attention reads the first half's keys of the same layer, written before it.
+     */
+    private void twoBatchOverlap(float[] x, int n, KvCache[] caches, int[] positions, RoutedExperts routed) {
+        int h = config.hiddenSize(), half = n / 2;
+        MicroBatch a = new MicroBatch(x, 0, half, caches, positions, routed);
+        MicroBatch b = new MicroBatch(x, half, n, caches, positions, routed);
+        a.begin(layers[0]);
+        b.begin(layers[0]);
+        for (int l = 0; l < layers.length; l++) {
+            a.end();
+            if (l + 1 < layers.length) a.begin(layers[l + 1]);
+            b.end();
+            if (l + 1 < layers.length) b.begin(layers[l + 1]);
+        }
+        System.arraycopy(a.x, 0, x, 0, half * h);
+        System.arraycopy(b.x, 0, x, half * h, (n - half) * h);
+    }
+
+    /** Rows [from, to) of a forward pass, one layer at a time: {@link #begin} starts a layer, {@link #end} completes it. */
+    private final class MicroBatch {
+        final int n;
+        final float[] x, xn, y;
+        final KvCache[] caches;
+        final int[] positions;
+        final RoutedExperts routed;
+        MoeBlock.Started moe; // the current layer's MoE, under way
+
+        /** Works in place on x when it is all of the rows, else on a copy of its rows. */
+        MicroBatch(float[] x, int from, int to, KvCache[] caches, int[] positions, RoutedExperts routed) {
+            int h = config.hiddenSize();
+            this.n = to - from;
+            boolean all = from == 0 && to == caches.length;
+            this.x = all ? x : java.util.Arrays.copyOfRange(x, from * h, to * h);
+            this.caches = all ? caches : java.util.Arrays.copyOfRange(caches, from, to);
+            this.positions = all ? positions : java.util.Arrays.copyOfRange(positions, from, to);
+            this.routed = routed;
+            this.xn = new float[n * h];
+            this.y = new float[n * h];
+        }
+
+        /** x += attn(input_layernorm(x)), then the MLP of post_attention_layernorm(x) started (a dense one done). */
+        void begin(Layer layer) {
+            int h = config.hiddenSize();
+            float eps = config.rmsNormEps();
+            Norms.rmsNormRows(x, n, h, layer.inputLayernorm(), eps, xn);
+            layer.selfAttn().forward(xn, n, caches, positions, y);
+            Blas1.add(y, x, n * h);
+            Norms.rmsNormRows(x, n, h, layer.postAttentionLayernorm(), eps, xn);
+            if (layer.moe() != null) moe = layer.moe().start(xn, n, h, routed, y);
+            else layer.denseMlp().forward(xn, n, y);
+        }
+
+        /** x += the layer's MLP output. */
+        void end() {
+            if (moe != null) {
+                moe.finish();
+                moe = null;
+            }
+            Blas1.add(y, x, n * config.hiddenSize());
+        }
     }
 }

@@ -28,17 +28,49 @@ public final class MoeBlock {
 
     /** out[n × H] = MoE(x) for normalised rows x. */
     public void forward(float[] x, int n, int hidden, RoutedExperts experts, float[] out) {
+        start(x, n, hidden, experts, out).finish();
+    }
+
+    /**
+     * The first half of {@link #forward}: routes, starts the routed experts and computes the shared expert while
+     * they are under way (on peer shards: the traffic overlaps this compute). {@link Started#finish} completes
+     * {@code out}; x must stay unchanged until then.
+     */
+    public Started start(float[] x, int n, int hidden, RoutedExperts experts, float[] out) {
         int k = router.topK();
         int[] ids = new int[n * k];
         float[] w = new float[n * k];
         router.route(x, n, ids, w);
         java.util.Arrays.fill(out, 0, n * hidden, 0f);
-        experts.apply(layer, n, k, x, ids, w, out);
+        RoutedExperts.Pending routed = experts.start(layer, n, k, x, ids, w, out);
+        float[] shared = null;
         if (sharedExperts != null) {
-            float[] shared = new float[n * hidden];
+            shared = new float[n * hidden];
             sharedExperts.forward(x, n, shared);
-            Blas1.add(shared, out, n * hidden);
         }
-        if (postMlpLayernorm != null) Norms.rmsNormRows(out, n, hidden, postMlpLayernorm, eps, out);
+        return new Started(routed, shared, out, n, hidden);
+    }
+
+    /** An MoE layer whose routed experts are under way. */
+    public final class Started {
+        private final RoutedExperts.Pending routed;
+        private final float[] shared;
+        private final float[] out;
+        private final int n, hidden;
+
+        private Started(RoutedExperts.Pending routed, float[] shared, float[] out, int n, int hidden) {
+            this.routed = routed;
+            this.shared = shared;
+            this.out = out;
+            this.n = n;
+            this.hidden = hidden;
+        }
+
+        /** Routed sum first, then the shared expert added to it: the order of the sums never changes. */
+        public void finish() {
+            routed.finish();
+            if (shared != null) Blas1.add(shared, out, n * hidden);
+            if (postMlpLayernorm != null) Norms.rmsNormRows(out, n, hidden, postMlpLayernorm, eps, out);
+        }
     }
 }

@@ -31,7 +31,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (from each shard's /metrics). Not a test: run it with runtime-image/bench/run.sh.
  */
 public final class BenchMain {
-    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5))
+    private static final HttpClient CLIENT = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(60))
             .executor(Executors.newVirtualThreadPerTaskExecutor()).build();
 
     private BenchMain() {}
@@ -46,31 +46,49 @@ public final class BenchMain {
         String wire = flags.string("wire-dtype", "bf16");
         String jar = Path.of(WorkerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
         Path logs = Files.createDirectories(Path.of(flags.string("logs", "target/bench-logs")));
-        System.out.printf("model %s, wire %s, max_tokens %d, prompt ~%d words, %d cores%n", model, wire, maxTokens, promptWords,
-                Runtime.getRuntime().availableProcessors());
-        System.out.println("| shards | concurrency | requests | output tok/s | vs 1 shard | TTFT p50 ms | TTFT p90 ms | mean batch/shard | dispatch+combine share | of which transport | MoE round trip µs |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        int[] overlaps = ints(flags.string("two-batch-overlap", "0"));
+        boolean pin = Boolean.parseBoolean(flags.string("pin-cores", "false"));
+        int rounds = flags.integer("rounds", 1);
+        System.out.printf("model %s, wire %s, max_tokens %d, prompt ~%d words, %d cores%s, load average %.1f%n", model, wire, maxTokens,
+                promptWords, Runtime.getRuntime().availableProcessors(), pin ? ", shard i pinned to core i (taskset)" : "", loadAverage());
+        System.out.println("| shards | two-batch overlap from | concurrency | requests | output tok/s | vs 1st row | TTFT p50 ms | TTFT p90 ms | mean batch/shard | overlapped steps | dispatch+combine share | of which transport | MoE round trip µs |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         double[] base = new double[concurrencies.length];
-        for (int shards : shardCounts) {
-            try (LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, 0, 0, jar, flags.string("heap", "1g"),
-                    Map.of(ShardSetting.WIRE_DTYPE.env(), wire, ShardSetting.MAX_BATCH.env(), "512"), logs))) {
-                group.awaitReady(Duration.ofMinutes(5));
-                run(group, 2 * shards, maxTokens, promptWords); // warm-up: JIT and connections
-                for (int c = 0; c < concurrencies.length; c++) {
-                    int concurrency = concurrencies[c];
-                    int requests = Math.max(2 * concurrency, 8);
-                    Scrape before = Scrape.of(group);
-                    Result r = run(group, concurrency, maxTokens, promptWords, requests);
-                    Scrape delta = Scrape.of(group).minus(before);
-                    if (shards == shardCounts[0]) base[c] = r.tokensPerSecond();
-                    System.out.printf("| %d | %d | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %s | %s | %s |%n", shards, concurrency, requests,
-                            r.tokensPerSecond(), r.tokensPerSecond() / base[c], r.ttftP(0.5) * 1e3, r.ttftP(0.9) * 1e3,
-                            delta.meanBatch(), shards == 1 ? "n/a" : String.format("%.1f%%", 100 * delta.moeShare()),
-                            shards == 1 ? "n/a" : String.format("%.1f%%", 100 * delta.transportShare()),
-                            shards == 1 ? "n/a" : String.format("%.0f", 1e6 * delta.roundTrip()));
+        for (int round = 0; round < rounds; round++) {
+            for (int shards : shardCounts) {
+                for (int overlap : overlaps) {
+                    if (shards == 1 && overlap != overlaps[0]) continue; // one shard never overlaps
+                    Map<String, String> env = Map.of(ShardSetting.WIRE_DTYPE.env(), wire, ShardSetting.MAX_BATCH.env(), "512",
+                            ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS.env(), Integer.toString(overlap));
+                    try (LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, 0, 0, jar, flags.string("heap", "1g"),
+                            env, logs), pin)) {
+                        group.awaitReady(Duration.ofMinutes(5));
+                        run(group, 2 * shards, maxTokens, promptWords); // warm-up: JIT and connections
+                        for (int c = 0; c < concurrencies.length; c++) {
+                            int concurrency = concurrencies[c];
+                            int requests = Math.max(2 * concurrency, 8);
+                            Scrape before = Scrape.of(group);
+                            Result r = run(group, concurrency, maxTokens, promptWords, requests);
+                            Scrape delta = Scrape.of(group).minus(before);
+                            if (base[c] == 0) base[c] = r.tokensPerSecond();
+                            System.out.printf("| %d | %s | %d | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f%% | %s | %s | %s |%n", shards,
+                                    overlap == 0 ? "off" : Integer.toString(overlap), concurrency, requests,
+                                    r.tokensPerSecond(), r.tokensPerSecond() / base[c], r.ttftP(0.5) * 1e3, r.ttftP(0.9) * 1e3,
+                                    delta.meanBatch(), delta.steps == 0 ? 0 : 100 * delta.overlappedSteps / delta.steps,
+                                    shards == 1 ? "n/a" : String.format("%.1f%%", 100 * delta.moeShare()),
+                                    shards == 1 ? "n/a" : String.format("%.1f%%", 100 * delta.transportShare()),
+                                    shards == 1 ? "n/a" : String.format("%.0f", 1e6 * delta.roundTrip()));
+                        }
+                    }
                 }
             }
+            System.out.printf("round %d done, load average %.1f%n", round + 1, loadAverage());
         }
+    }
+
+    /** The 1-minute load average (other processes share these cores). */
+    private static double loadAverage() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
 
     private static int[] ints(String csv) {
@@ -144,9 +162,9 @@ public final class BenchMain {
 
     /** Sums of the engine and MoE timers over all shards of the group. */
     record Scrape(double stepSeconds, double prefillSeconds, double dispatchSeconds, double combineSeconds, double batchSum,
-                  double steps, double peerComputeSeconds, double moeCalls) {
+                  double steps, double peerComputeSeconds, double moeCalls, double overlappedSteps) {
         static Scrape of(LocalGroup group) throws Exception {
-            double[] v = new double[8];
+            double[] v = new double[9];
             for (int s = 0; s < group.shards(); s++) {
                 String text = CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + group.httpPort(s) + "/metrics")).build(),
                         HttpResponse.BodyHandlers.ofString()).body();
@@ -158,8 +176,9 @@ public final class BenchMain {
                 v[5] += value(text, "nuri_engine_batch_size_count");
                 v[6] += value(text, "nuri_moe_expert_compute_seconds_sum", "tokens_from=\"peer\"");
                 v[7] += value(text, "nuri_moe_dispatch_seconds_count");
+                v[8] += value(text, "nuri_engine_two_batch_overlap_steps_total");
             }
-            return new Scrape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+            return new Scrape(v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]);
         }
 
         private static double value(String text, String name) {
@@ -178,7 +197,7 @@ public final class BenchMain {
         Scrape minus(Scrape o) {
             return new Scrape(stepSeconds - o.stepSeconds, prefillSeconds - o.prefillSeconds, dispatchSeconds - o.dispatchSeconds,
                     combineSeconds - o.combineSeconds, batchSum - o.batchSum, steps - o.steps,
-                    peerComputeSeconds - o.peerComputeSeconds, moeCalls - o.moeCalls);
+                    peerComputeSeconds - o.peerComputeSeconds, moeCalls - o.moeCalls, overlappedSteps - o.overlappedSteps);
         }
 
         /** dispatch + combine without the peers' expert compute that the combine wait contains */

@@ -468,6 +468,7 @@ public final class Engine implements AutoCloseable {
         }
         (prompts ? metrics.prefill : metrics.decodeStep).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
         metrics.batchSize.record(batch.size());
+        if (step.overlaps(rows)) metrics.twoBatchOverlapSteps.increment();
         r = 0;
         for (Map.Entry<Sequence, Integer> e : batch.entrySet()) {
             Sequence s = e.getKey();

@@ -42,6 +42,7 @@ public final class LocalGroup implements AutoCloseable {
     private final int[] httpPorts;
     private final int[] peerPorts;
     private final Process[] processes;
+    private boolean pinToCores;
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
 
     private LocalGroup(Spec spec) {
@@ -56,7 +57,16 @@ public final class LocalGroup implements AutoCloseable {
     }
 
     public static LocalGroup start(Spec spec) {
+        return start(spec, false);
+    }
+
+    /**
+     * @param pinToCores run shard i on core i (modulo the cores), through {@code taskset}: a benchmark of "one core per
+     *                   shard" on one machine
+     */
+    public static LocalGroup start(Spec spec, boolean pinToCores) {
         LocalGroup group = new LocalGroup(spec);
+        group.pinToCores = pinToCores;
         for (int s = 0; s < spec.shards(); s++) group.startShard(s);
         return group;
     }
@@ -101,7 +111,9 @@ public final class LocalGroup implements AutoCloseable {
     /** Starts (or restarts) one shard process. */
     public synchronized void startShard(int shard) {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        List<String> command = new ArrayList<>(List.of(java, "-Xmx" + spec.heap(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=4",
+        List<String> command = new ArrayList<>();
+        if (pinToCores) command.addAll(List.of("taskset", "-c", Integer.toString(shard % Runtime.getRuntime().availableProcessors())));
+        command.addAll(List.of(java, "-Xmx" + spec.heap(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=4",
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Djava.util.logging.SimpleFormatter.format=%1$tT %4$s %5$s%6$s%n",
                 "-cp", spec.classpath(), "dev.nuri.worker.WorkerMain", "shard", "--" + ShardSetting.EXIT_WITH_PARENT.flag()));

@@ -71,6 +71,8 @@ public final class WorkerMetrics {
     public final Timer decodeStep;
     public final Timer prefill;
     public final DistributionSummary batchSize;
+    /** engine steps run as two overlapped micro-batches */
+    public final Counter twoBatchOverlapSteps;
 
     public WorkerMetrics(String modelName, int shardIndex) {
         // filters map first, then accept or deny the mapped id: rename vLLM's set, drop the rest
@@ -105,6 +107,9 @@ public final class WorkerMetrics {
         prefill = latency("nuri.engine_prefill", "An engine step that carries prompt chunks (and the decodes that ride along)", LATENCY_BUCKETS);
         batchSize = DistributionSummary.builder("nuri.engine_batch_size").description("Sequences per engine step")
                 .serviceLevelObjectives(TOKEN_BUCKETS).register(registry);
+        twoBatchOverlapSteps = Counter.builder("nuri.engine_two_batch_overlap_steps")
+                .description("Engine steps run as two micro-batches, each one's expert traffic overlapping the other's compute")
+                .register(registry);
         expertCompute = Timer.builder("nuri.moe_expert_compute").description("Per call: routed-expert compute on this shard")
                 .tag("tokens_from", "self").serviceLevelObjectives(FAST_BUCKETS).register(registry);
         expertComputeForPeers = Timer.builder("nuri.moe_expert_compute").description("Per call: routed-expert compute on this shard")

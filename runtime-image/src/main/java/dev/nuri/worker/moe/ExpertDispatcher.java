@@ -3,6 +3,7 @@ package dev.nuri.worker.moe;
 import dev.nuri.contract.Frame;
 import dev.nuri.contract.WireDType;
 import dev.nuri.kernels.moe.RoutedExperts;
+import dev.nuri.kernels.moe.RoutedExperts.Pending;
 import dev.nuri.worker.metrics.WorkerMetrics;
 import dev.nuri.worker.transport.PeerLink;
 import dev.nuri.worker.transport.PeerUnavailableException;
@@ -38,12 +39,20 @@ public final class ExpertDispatcher implements RoutedExperts {
     private final Duration timeout;
     private final WorkerMetrics metrics;
     private final MoeLoad load;
+    private final int twoBatchOverlapMinRows;
 
     private final AtomicReference<Step> inFlight = new AtomicReference<>();
 
     public ExpertDispatcher(int selfShard, ExpertHost host, PeerLink[] links,
                             WireDType dtype, Duration timeout, WorkerMetrics metrics, MoeLoad load) {
+        this(selfShard, host, links, dtype, timeout, metrics, load, 0);
+    }
+
+    /** @param twoBatchOverlapMinRows steps of at least this many rows run as two overlapped micro-batches; 0: never */
+    public ExpertDispatcher(int selfShard, ExpertHost host, PeerLink[] links, WireDType dtype, Duration timeout,
+                            WorkerMetrics metrics, MoeLoad load, int twoBatchOverlapMinRows) {
         this.selfShard = selfShard;
+        this.twoBatchOverlapMinRows = twoBatchOverlapMinRows;
         this.host = host;
         this.links = links;
         this.dtype = dtype;
@@ -70,7 +79,17 @@ public final class ExpertDispatcher implements RoutedExperts {
 
         @Override
         public void apply(int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights, float[] out) {
-            route(placement, layer, tokens, k, hidden, experts, weights, out);
+            route(placement, layer, tokens, k, hidden, experts, weights, out).finish();
+        }
+
+        @Override
+        public Pending start(int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights, float[] out) {
+            return route(placement, layer, tokens, k, hidden, experts, weights, out);
+        }
+
+        @Override
+        public int twoBatchOverlapMinRows() {
+            return ExpertDispatcher.this.twoBatchOverlapMinRows();
         }
 
         @Override
@@ -98,10 +117,22 @@ public final class ExpertDispatcher implements RoutedExperts {
     /** Outside a step (a caller that does not use {@link #forStep}): the placement in force. */
     @Override
     public void apply(int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights, float[] out) {
-        route(host.active(), layer, tokens, k, hidden, experts, weights, out);
+        route(host.active(), layer, tokens, k, hidden, experts, weights, out).finish();
     }
 
-    private void route(ExpertHost.Held placement, int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights,
+    @Override
+    public Pending start(int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights, float[] out) {
+        return route(host.active(), layer, tokens, k, hidden, experts, weights, out);
+    }
+
+    /** With peers to wait for, the setting; with one shard nothing travels and a split would only cost. */
+    @Override
+    public int twoBatchOverlapMinRows() {
+        return links.length > 1 ? twoBatchOverlapMinRows : 0;
+    }
+
+    /** Sends the peers their tokens and computes this shard's own share; the combine is left to the result. */
+    private Pending route(ExpertHost.Held placement, int layer, int tokens, int k, float[] hidden, int[] experts, float[] weights,
                        float[] out) {
         long start = System.nanoTime();
         int h = hidden.length / tokens;
@@ -141,7 +172,7 @@ public final class ExpertDispatcher implements RoutedExperts {
             long computeStart = System.nanoTime();
             placement.experts().apply(layer, tokens, k, hidden, experts, weights, out);
             metrics.expertCompute.record(System.nanoTime() - computeStart, TimeUnit.NANOSECONDS);
-            return;
+            return Pending.DONE;
         }
         @SuppressWarnings("unchecked")
         CompletableFuture<Frame.Combine>[] calls = new CompletableFuture[shards];
@@ -171,8 +202,14 @@ public final class ExpertDispatcher implements RoutedExperts {
             metrics.expertCompute.record(System.nanoTime() - computeStart, TimeUnit.NANOSECONDS);
         }
 
+        float[] own = local;
+        return () -> combine(calls, rows, own, h, out);
+    }
+
+    /** Waits for the peers' partial sums and adds them, and this shard's own, into out in shard order. */
+    private void combine(CompletableFuture<Frame.Combine>[] calls, int[][] rows, float[] local, int h, float[] out) {
         long combineStart = System.nanoTime();
-        for (int s = 0; s < shards; s++) { // in shard order, whichever shard this is
+        for (int s = 0; s < calls.length; s++) { // in shard order, whichever shard this is
             if (s == selfShard) {
                 if (local != null) addRows(local, rows[s], h, out);
                 continue;

@@ -197,7 +197,8 @@ public final class Shard implements AutoCloseable {
                     + ", connecting to peers " + peers);
         }
         ExpertDispatcher dispatcher = new ExpertDispatcher(shardIndex, host, peerLinks,
-                settings.wireDType(), Duration.ofSeconds(settings.integer(ShardSetting.PEER_TIMEOUT_SECONDS)), metrics, load);
+                settings.wireDType(), Duration.ofSeconds(settings.integer(ShardSetting.PEER_TIMEOUT_SECONDS)), metrics, load,
+                settings.twoBatchOverlapMinTokens());
         KvCacheBudget kv = KvCacheBudget.of(settings.kvCacheTokens(), settings.kvCacheMemoryFraction(), settings.kvBlockSize(),
                 lm.kvCacheBytesPerToken(), settings.kvCacheTokens() == 0 ? KvCacheBudget.freeHeapBytes() : 0);
         LOG.info(String.format("shard %d: KV cache of %d blocks x %d tokens = %d tokens (%d MiB)%s, prefix caching %s", shardIndex,

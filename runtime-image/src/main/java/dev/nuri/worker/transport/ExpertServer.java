@@ -28,7 +28,7 @@ import java.util.logging.Logger;
  */
 public final class ExpertServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ExpertServer.class.getName());
-    /** A peer's engine waits for each answer before its next dispatch, so 1 would do; a little slack costs nothing. */
+    /** A peer's engine has at most two dispatches out (two micro-batches with two-batch overlap); a little slack costs nothing. */
     static final int MAX_IN_FLIGHT = 4;
     static final long HANDSHAKE_TIMEOUT_MS = 5000;
 

@@ -28,7 +28,10 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * Two shard processes on loopback, each holding half of the experts (F32 on the wire, so that results are exactly
- * those of one process holding all experts), compared against a one-shard reference in this JVM.
+ * those of one process holding all experts), compared against a one-shard reference in this JVM. Two-batch overlap is
+ * forced on for every step of two tokens or more (a prompt's prefill, several sequences' decodes): its steps run as two
+ * micro-batches, one's dispatch/combine under way while the other computes, and must still give the reference's
+ * tokens; single-sequence decode steps (one token) run whole.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ExpertParallelGroupTest {
@@ -42,7 +45,8 @@ class ExpertParallelGroupTest {
         reference = InProcessShard.start();
         placementFile = Files.createTempFile("placement", ".json");
         Files.writeString(placementFile, PlacementStrategy.BALANCED.layout(16, 2, 0, 1).toJson());
-        group = new GroupFixture(2, Map.of(ShardSetting.WIRE_DTYPE.env(), "f32", ShardSetting.PLACEMENT_FILE.env(), placementFile.toString()));
+        group = new GroupFixture(2, Map.of(ShardSetting.WIRE_DTYPE.env(), "f32", ShardSetting.PLACEMENT_FILE.env(), placementFile.toString(),
+                ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS.env(), "2"));
     }
 
     @AfterAll
@@ -62,6 +66,38 @@ class ExpertParallelGroupTest {
             }
         }
         assertThat(group.http(0).metric("nuri_moe_dispatch_seconds_count")).isPositive();
+    }
+
+    /**
+     * One request with several prompts: its sequences share every step, on the group and on the reference alike, so
+     * the batches are the same; the group cuts each in two micro-batches (the prefill between prompts' tokens, each
+     * decode step two sequences a side), the reference runs them whole.
+     */
+    @Test
+    @Order(2)
+    void overlappedStepsOfSeveralSequencesGiveTheTokensOfOneProcessRunningThemWhole() {
+        List<String> prompts = new ArrayList<>(PROMPTS);
+        prompts.add("The quick brown fox jumps over the lazy dog, and then");
+        JsonObject body = GroupFixture.greedy("", 32).put("prompt", new io.vertx.core.json.JsonArray(prompts));
+        List<String> expected = choices(reference.http.post("/v1/completions", body));
+        assertThat(expected).hasSize(prompts.size());
+        for (int s = 0; s < 2; s++) {
+            double overlapped = group.http(s).metric("nuri_engine_two_batch_overlap_steps_total");
+            assertThat(choices(group.http(s).post("/v1/completions", body))).as("shard %d", s).isEqualTo(expected);
+            // the prefill and 31 decode steps of four sequences: every one ran as two micro-batches
+            assertThat(group.http(s).metric("nuri_engine_two_batch_overlap_steps_total") - overlapped)
+                    .as("overlapped steps on shard %d", s).isGreaterThanOrEqualTo(32);
+        }
+        assertThat(reference.http.metric("nuri_engine_two_batch_overlap_steps_total")).as("one shard never splits a step").isZero();
+    }
+
+    /** Each choice's tokens and text, in choice order. */
+    private static List<String> choices(Http.Response r) {
+        if (r.status() != 200) throw new AssertionError("status " + r.status() + ": " + r.body());
+        List<JsonObject> choices = new ArrayList<>();
+        r.json().getJsonArray("choices").forEach(c -> choices.add((JsonObject) c));
+        choices.sort(java.util.Comparator.comparingInt(c -> c.getInteger("index")));
+        return choices.stream().map(c -> c.getJsonObject("logprobs").getJsonArray("tokens").encode() + " | " + c.getString("text")).toList();
     }
 
     @Test
