@@ -368,27 +368,9 @@ class RealNodeIT {
     @Order(7)
     void theAutoscalerAddsAGroupUnderLoadAndDrainsItWhenIdleWithoutAFailedRequest() throws Exception {
         // A deployment of its own, so the test also runs alone (-Dit.test='RealNodeIT#theAutoscaler*').
-        client.resources(ModelDeployment.class).inNamespace(NS).withName(NAME).delete();
-        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
-                .until(() -> deployment().get() == null && shardPods().isEmpty());
-        ModelDeployment md = client.resources(ModelDeployment.class).load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
-        md.getMetadata().setNamespace(NS);
-        md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
-        md.getSpec().serving = new ServingSpec();
-        md.getSpec().serving.maxSequences = 1; // one request decoding per shard: a queue forms at a low rate
-        md.getSpec().autoscaling = new AutoscalingSpec();
-        md.getSpec().autoscaling.enabled = true;
-        md.getSpec().autoscaling.maxReplicas = 2;
-        md.getSpec().autoscaling.scaleUpStabilizationSeconds = 0;
-        md.getSpec().autoscaling.scaleDownStabilizationSeconds = SCALE_DOWN_WINDOW;
-        md.getSpec().autoscaling.targets = new AutoscalingSpec.Targets();
-        md.getSpec().autoscaling.targets.queueLength = QUEUE_TARGET;
-        client.resource(md).create();
-        awaitRolledOut(1);
-        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
-            var s = deployment().get().getStatus().autoscaling;
-            return s != null && s.measuredGroups != null && s.measuredGroups == 1;
-        });
+        ModelDeployment md = oneSequencePerShard();
+        md.getSpec().autoscaling = autoscaling(QUEUE_TARGET, 0, SCALE_DOWN_WINDOW);
+        replaceDeployment(md);
         String service = serviceUrl();
 
         // Load above one group's capacity; the test watches group 0's queue itself for the breach.
@@ -468,12 +450,7 @@ class RealNodeIT {
     void anHpaOnThePrometheusAdaptersExternalMetricAddsAGroupAndRemovesItWhenIdle() throws Exception {
         java.time.Instant start = java.time.Instant.now();
         if (deployment().get() == null) {
-            ModelDeployment md = client.resources(ModelDeployment.class).load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
-            md.getMetadata().setNamespace(NS);
-            md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
-            md.getSpec().serving = new ServingSpec();
-            md.getSpec().serving.maxSequences = 1;
-            client.resource(md).create();
+            client.resource(oneSequencePerShard()).create();
         } else if (deployment().get().getSpec().autoscaling != null) {
             // the built-in autoscaler off: the HPA alone writes spec.replicas (a merge patch: the operator writes too)
             deployment().patch(io.fabric8.kubernetes.client.dsl.base.PatchContext.of(io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
@@ -525,6 +502,118 @@ class RealNodeIT {
         } finally {
             hpas.withName(NAME).delete();
         }
+    }
+
+    /**
+     * The built-in autoscaler as docs/autoscaling.md configures it (queueLength 4, the default 30 s up
+     * and 300 s down windows, 10 % tolerance, 1 to 2 groups) on a noisy plateau at its target: a
+     * closed loop of 8 clients through the Service (4 decode, about 4 wait) whose count moves at random
+     * (seeded) between 7 and 9 every 10 to 20 s for 5 minutes. The goal is no scale action and no
+     * failed request. Prints the queue the autoscaler read (status.autoscaling) and the one the test
+     * read from the pods, step by step (docs/benchmarks.md quotes them).
+     */
+    @Test
+    @Order(9)
+    @Tag("real-node-autoscale") // 6-7 min: by hand, not in hack/test (docs/benchmarks.md)
+    void aNoisyPlateauAtTheQueueTargetTakesNoScaleAction() throws Exception {
+        ModelDeployment md = oneSequencePerShard();
+        md.getSpec().autoscaling = autoscaling(PLATEAU_QUEUE_TARGET, AutoscalingSpec.DEFAULT_SCALE_UP_STABILIZATION_SECONDS,
+                AutoscalingSpec.DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS);
+        String uid = replaceDeployment(md).getMetadata().getUid();
+        List<Pod> group0 = groupPods(0);
+        int centre = 4 + PLATEAU_QUEUE_TARGET; // 4 shards decode one request each, the others wait
+        java.util.Random noise = new java.util.Random(PLATEAU_SEED);
+        List<Double> statusQueue = new ArrayList<>(); // sampled every second: time-weighted
+        List<Double> podQueue = new ArrayList<>();
+        // per shard of group 0, summed over the samples: requests decoding, requests waiting
+        double[][] perShard = new double[group0.size()][2];
+        int[] shardSamples = {0};
+        int[] mostReplicas = {1};
+        // the longest time the autoscaler's reading stayed over target + 10 % (what a scale-up needs for 30 s)
+        java.time.Instant[] aboveSince = {null};
+        double[] longestAbove = {0};
+        StringBuilder steps = new StringBuilder();
+        String loadBefore = Files.readString(Path.of("/proc/loadavg")).strip();
+        java.time.Instant start = java.time.Instant.now();
+        java.time.Instant end = start.plus(PLATEAU);
+        String loadSummary;
+        int failed;
+        try (QueueLoad load = QueueLoad.start(serviceUrl(), centre)) {
+            int clients = centre;
+            while (java.time.Instant.now().isBefore(end)) {
+                java.time.Instant stepStart = java.time.Instant.now();
+                java.time.Instant stepEnd = java.util.Collections.min(List.of(stepStart.plusSeconds(10 + noise.nextInt(11)), end));
+                List<Double> stepStatus = new CopyOnWriteArrayList<>(), stepPods = new CopyOnWriteArrayList<>();
+                await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofSeconds(1)).until(() -> {
+                    ModelDeployment now = deployment().get();
+                    mostReplicas[0] = Math.max(mostReplicas[0], now.getSpec().replicas());
+                    var targets = now.getStatus().autoscaling == null ? null : now.getStatus().autoscaling.targets;
+                    Optional.ofNullable(targets).flatMap(ts -> ts.stream().filter(t -> "queueLength".equals(t.name) && t.current != null)
+                            .findFirst()).map(t -> Double.parseDouble(t.current)).ifPresent(q -> {
+                                stepStatus.add(q);
+                                java.time.Instant at = java.time.Instant.now();
+                                if (q <= PLATEAU_QUEUE_TARGET * 1.1) aboveSince[0] = null;
+                                else if (aboveSince[0] == null) aboveSince[0] = at;
+                                else longestAbove[0] = Math.max(longestAbove[0], secs(aboveSince[0], at));
+                            });
+                    try {
+                        double[][] shards = new double[group0.size()][];
+                        for (int i = 0; i < shards.length; i++) {
+                            shards[i] = metrics(group0.get(i), "nuri_num_requests_running", "nuri_num_requests_waiting");
+                        }
+                        stepPods.add(java.util.Arrays.stream(shards).mapToDouble(m -> m[1]).sum());
+                        for (int i = 0; i < shards.length; i++) {
+                            perShard[i][0] += shards[i][0];
+                            perShard[i][1] += shards[i][1];
+                        }
+                        shardSamples[0]++;
+                    } catch (IOException e) { // a /metrics read that failed: this second has no pod reading
+                    }
+                    return !java.time.Instant.now().isBefore(stepEnd);
+                });
+                statusQueue.addAll(stepStatus);
+                podQueue.addAll(stepPods);
+                steps.append(String.format(java.util.Locale.ROOT, "    +%3.0f s  %d clients  autoscaler's queue %s  pods' queue %s%n",
+                        secs(start, stepStart), clients, minMeanMax(stepStatus), minMeanMax(stepPods)));
+                clients = centre - 1 + noise.nextInt(3);
+                load.resize(clients);
+            }
+            loadSummary = load.summary();
+            failed = load.failed.get();
+        }
+        String loadAfter = Files.readString(Path.of("/proc/loadavg")).strip();
+        List<String> actions = client.v1().events().inNamespace(NS).list().getItems().stream()
+                .filter(e -> uid.equals(e.getInvolvedObject().getUid()) && List.of("ScaledUp", "ScaledDown").contains(e.getReason()))
+                .map(e -> e.getReason() + ": " + e.getMessage()).toList();
+        System.out.printf(java.util.Locale.ROOT, """
+                noisy plateau on the real node (queueLength target %d, windows %d s up / %d s down, %d +- 1 clients, seed %d, %.0f s):
+                %s  autoscaler's queue per group (status.autoscaling, each second) min/mean/max %s; longest over target + 10 %%: %.0f s
+                  pods' queue (group 0, each second) min/mean/max %s; per shard, mean decoding/waiting: %s
+                  load: %s
+                  scale actions: %d %s; most spec.replicas seen: %d
+                  load average (/proc/loadavg) before: %s; after: %s
+                """, PLATEAU_QUEUE_TARGET, AutoscalingSpec.DEFAULT_SCALE_UP_STABILIZATION_SECONDS,
+                AutoscalingSpec.DEFAULT_SCALE_DOWN_STABILIZATION_SECONDS, centre, PLATEAU_SEED, secs(start, java.time.Instant.now()),
+                steps, minMeanMax(statusQueue), longestAbove[0], minMeanMax(podQueue),
+                java.util.Arrays.stream(perShard).map(m -> String.format(java.util.Locale.ROOT, "%.2f/%.2f",
+                        m[0] / shardSamples[0], m[1] / shardSamples[0])).toList(), loadSummary, actions.size(), actions,
+                mostReplicas[0], loadBefore, loadAfter);
+        assertThat(actions).as("ScaledUp/ScaledDown Events over the plateau").isEmpty();
+        assertThat(mostReplicas[0]).as("most spec.replicas over the plateau").isEqualTo(1);
+        assertThat(failed).as("failed requests: " + loadSummary).isZero();
+        // a pass means something only if the plateau sat at the target
+        assertThat(statusQueue.stream().mapToDouble(Double::doubleValue).average().orElseThrow())
+                .as("mean queue the autoscaler read").isBetween(PLATEAU_QUEUE_TARGET * 0.75, PLATEAU_QUEUE_TARGET * 1.25);
+    }
+
+    /** docs/autoscaling.md's example target. */
+    static final int PLATEAU_QUEUE_TARGET = 4;
+    static final Duration PLATEAU = Duration.ofMinutes(5);
+    static final long PLATEAU_SEED = 13;
+
+    static String minMeanMax(List<Double> values) {
+        var stats = values.stream().mapToDouble(Double::doubleValue).summaryStatistics();
+        return values.isEmpty() ? "-" : String.format(java.util.Locale.ROOT, "%.1f/%.2f/%.1f", stats.getMin(), stats.getAverage(), stats.getMax());
     }
 
     /** More requests than one group decodes at once (4 shards x maxSequences 1): at least 8 wait, 4 per group at 2 groups. */
@@ -646,18 +735,34 @@ class RealNodeIT {
         final java.util.concurrent.atomic.AtomicInteger answered = new java.util.concurrent.atomic.AtomicInteger();
         final java.util.concurrent.atomic.AtomicInteger failed = new java.util.concurrent.atomic.AtomicInteger();
         final List<String> firstFailures = new CopyOnWriteArrayList<>();
+        /** One flag per client loop still wanted; a loop whose flag is cleared stops once its request is answered. */
+        final java.util.Deque<java.util.concurrent.atomic.AtomicBoolean> clients = new java.util.ArrayDeque<>();
+        final HttpRequest request;
 
-        static QueueLoad start(String service, int clients) {
-            QueueLoad load = new QueueLoad();
-            HttpRequest request = HttpRequest.newBuilder(URI.create(service + "/v1/completions")).timeout(Duration.ofMinutes(5))
+        QueueLoad(String service) {
+            request = HttpRequest.newBuilder(URI.create(service + "/v1/completions")).timeout(Duration.ofMinutes(5))
                     .header("Content-Type", "application/json").POST(HttpRequest.BodyPublishers.ofString("""
                             {"model":"tiny-axk1","prompt":"%s","max_tokens":32,"ignore_eos":true}""".formatted(PROMPT))).build();
-            for (int i = 0; i < clients; i++) load.loops.submit(() -> load.loop(request));
+        }
+
+        static QueueLoad start(String service, int clients) {
+            QueueLoad load = new QueueLoad(service);
+            load.resize(clients);
             return load;
         }
 
-        void loop(HttpRequest request) {
-            while (running.get()) {
+        /** Adds client loops, or lets the newest ones stop after their current request (none is cancelled). */
+        synchronized void resize(int count) {
+            while (clients.size() < count) {
+                var wanted = new java.util.concurrent.atomic.AtomicBoolean(true);
+                clients.push(wanted);
+                loops.submit(() -> loop(wanted));
+            }
+            while (clients.size() > count) clients.pop().set(false);
+        }
+
+        void loop(java.util.concurrent.atomic.AtomicBoolean wanted) {
+            while (running.get() && wanted.get()) {
                 try {
                     HttpResponse<String> r = http.send(request, HttpResponse.BodyHandlers.ofString());
                     if (r.statusCode() == 200) {
@@ -712,6 +817,45 @@ class RealNodeIT {
         return deployment().get().getSpec().replicas();
     }
 
+    /**
+     * examples/tiny-cpu.yaml at 100m CPU per shard, each shard decoding one request at a time: a closed
+     * loop of n clients keeps about n - 4 waiting per group, however fast the machine is.
+     */
+    static ModelDeployment oneSequencePerShard() {
+        ModelDeployment md = client.resources(ModelDeployment.class).load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
+        md.getMetadata().setNamespace(NS);
+        md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
+        md.getSpec().serving = new ServingSpec();
+        md.getSpec().serving.maxSequences = 1;
+        return md;
+    }
+
+    /** The built-in autoscaler on a queueLength target, 1 to 2 groups. */
+    static AutoscalingSpec autoscaling(int queueTarget, int scaleUpWindow, int scaleDownWindow) {
+        AutoscalingSpec a = new AutoscalingSpec();
+        a.enabled = true;
+        a.maxReplicas = 2;
+        a.scaleUpStabilizationSeconds = scaleUpWindow;
+        a.scaleDownStabilizationSeconds = scaleDownWindow;
+        a.targets = new AutoscalingSpec.Targets();
+        a.targets.queueLength = queueTarget;
+        return a;
+    }
+
+    /** Deletes the test deployment, creates {@code md} in its place and waits until it serves and its autoscaler has read it. */
+    static ModelDeployment replaceDeployment(ModelDeployment md) {
+        client.resources(ModelDeployment.class).inNamespace(NS).withName(NAME).delete();
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500))
+                .until(() -> deployment().get() == null && shardPods().isEmpty());
+        ModelDeployment created = client.resource(md).create();
+        awaitRolledOut(1);
+        await().atMost(Duration.ofMinutes(1)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            var s = deployment().get().getStatus().autoscaling;
+            return s != null && s.measuredGroups != null && s.measuredGroups == 1;
+        });
+        return created;
+    }
+
     static List<io.fabric8.kubernetes.api.model.Event> events(String reason) {
         return client.v1().events().inNamespace(NS).list().getItems().stream()
                 .filter(e -> reason.equals(e.getReason()) && NAME.equals(e.getInvolvedObject().getName())).toList();
@@ -720,6 +864,20 @@ class RealNodeIT {
     /** Requests waiting for admission, summed over the shards (what queueLength measures per group). */
     static double waiting(List<Pod> group) throws IOException, InterruptedException {
         return sumMetric(group, "nuri_num_requests_waiting");
+    }
+
+    /** The named metrics of one shard, each summed over its label sets. */
+    static double[] metrics(Pod pod, String... names) throws IOException, InterruptedException {
+        HttpResponse<String> r = get(podUrl(pod) + "/metrics");
+        if (r.statusCode() != 200) throw new IOException(pod.getMetadata().getName() + " /metrics: " + r.statusCode());
+        var samples = dev.nuri.operator.autoscaling.PrometheusText.parse(r.body());
+        double[] values = new double[names.length];
+        for (int i = 0; i < names.length; i++) {
+            String name = names[i];
+            values[i] = samples.stream().filter(s -> s.name().equals(name))
+                    .mapToDouble(dev.nuri.operator.autoscaling.PrometheusText.Sample::value).sum();
+        }
+        return values;
     }
 
     static double requestsServed(List<Pod> group) throws IOException, InterruptedException {
