@@ -584,7 +584,7 @@ class RealNodeIT {
         String loadAfter = Files.readString(Path.of("/proc/loadavg")).strip();
         List<String> actions = client.v1().events().inNamespace(NS).list().getItems().stream()
                 .filter(e -> uid.equals(e.getInvolvedObject().getUid()) && List.of("ScaledUp", "ScaledDown").contains(e.getReason()))
-                .map(e -> e.getReason() + ": " + e.getMessage()).toList();
+                .map(e -> "+" + sinceStart(start, e) + " s " + e.getReason() + ": " + e.getMessage()).toList();
         System.out.printf(java.util.Locale.ROOT, """
                 noisy plateau on the real node (queueLength target %d, windows %d s up / %d s down, %d +- 1 clients, seed %d, %.0f s):
                 %s  autoscaler's queue per group (status.autoscaling, each second) min/mean/max %s; longest over target + 10 %%: %.0f s
@@ -604,6 +604,16 @@ class RealNodeIT {
         // a pass means something only if the plateau sat at the target
         assertThat(statusQueue.stream().mapToDouble(Double::doubleValue).average().orElseThrow())
                 .as("mean queue the autoscaler read").isBetween(PLATEAU_QUEUE_TARGET * 0.75, PLATEAU_QUEUE_TARGET * 1.25);
+    }
+
+    /** When an Event was recorded, in seconds after {@code start}; "?" without a time. */
+    static String sinceStart(java.time.Instant start, io.fabric8.kubernetes.api.model.Event e) {
+        String at = e.getLastTimestamp() != null ? e.getLastTimestamp() : e.getEventTime() != null ? e.getEventTime().getTime() : null;
+        try {
+            return at == null ? "?" : String.format(java.util.Locale.ROOT, "%.0f", secs(start, java.time.Instant.parse(at)));
+        } catch (java.time.format.DateTimeParseException ex) {
+            return "? (" + at + ")";
+        }
     }
 
     /** docs/autoscaling.md's example target. */
