@@ -76,10 +76,11 @@ class ScalingDecisionTest {
         double[] queue = {0, 1, 3, 5, 6, 9, 11, 12, 14, 15, 16, 17, 17, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18, 18};
         Replay r = new Replay(POLICY, 1, 4); // a new group serves 4 intervals (1 min) after it is added
         for (int i = 0; i < queue.length; i++) r.step(i, queue[i], Double.NaN, 0);
-        // 5 waiting on 1 group (25% over) from step 3: 30 s later (3 samples) a second group
-        assertThat(r.actions).first().isEqualTo("step 5: 1 -> 2");
+        // 5 waiting on 1 group (step 3) is one request over 4: inside the band; 6 from step 4 on: 30 s later
+        // (3 samples) a second group
+        assertThat(r.actions).first().isEqualTo("step 6: 1 -> 2");
         assertThat(r.actions).as("one group per step, each after the previous serves, up to the 4.5 groups 18 waiting need, capped at max")
-                .containsExactly("step 5: 1 -> 2", "step 9: 2 -> 3", "step 13: 3 -> 4");
+                .containsExactly("step 6: 1 -> 2", "step 10: 2 -> 3", "step 14: 3 -> 4");
         assertThat(r.last.desired()).isEqualTo(4);
         assertThat(r.last.reason()).contains("queueLength").contains("within target");
     }
@@ -103,6 +104,38 @@ class ScalingDecisionTest {
         for (int i = 0; i < queue.length; i++) r.step(i, queue[i], kv[i], 0);
         assertThat(r.actions).isEmpty();
         assertThat(r.replicasPerStep).containsOnly(2);
+    }
+
+    /**
+     * Recorded on the real node (RealNodeIT.aNoisyPlateau*, 2026-11-30 20:35, docs/benchmarks.md): one
+     * group at queueLength 4 under 7 to 9 closed-loop clients (4 decode, the rest wait) for 301 s, the
+     * autoscaler's reading at each evaluation (status.autoscaling, read each second, changed at +17 4,
+     * +51 5, +82 4, +97 3, +114 4, +130 5, +193 4; evaluations about 16 s apart). A 9-client stretch
+     * read 5 four times running (+130 to +177 s): under a 10 % band (3.6 to 4.4) that added a group.
+     * Five is one request over the target: noise, not a breach.
+     */
+    @Test
+    void aNoisyPlateauAtASmallQueueTargetRecordedOnTheRealNodeTakesNoAction() {
+        double[] queue = {0, 4, 4, 5, 5, 4, 3, 4, 5, 5, 5, 5, 4, 4, 4, 4, 4, 4, 4};
+        Replay r = new Replay(POLICY, 1, 4);
+        for (int i = 0; i < queue.length; i++) r.step(i, queue[i], Double.NaN, 0);
+        assertThat(r.actions).as("scale actions over the plateau").isEmpty();
+        assertThat(r.replicasPerStep).containsOnly(1);
+    }
+
+    @Test
+    void twoRequestsPerGroupOverASmallQueueTargetStillScaleUp() {
+        Replay one = new Replay(POLICY, 1, 4); // 6 waiting against 4 for 30 s
+        for (int i = 0; i < 4; i++) one.step(i, 6, Double.NaN, 0);
+        assertThat(one.actions).containsExactly("step 2: 1 -> 2");
+        Replay two = new Replay(POLICY, 2, 4); // 6 per group over two groups
+        for (int i = 0; i < 4; i++) two.step(i, 12, Double.NaN, 0);
+        assertThat(two.actions).containsExactly("step 2: 2 -> 3");
+        assertThat(two.actions.size()).isOne();
+        Replay held = new Replay(POLICY, 2, 4); // 5 per group: one request over, for 10 minutes
+        for (int i = 0; i < 40; i++) held.step(i, 10, Double.NaN, 0);
+        assertThat(held.actions).isEmpty();
+        assertThat(held.last.reason()).isEqualTo("queueLength 5 against 4 asks for 2: within target");
     }
 
     @Test
@@ -155,8 +188,23 @@ class ScalingDecisionTest {
 
     @Test
     void perTargetRuleIsHpasWithATolerance() {
+        // queueLength: up to one request per group over the target asks for no change (10 % of 4 is less)
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(4.5)), 2)).hasValue(2);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(5)), 2)).hasValue(2);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(5.5)), 2)).hasValue(3);
+        // from a target of 10 up, 10 % is at least a request: HPA's band
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 20, OptionalDouble.of(22)), 2)).hasValue(2);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 20, OptionalDouble.of(22.5)), 2)).hasValue(3);
+        // below the target the band stays 10 %: at a target of 1 an empty queue still lets groups go
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 1, OptionalDouble.of(0)), 3)).hasValue(0);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 1, OptionalDouble.of(2)), 3)).hasValue(3);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 1, OptionalDouble.of(2.5)), 2)).hasValue(5);
+        // the continuous targets: 10 % both ways
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.TIME_TO_FIRST_TOKEN, 500, OptionalDouble.of(550)), 2)).hasValue(2);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.TIME_TO_FIRST_TOKEN, 500, OptionalDouble.of(560)), 2)).hasValue(3);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.KV_CACHE_USAGE, 80, OptionalDouble.of(88)), 2)).hasValue(2);
+        assertThat(ScalingDecision.groupsFor(new Measurement(Target.KV_CACHE_USAGE, 80, OptionalDouble.of(89)), 2)).hasValue(3);
         assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(4.4)), 2)).hasValue(2);
-        assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(4.5)), 2)).hasValue(3);
         assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(3.6)), 2)).hasValue(2);
         assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(3.5)), 2)).hasValue(2);
         assertThat(ScalingDecision.groupsFor(new Measurement(Target.QUEUE_LENGTH, 4, OptionalDouble.of(1)), 3)).hasValue(1);
