@@ -11,6 +11,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -115,6 +116,35 @@ class WeightMatrixTest {
                 }
             }
         }
+    }
+
+    /**
+     * Q8_0's tiles are separate methods (4 × 2, 2 × 3, 2 × 4), compiled by the JIT at different times: a (row,
+     * token) must still sum the same while one runs interpreted and another compiled, so the grouping check above
+     * is repeated until the JIT has compiled the tiles in between (the lanes' final sum in reduceLanes order
+     * differed between tiers: thousands of mismatches in this loop).
+     */
+    @Test
+    void aQ8TokenSumsTheSameWhileTheJitCompilesItsTiles() {
+        int rows = 12, cols = 256;
+        WeightMatrix m = matrix(DType.F32, rows, cols, new float[rows * cols]).toQ8_0();
+        KernelPool.configure(1, 0);
+        int mismatches = 0;
+        for (int rep = 0; rep < 20; rep++) {
+            for (int n = 2; n <= 8; n++) {
+                float[] x = new float[n * cols];
+                for (int i = 0; i < x.length; i++) x[i] = (float) RANDOM.nextGaussian();
+                float[] out = new float[n * rows];
+                m.matmul(x, n, out);
+                for (int t = 0; t < n; t++) {
+                    float[] four = new float[4 * cols], ref = new float[4 * rows];
+                    for (int j = 0; j < 4; j++) System.arraycopy(x, t * cols, four, j * cols, cols);
+                    m.matmul(four, 4, ref);
+                    for (int r = 0; r < rows; r++) if (out[t * rows + r] != ref[r]) mismatches++;
+                }
+            }
+        }
+        assertThat(mismatches).as("(row, token) sums that differ from the same token's in a group of four").isZero();
     }
 
     @AfterEach
