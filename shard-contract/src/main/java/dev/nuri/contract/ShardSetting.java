@@ -52,8 +52,14 @@ public enum ShardSetting {
             "`true`: full KV blocks are shared between requests whose tokens up to and including the block are the same "
                     + "(a shared system prompt is computed once), the least recently used evicted first; `false`: off"),
     MAX_BATCH("NURI_MAX_BATCH", "" + Defaults.MAX_BATCH,
-            "sequences per decode step (the CRD's `spec.serving.maxSequences`)"),
+            "sequences per decode step (the CRD's `spec.serving.maxSequences`); batch requests are admitted only within "
+                    + "it (at most half of it), interactive ones up to it whatever batch work holds"),
     MAX_WAITING("NURI_MAX_WAITING", "1024", "queued requests before 429"),
+    BATCH_STEP_TOKENS("NURI_BATCH_STEP_TOKENS", "" + Defaults.BATCH_STEP_TOKENS,
+            "tokens of batch work (`X-Nuri-Priority: batch`) per engine step while no interactive request is admitted "
+                    + "or waiting (decodes, then prompt chunks); an interactive request that arrives waits for the step in "
+                    + "progress, so this bounds what a batch adds to its time to first token. Higher: more batch "
+                    + "throughput, longer waits. While interactive work runs, a step carries at most one batch token"),
     MAX_BATCHED_TOKENS("NURI_MAX_BATCHED_TOKENS", "" + Defaults.MAX_BATCHED_TOKENS,
             "tokens per engine step (the CRD's `spec.serving.maxBatchedTokens`): the next token of every running sequence, "
                     + "then prompt chunks up to this total (chunked prefill: a longer prompt takes several steps, so it never "
@@ -137,6 +143,7 @@ public enum ShardSetting {
         public static final int PEER_PORT = 9000;
         public static final int MAX_BATCH = 256;
         public static final int MAX_BATCHED_TOKENS = 2048;
+        public static final int BATCH_STEP_TOKENS = 16;
         public static final long MAX_BODY_BYTES = 4 << 20;
         public static final int HTTP_REQUEST_READ_TIMEOUT_SECONDS = 10;
         public static final int HTTP_IDLE_TIMEOUT_SECONDS = 60;

@@ -143,6 +143,8 @@ public final class ShardSettings {
 
     public int maxBatchedTokens() { return integer(ShardSetting.MAX_BATCHED_TOKENS); }
 
+    public int batchStepTokens() { return integer(ShardSetting.BATCH_STEP_TOKENS); }
+
     /** The KV-cache size asked for, in tokens; 0 when not set (the worker derives it from its memory). */
     public int kvCacheTokens() { return integer(ShardSetting.KV_CACHE_TOKENS, 0); }
 
@@ -195,7 +197,7 @@ public final class ShardSettings {
         if (isSet(ShardSetting.KV_CACHE_TOKENS) && kvCacheTokens() < 1) {
             throw new IllegalArgumentException(ShardSetting.KV_CACHE_TOKENS.names() + " must be at least 1, got " + kvCacheTokens());
         }
-        for (ShardSetting s : new ShardSetting[] {ShardSetting.MAX_BATCH, ShardSetting.MAX_BATCHED_TOKENS, ShardSetting.KV_BLOCK_SIZE,
+        for (ShardSetting s : new ShardSetting[] {ShardSetting.MAX_BATCH, ShardSetting.MAX_BATCHED_TOKENS, ShardSetting.BATCH_STEP_TOKENS, ShardSetting.KV_BLOCK_SIZE,
                 ShardSetting.MAX_WAITING, ShardSetting.PEER_TIMEOUT_SECONDS, ShardSetting.EXPERT_LOAD_WINDOW_SECONDS}) {
             if (integer(s) < 1) throw new IllegalArgumentException(s.names() + " must be at least 1, got " + integer(s));
         }

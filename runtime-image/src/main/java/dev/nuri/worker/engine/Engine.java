@@ -228,9 +228,11 @@ public final class Engine implements AutoCloseable {
 
     /**
      * Admits waiting requests in arrival order while their sequences fit the batch limit (a request larger than the
-     * batch is admitted alone). Background requests come after every interactive one and take at most half of the
-     * slots, so a batch job never holds the slots an interactive request arriving later needs. KV blocks are not
-     * reserved here: a sequence takes them as its tokens are computed.
+     * batch is admitted alone). Interactive requests count only interactive sequences against the limit: batch
+     * sequences never hold the slots an interactive request needs (while one runs they get at most one token a step,
+     * and give up their blocks first). Background requests come after every interactive one, only while the whole
+     * batch limit has room, and take at most half of it. KV blocks are not reserved here: a sequence takes them as
+     * its tokens are computed.
      */
     private void admit() {
         List<Generation> admitted = new ArrayList<>();
@@ -239,7 +241,7 @@ public final class Engine implements AutoCloseable {
             while (!waiting.isEmpty()) {
                 Generation g = waiting.peek();
                 int choices = g.spec.choices();
-                if (activeSequences + choices > Math.max(settings.maxBatch(), choices)) break;
+                if (activeSequences - activeBackground + choices > Math.max(settings.maxBatch(), choices)) break;
                 waiting.poll();
                 g.admitted = true;
                 activeSequences += choices;
@@ -288,14 +290,15 @@ public final class Engine implements AutoCloseable {
      * <p>Batch rows yield to interactive work: while an interactive request is admitted or waiting, interactive rows
      * are planned first and batch rows get at most {@link #BACKGROUND_ROWS_BESIDE_INTERACTIVE} token of the step, none
      * in a step that carries interactive prompt tokens (a time-to-first-token step). Each step's length is what the
-     * interactive requests' latency pays, so batch work only fills steps when nothing interactive runs, and still
-     * moves on (one token a step) under a steady interactive load. An interactive sequence that cannot start for want
-     * of blocks preempts a batch one.
+     * interactive requests' latency pays. With no interactive work a step carries at most
+     * {@link EngineSettings#batchStepTokens()} batch tokens: an interactive request that arrives waits for the step in
+     * progress, so that step stays short. An interactive sequence that cannot start for want of blocks preempts batch
+     * ones and starts in the same step.
      */
     private Map<Sequence, Integer> schedule() {
         StepPlan plan = new StepPlan(settings.maxBatchedTokens());
-        if (!interactiveWork) {
-            plan(plan, null, Integer.MAX_VALUE);
+        if (!interactiveWork) { // every admitted sequence is batch work
+            plan(plan, true, settings.batchStepTokens());
             return plan.rows;
         }
         plan(plan, false, Integer.MAX_VALUE);
@@ -352,16 +355,16 @@ public final class Engine implements AutoCloseable {
         while (!plan.preempted && budget > 0) {
             Sequence s = nextToStart(background);
             if (s == null) break;
-            if (!start(s, budget)) {
-                if (Boolean.FALSE.equals(background) && running.stream().anyMatch(r -> r.generation.spec.background())) {
-                    Sequence victim = nextVictim(); // a batch sequence: its blocks go to the interactive one next step
-                    preempt(victim);
-                    plan.preempted = true;
-                    Integer given = plan.rows.remove(victim);
-                    if (given != null) plan.budget += given;
-                }
-                break;
+            boolean started = start(s, budget);
+            // an interactive sequence takes the blocks of batch ones and starts now, not a step later
+            while (!started && Boolean.FALSE.equals(background) && running.stream().anyMatch(r -> r.generation.spec.background())) {
+                Sequence victim = nextVictim();
+                preempt(victim);
+                Integer given = plan.rows.remove(victim);
+                if (given != null) plan.budget += given;
+                started = start(s, budget);
             }
+            if (!started) break;
             int n = s.cache.blocks() * pool.blockSize() - s.cache.length(); // what start reserved room for
             n = Math.min(Math.min(s.uncomputed(), budget), n);
             plan.rows.put(s, n);

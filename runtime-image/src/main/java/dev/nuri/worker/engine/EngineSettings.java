@@ -10,6 +10,7 @@ package dev.nuri.worker.engine;
  * @param maxBatchedTokens tokens per engine step: every running sequence's next token, then prompt chunks up to this
  *                         total (decodes are never held back, so a step with more running sequences carries only them)
  * @param contextLength most prompt + completion tokens of one sequence; at most the model's max_position_embeddings
+ * @param batchStepTokens batch (background) tokens per step while no interactive request is admitted or waiting
  */
 public record EngineSettings(int kvCacheBlocks, int blockSize, boolean prefixCaching, int maxBatch, int maxWaiting,
-                             int maxBatchedTokens, int contextLength) {}
+                             int maxBatchedTokens, int contextLength, int batchStepTokens) {}

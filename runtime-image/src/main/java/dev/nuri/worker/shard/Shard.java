@@ -206,7 +206,7 @@ public final class Shard implements AutoCloseable {
                 kv.derived() ? ", " + settings.kvCacheMemoryFraction() + " of the free heap" : "", settings.prefixCaching() ? "on" : "off"));
         engine = new Engine(lm, dispatcher, tokenizer, new EngineSettings(kv.blocks(), kv.blockSize(), settings.prefixCaching(),
                 settings.maxBatch(), settings.integer(ShardSetting.MAX_WAITING), settings.maxBatchedTokens(),
-                plan.contextLength()), metrics);
+                plan.contextLength(), settings.batchStepTokens()), metrics);
         api.internal(new InternalApi(vertx, settings.peerKey(), shardIndex, host, dispatcher, load,
                 p -> p.validateFor(config.numExperts(), shards, config.moeLayers())));
         api.serving(new ApiServer.Serving(modelName, tokenizer, engine, settings.integer(ShardSetting.DEFAULT_MAX_TOKENS), toolCallFormat));

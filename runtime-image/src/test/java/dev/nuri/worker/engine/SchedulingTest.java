@@ -10,6 +10,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 import static dev.nuri.worker.engine.KvAccountingTest.prompt;
@@ -175,5 +177,133 @@ class SchedulingTest {
         assertThat(background.get(1).firstTick()).as("with the interactive request gone, both batch requests decode together")
                 .isLessThan(background.get(0).lastTick());
         assertThat(interactive.failure).isNull();
+    }
+
+    /**
+     * Batch work runs in short steps even when nothing interactive runs, so that an interactive request arriving
+     * meanwhile waits behind a short step: with --batch-step-tokens 4, eight batch requests queued together (48 prompt
+     * tokens, which one step would otherwise carry whole) never share a step more than four at a time.
+     */
+    @Test
+    void batchStepsCarryAtMostTheBatchStepTokensEvenWithNoInteractiveWork() throws Exception {
+        shard = InProcessShard.start("--max-batch", "16", "--batch-step-tokens", "4");
+        Engine engine = shard.shard.engine();
+        SplittableRandom random = new SplittableRandom(11);
+        List<Recorder> background = new ArrayList<>();
+        double stepsBefore = stepsOfAtMostFiveSequences(), allBefore = steps();
+        try (EngineGate gate = EngineGate.close(engine)) {
+            for (int i = 0; i < 8; i++) background.add(submit(engine, batch("batch-" + i, prompt(random, 6), 3)));
+        }
+        await().atMost(Duration.ofSeconds(60)).until(() -> background.stream().allMatch(r -> r.finishedChoices() == 1));
+        double steps = steps() - allBefore;
+        assertThat(steps - (stepsOfAtMostFiveSequences() - stepsBefore)).as("steps with more than 5 sequences, of %s", steps).isZero();
+        assertThat(steps).as("steps for 8 x (6 prompt + 2 computed) tokens, 4 at a time (the gate's included)").isGreaterThanOrEqualTo(16);
+        for (Recorder r : background) assertThat(r.failure).isNull();
+    }
+
+    double steps() {
+        return shard.http.metric("nuri_engine_batch_size_count");
+    }
+
+    double stepsOfAtMostFiveSequences() {
+        return shard.http.metricWhere("nuri_engine_batch_size_bucket", "le=\"5.0\"");
+    }
+
+    static GenerationSpec batch(String id, int[] prompt, int maxTokens) {
+        GenerationSpec s = spec(id, List.of(prompt), 1, maxTokens, true);
+        return new GenerationSpec(s.requestId(), s.prompts(), 1, s.params(), s.arrivalNanos(), true);
+    }
+
+    /**
+     * Batch sequences never hold the slots interactive requests need: with --max-batch 4 and two batch requests
+     * running, four interactive requests that arrive are all admitted at once (before, only the two slots the batch
+     * left were free, and the other two waited for the first ones to end).
+     */
+    @Test
+    void interactiveRequestsAreAdmittedWhateverSlotsBatchWorkHolds() throws Exception {
+        shard = InProcessShard.start("--max-batch", "4");
+        Engine engine = shard.shard.engine();
+        SplittableRandom random = new SplittableRandom(13);
+        Holding first = new Holding(clock, 2);
+        Recorder second;
+        try (EngineGate gate = EngineGate.close(engine)) {
+            engine.submit(batch("batch-0", prompt(random, 6), 60), first);
+            second = submit(engine, batch("batch-1", prompt(random, 6), 60));
+        }
+        first.awaitHeld(); // the engine thread is inside the first batch request's second token
+        List<Recorder> interactive = new ArrayList<>();
+        for (int i = 0; i < 4; i++) interactive.add(submit(engine, spec("interactive-" + i, List.of(prompt(random, 6)), 1, 8, true)));
+        first.release();
+        await().atMost(Duration.ofSeconds(60)).until(() -> interactive.stream().allMatch(r -> r.finishedChoices() == 1)
+                && first.finishedChoices() == 1 && second.finishedChoices() == 1);
+        for (int i = 1; i < 4; i++) {
+            assertThat(interactive.get(i).firstTick()).as("interactive request %d starts before the first one ends", i)
+                    .isLessThan(interactive.get(0).lastTick());
+        }
+        assertThat(first.failure).isNull();
+        assertThat(second.failure).isNull();
+    }
+
+    /**
+     * An interactive request that arrives while batch sequences hold the KV cache takes their blocks and runs its
+     * prefill in the very next step, with no batch rows in it: the engine is held after two batch requests' 14th tokens
+     * (they then hold 10 of the 12 blocks), an interactive one needing 3 blocks arrives, and its first
+     * token comes before the batch requests' next one. Both batch requests still finish (the preempted one recomputed).
+     */
+    @Test
+    void anInteractiveArrivalTakesTheBlocksOfBatchWorkAndPrefillsInTheNextStep() throws Exception {
+        shard = InProcessShard.start("--kv-cache-tokens", "48", "--kv-block-size", "4", "--max-batch", "8");
+        Engine engine = shard.shard.engine();
+        SplittableRandom random = new SplittableRandom(17);
+        Recorder first;
+        Holding second = new Holding(clock, 14); // the second row of the step: the step's last output
+        try (EngineGate gate = EngineGate.close(engine)) {
+            first = submit(engine, batch("batch-0", prompt(random, 6), 40));
+            engine.submit(batch("batch-1", prompt(random, 6), 40), second);
+        }
+        second.awaitHeld();
+        long held = clock.get();
+        Recorder interactive = submit(engine, spec("interactive", List.of(prompt(random, 12)), 1, 4, true));
+        second.release();
+        await().atMost(Duration.ofSeconds(60)).until(() -> interactive.finishedChoices() == 1
+                && first.finishedChoices() == 1 && second.finishedChoices() == 1);
+        long batchOutputsBefore = first.outputsBetween(held, interactive.firstTick()) + second.outputsBetween(held, interactive.firstTick());
+        assertThat(batchOutputsBefore).as("batch tokens between the interactive arrival and its first token").isZero();
+        assertThat(first.tokens(0)).hasSize(40);
+        assertThat(second.tokens(0)).hasSize(40);
+        assertThat(interactive.failure).isNull();
+        assertThat(first.failure).isNull();
+        assertThat(second.failure).isNull();
+    }
+
+    /** A recorder that holds the engine thread inside its {@code holdAt}-th output until released. */
+    static final class Holding extends Recorder {
+        final int holdAt;
+        final CountDownLatch held = new CountDownLatch(1), released = new CountDownLatch(1);
+
+        Holding(AtomicLong clock, int holdAt) {
+            super(clock);
+            this.holdAt = holdAt;
+        }
+
+        @Override
+        public void onOutput(SequenceOutput output) {
+            super.onOutput(output);
+            if (outputs() != holdAt) return;
+            held.countDown();
+            try {
+                if (!released.await(120, TimeUnit.SECONDS)) throw new IllegalStateException("never released");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+
+        void awaitHeld() throws InterruptedException {
+            assertThat(held.await(60, TimeUnit.SECONDS)).as("the engine reached output " + holdAt).isTrue();
+        }
+
+        void release() {
+            released.countDown();
+        }
     }
 }
