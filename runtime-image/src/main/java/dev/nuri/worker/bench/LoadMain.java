@@ -59,6 +59,7 @@ public final class LoadMain {
         String model = flags.string("model", null);
         String apiKey = flags.string("api-key", null);
         Random random = new Random(flags.integer("seed", 1));
+        String samples = flags.string("samples", null); // a file: one line per answered request, its TTFT then its gaps (ms)
         if (rate <= 0 || duration <= 0) throw new IllegalArgumentException("--rate and --duration must be positive");
 
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
@@ -83,6 +84,16 @@ public final class LoadMain {
             }
         } // waits for the requests in flight
         double seconds = (System.nanoTime() - start) / 1e9;
+        if (samples != null) {
+            StringBuilder b = new StringBuilder();
+            for (Outcome o : outcomes) {
+                if (!o.ok()) continue;
+                b.append(String.format(Locale.ROOT, "%.3f", o.ttftMillis()));
+                for (double g : o.gapsMillis()) b.append(String.format(Locale.ROOT, " %.3f", g));
+                b.append('\n');
+            }
+            java.nio.file.Files.writeString(java.nio.file.Path.of(samples), b);
+        }
         report(new ArrayList<>(outcomes), sent.get(), seconds, ttftSlo, itlSlo);
     }
 
