@@ -1,5 +1,6 @@
 package dev.nuri.operator.shard;
 
+import dev.nuri.contract.ShardProbes;
 import dev.nuri.contract.ShardSetting;
 import dev.nuri.operator.accelerator.AcceleratorProfiles;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
@@ -106,9 +107,14 @@ public final class ShardPodTemplate {
                 .addNewPort().withName("peer").withContainerPort(spec.serving().peerPort()).endPort()
                 .withResources(resources(spec))
                 .withVolumeMounts(mounts)
-                .withStartupProbe(probe("/health/live", 5, 720)) // up to an hour to load a large model
-                .withReadinessProbe(probe("/health/ready", 5, 2))
-                .withLivenessProbe(probe("/health/live", 10, 6))
+                // liveness only says the process is alive, with minutes of patience: a restart loses the group's
+                // requests; readiness carries the serving state (ShardProbes says why)
+                .withStartupProbe(probe("/health/live", ShardProbes.STARTUP_PERIOD_SECONDS,
+                        ShardProbes.LIVENESS_TIMEOUT_SECONDS, ShardProbes.STARTUP_FAILURE_THRESHOLD))
+                .withReadinessProbe(probe("/health/ready", ShardProbes.READINESS_PERIOD_SECONDS,
+                        ShardProbes.READINESS_TIMEOUT_SECONDS, ShardProbes.READINESS_FAILURE_THRESHOLD))
+                .withLivenessProbe(probe("/health/live", ShardProbes.LIVENESS_PERIOD_SECONDS,
+                        ShardProbes.LIVENESS_TIMEOUT_SECONDS, ShardProbes.LIVENESS_FAILURE_THRESHOLD))
                 .withSecurityContext(restrictedContainer())
                 .build();
 
@@ -320,9 +326,10 @@ public final class ShardPodTemplate {
         return packKey.isBlank() && spreadKey.isBlank() ? null : affinity.build();
     }
 
-    private static Probe probe(String path, int periodSeconds, int failureThreshold) {
+    private static Probe probe(String path, int periodSeconds, int timeoutSeconds, int failureThreshold) {
         return new ProbeBuilder().withNewHttpGet().withPath(path).withNewPort("http").endHttpGet()
-                .withPeriodSeconds(periodSeconds).withFailureThreshold(failureThreshold).withTimeoutSeconds(3).build();
+                .withPeriodSeconds(periodSeconds).withFailureThreshold(failureThreshold).withTimeoutSeconds(timeoutSeconds)
+                .build();
     }
 
     /** Passes the Pod Security "restricted" profile. */

@@ -132,6 +132,13 @@ class ChartRenderTest {
         assertThat(c.getVolumeMounts()).anySatisfy(m -> assertThat(m.getMountPath()).isEqualTo("/tmp"));
         assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/healthz");
         assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/readyz");
+        // the operator was restarted by its liveness probe at load average ~60 (the 1 s default timeout): a loaded
+        // node gets a generous timeout and a minute of silence before a restart
+        assertThat(c.getLivenessProbe().getTimeoutSeconds()).isGreaterThanOrEqualTo(10);
+        assertThat((long) c.getLivenessProbe().getFailureThreshold() * c.getLivenessProbe().getPeriodSeconds())
+                .isGreaterThanOrEqualTo(60);
+        assertThat(c.getReadinessProbe().getTimeoutSeconds()).isGreaterThanOrEqualTo(5);
+        assertThat(c.getStartupProbe().getTimeoutSeconds()).isGreaterThanOrEqualTo(5);
         assertThat(c.getPorts()).singleElement().satisfies(p -> assertThat(p.getContainerPort()).isEqualTo(8080));
         assertThat(c.getArgs()).contains("--metrics-port=8080");
     }

@@ -103,6 +103,31 @@ class ShardPodTemplateTest {
                 .isGreaterThan(preStop + Long.parseLong(env(t, ShardSetting.DRAIN_SECONDS.env())));
     }
 
+    /** How long the kubelet lets a probe go unanswered in a row before it acts: every probe timing out. */
+    static long silenceBeforeAction(io.fabric8.kubernetes.api.model.Probe p) {
+        return (long) p.getFailureThreshold() * Math.max(p.getPeriodSeconds(), p.getTimeoutSeconds());
+    }
+
+    @Test
+    void livenessGivesABusyShardMinutesAndReadinessCarriesTheServingState() throws IOException {
+        var c = worker(ShardPodTemplate.build(example("tiny-cpu.yaml"), 0, "img", "r"));
+        // a restart loses every request in flight in the group: on the real node at load average 50-76 a 3 s timeout
+        // and 60 s of failed probes restarted all four shards of a group (ShardProbes)
+        assertThat(c.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/health/live"); // no work, not the serving state
+        assertThat(c.getLivenessProbe().getTimeoutSeconds()).isGreaterThanOrEqualTo(10);
+        assertThat(silenceBeforeAction(c.getLivenessProbe())).isGreaterThanOrEqualTo(120);
+        // readiness (loading, draining, a peer missing) takes the shard out of the endpoints well before liveness acts,
+        // and a loaded node's slow answer does not empty the endpoints at once
+        assertThat(c.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/health/ready");
+        assertThat(c.getReadinessProbe().getTimeoutSeconds()).isGreaterThanOrEqualTo(5);
+        assertThat(silenceBeforeAction(c.getReadinessProbe())).isLessThan(silenceBeforeAction(c.getLivenessProbe()) / 4);
+        // a large model loads for up to an hour; a slow answer while loading counts as no answer, not as death
+        assertThat(c.getStartupProbe().getHttpGet().getPath()).isEqualTo("/health/live");
+        assertThat(c.getStartupProbe().getTimeoutSeconds()).isGreaterThanOrEqualTo(10);
+        assertThat((long) c.getStartupProbe().getFailureThreshold() * c.getStartupProbe().getPeriodSeconds())
+                .isGreaterThanOrEqualTo(3600);
+    }
+
     @Test
     void httpSourceIsFetchedAndVerifiedBeforeTheWorkerStarts() throws IOException {
         ModelDeployment md = example("tiny-cpu.yaml");

@@ -1,9 +1,11 @@
 package dev.nuri.worker.group;
 
 import dev.nuri.contract.PlacementStrategy;
+import dev.nuri.contract.ShardProbes;
 import dev.nuri.contract.ShardSetting;
 import dev.nuri.worker.support.Http;
 import dev.nuri.worker.support.InProcessShard;
+import dev.nuri.worker.support.RawHttp;
 import io.vertx.core.json.JsonObject;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -21,6 +23,12 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -123,6 +131,48 @@ class ExpertParallelGroupTest {
             assertThat(r.status()).isEqualTo(200);
             assertThat(r.json().getJsonObject("usage").getInteger("completion_tokens")).isPositive();
         }
+    }
+
+    /**
+     * The kubelet restarts a shard whose {@code /health/live} does not answer within the probe's timeout, and a restart
+     * loses every request of the group: the route must answer while the engine and the kernel threads keep every core
+     * busy (it does no work; the event loop it runs on is not the engine's thread). A closed loop of 8 clients on both
+     * shards keeps both engines generating while the liveness of each shard is probed as the kubelet does, a fresh
+     * connection each time.
+     */
+    @Test
+    @Order(3)
+    void aBusyGroupAnswersItsLivenessProbesWithinTheKubeletsTimeout() throws Exception {
+        Duration timeout = Duration.ofSeconds(ShardProbes.LIVENESS_TIMEOUT_SECONDS);
+        AtomicBoolean stop = new AtomicBoolean();
+        AtomicInteger completed = new AtomicInteger();
+        List<Duration> probes = new ArrayList<>();
+        try (ExecutorService clients = Executors.newVirtualThreadPerTaskExecutor()) {
+            List<Future<?>> loops = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                Http http = group.http(i % 2);
+                JsonObject body = new JsonObject().put("prompt", "busy " + i).put("max_tokens", 64).put("ignore_eos", true);
+                loops.add(clients.submit(() -> {
+                    while (!stop.get()) {
+                        Http.Response r = http.post("/v1/completions", body);
+                        if (r.status() != 200) throw new AssertionError("status " + r.status() + ": " + r.body());
+                        completed.incrementAndGet();
+                    }
+                    return null;
+                }));
+            }
+            await().atMost(Duration.ofSeconds(60)).until(() -> group.http(0).metric("nuri_num_requests_running") > 0);
+            // a round of the 8 clients at least, probing each shard in turn meanwhile
+            await().atMost(Duration.ofSeconds(180)).pollInterval(Duration.ofMillis(100)).until(() -> {
+                probes.add(RawHttp.timeLiveness(group.group.httpPort(probes.size() % 2), timeout));
+                return completed.get() >= 8 && probes.size() >= 10;
+            });
+            stop.set(true);
+            for (Future<?> loop : loops) loop.get(120, TimeUnit.SECONDS);
+        }
+        System.out.printf("liveness under load: %d probes, slowest %d ms, %d completions%n", probes.size(),
+                probes.stream().mapToLong(Duration::toMillis).max().orElseThrow(), completed.get());
+        assertThat(probes).as("liveness answer times").allSatisfy(d -> assertThat(d).isLessThan(timeout));
     }
 
     @Test
