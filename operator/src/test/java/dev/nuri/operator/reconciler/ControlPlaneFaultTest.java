@@ -7,12 +7,14 @@ import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.shard.ShardNames;
 import dev.nuri.operator.testing.KubernetesClusterExtension;
+import dev.nuri.operator.testing.TcpProxy;
 import dev.nuri.operator.testing.TestCluster;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,7 +28,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 /**
  * Hands on the operator's objects (issue 18 item 4), against the real API server: a StatefulSet or the placement
  * ConfigMap deleted by hand comes back, a managed field edited by hand is set back, an object the operator does not
- * own survives its reconciles, and two operators without leader election do not fight.
+ * own survives its reconciles, two operators without leader election do not fight, and the operator's connections
+ * to the API server cut while the user changes the deployment (every watch dropped, the API server up) converge once
+ * they are back.
  */
 @ExtendWith(KubernetesClusterExtension.class)
 class ControlPlaneFaultTest {
@@ -36,6 +40,7 @@ class ControlPlaneFaultTest {
     static KubernetesClient client;
     static OperatorHarness operator;
     static ModelDeployment md;
+    static TcpProxy apiRelay;
 
     @BeforeAll
     static void start(TestCluster c) {
@@ -45,7 +50,16 @@ class ControlPlaneFaultTest {
         c.kubectl("apply", "-f", TestCluster.REPO.resolve("crds").toString()).assertSuccess();
         c.addNodes("cpu", 2, "cp-cpu", "zone-c");
         OperatorHarness.restrictedNamespace(c, NS);
-        operator = OperatorHarness.start(c, List.of(NS));
+        // the operator under test reaches the API server through a relay the test can cut (dropped watches); only on
+        // 127.0.0.1 (the local plane), where the relay's address is one the API server's certificate names
+        try {
+            URI api = URI.create(io.fabric8.kubernetes.client.Config.fromKubeconfig(Files.readString(c.kubeconfig())).getMasterUrl());
+            if (api.getHost().equals("127.0.0.1")) apiRelay = new TcpProxy(api.getHost(), api.getPort());
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        operator = apiRelay == null ? OperatorHarness.start(c, List.of(NS))
+                : OperatorHarness.startThrough(c, List.of(NS), "https://127.0.0.1:" + apiRelay.port());
         md = client.resource(OperatorHarness.example("tiny-cpu.yaml", NS)).create();
         awaitServing();
     }
@@ -53,6 +67,7 @@ class ControlPlaneFaultTest {
     @AfterAll
     static void stop() {
         if (operator != null) operator.close();
+        if (apiRelay != null) apiRelay.close();
     }
 
     static void awaitServing() {
@@ -132,6 +147,68 @@ class ControlPlaneFaultTest {
                     assertThat(writesToTiny(audit, mark)).as("writes by either operator once converged").isEmpty());
             setReplicas(1);
             awaitServing("tiny", 1);
+        }
+    }
+
+    /**
+     * Every connection of the operator to the API server cut (its watches dropped, its requests refused) while the user
+     * changes the deployment, then restored, the API server up throughout (ControlPlaneRestartTest restarts it): the
+     * informers resume or re-list, the change is rolled out, no group serves two revisions at once, the group's
+     * StatefulSet is updated in place and nothing the operator does not own is deleted.
+     */
+    @Test
+    void droppedWatchesAloneConvergeOnceTheConnectionsAreBack() {
+        Assumptions.assumeTrue(apiRelay != null, "needs the API server on 127.0.0.1 (the local plane) for the relay");
+        int shards = md.getSpec().experts.parallelism();
+        ConfigMap notes = client.configMaps().inNamespace(NS).resource(new ConfigMapBuilder().withNewMetadata()
+                .withName("tiny-dropped-watch-notes").addToLabels(ShardLabels.DEPLOYMENT, "tiny").endMetadata()
+                .addToData("owner", "a person").build()).create();
+        String groupUid = group().getMetadata().getUid();
+        String before = client.resources(ModelDeployment.class).inNamespace(NS).withName("tiny").get().getStatus().updateRevision;
+        try (var watch = new ModelDeploymentOperatorTest.RevisionWatch(client, NS, "tiny", shards)) {
+            long cut = System.nanoTime();
+            apiRelay.sever();
+            try {
+                editSpec("tiny", m -> m.getSpec().resources.getRequests().put("cpu", new Quantity("330m")));
+                // the operator knows its watches are gone (its /readyz turns 503) and keeps trying to get them back
+                await().atMost(TIMEOUT).until(() -> operatorReadyz() != 200 && apiRelay.refused() >= 3);
+                assertThat(group().getSpec().getTemplate().getMetadata().getLabels())
+                        .as("the group while the operator cannot see the change").containsEntry(ShardLabels.REVISION, before);
+            } finally {
+                apiRelay.restore();
+            }
+            long restored = System.nanoTime();
+            System.out.printf("dropped watches: cut for %d ms (%d connection attempts refused)%n", (restored - cut) / 1_000_000,
+                    apiRelay.refused());
+            await().atMost(TIMEOUT).until(() -> operatorReadyz() == 200); // every watch back
+            System.out.printf("dropped watches: every watch back %d ms after the connections%n", (System.nanoTime() - restored) / 1_000_000);
+            await().atMost(TIMEOUT).untilAsserted(() -> {
+                ModelDeployment now = client.resources(ModelDeployment.class).inNamespace(NS).withName("tiny").get();
+                assertThat(now.getStatus().observedGeneration).isEqualTo(now.getMetadata().getGeneration());
+                assertThat(now.getStatus().updateRevision).isNotEqualTo(before);
+                assertThat(now.getStatus().readyGroups).isEqualTo("1/1");
+                assertThat(shardPods("tiny")).hasSize(shards).allSatisfy(p -> {
+                    assertThat(p.getMetadata().getLabels()).containsEntry(ShardLabels.REVISION, now.getStatus().updateRevision);
+                    assertThat(p.getStatus().getConditions()).anySatisfy(c -> assertThat(c.getType() + "=" + c.getStatus())
+                            .isEqualTo("Ready=True"));
+                });
+            });
+            System.out.printf("dropped watches: converged %d ms after the connections were back%n",
+                    (System.nanoTime() - restored) / 1_000_000);
+            assertThat(watch.mixedGroups).as("groups seen serving two revisions at once").isEmpty();
+        }
+        assertThat(group().getMetadata().getUid()).as("the group's StatefulSet, updated in place").isEqualTo(groupUid);
+        assertThat(client.configMaps().inNamespace(NS).withName("tiny-dropped-watch-notes").get().getMetadata().getUid())
+                .isEqualTo(notes.getMetadata().getUid());
+        client.configMaps().inNamespace(NS).withName("tiny-dropped-watch-notes").delete();
+        awaitServing();
+    }
+
+    /** The status of the operator under test's /readyz: 200 while every informer is synced and watching. */
+    static int operatorReadyz() throws Exception {
+        try (var http = java.net.http.HttpClient.newHttpClient()) {
+            return http.send(java.net.http.HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + operator.httpPort() + "/readyz"))
+                    .timeout(Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
         }
     }
 

@@ -36,6 +36,25 @@ final class OperatorHarness implements AutoCloseable {
         return start(cluster, new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0, Optional.empty(), "test"));
     }
 
+    /**
+     * As {@link #start(TestCluster, List)}, but reaching the API server at {@code masterUrl} (a relay in front of it, which
+     * the test can cut).
+     */
+    static OperatorHarness startThrough(TestCluster cluster, List<String> namespaces, String masterUrl) {
+        var config = new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0, Optional.empty(), "test");
+        try {
+            Config c = new ConfigBuilder(Config.fromKubeconfig(Files.readString(cluster.kubeconfig())))
+                    .withMasterUrl(masterUrl).withUserAgent(USER_AGENT).build();
+            KubernetesClient client = new KubernetesClientBuilder().withConfig(c).build();
+            OperatorMain main = new OperatorMain(config, client,
+                    dev.nuri.operator.autoscaling.Autoscaler.standard(config.autoscaleInterval()),
+                    dev.nuri.operator.placement.Rebalancer.standard(dev.nuri.operator.placement.Rebalancer.DEFAULT_INTERVAL)).start();
+            return new OperatorHarness(client, main);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
     static OperatorHarness startAs(TestCluster cluster, List<String> namespaces, String userAgent) {
         var config = new OperatorConfig(namespaces, "nuri-worker:test", "127.0.0.1", 0, Optional.empty(), "test");
         return start(cluster, config, dev.nuri.operator.autoscaling.Autoscaler.standard(config.autoscaleInterval()),
