@@ -46,6 +46,7 @@ public final class KvBlockPool {
     /** blocks nobody holds, least recently freed first: the next to be handed out (and so evicted from the cache) */
     private final LinkedHashSet<Integer> free = new LinkedHashSet<>();
     private volatile int usedBlocks;
+    private volatile int allocatedBlocks;
 
     public KvBlockPool(int layers, int blockSize, int blocks, int keyWidth, int valueWidth) {
         if (blockSize < 1) throw new IllegalArgumentException("block size must be positive, got " + blockSize);
@@ -78,6 +79,21 @@ public final class KvBlockPool {
     /** Blocks free to hand out (cached blocks nobody holds included: they are evicted on demand). */
     public int freeBlocks() {
         return free.size();
+    }
+
+    /**
+     * Blocks whose memory has been allocated so far; safe to read from any thread. Free blocks are handed out least
+     * recently freed first, and a never-used block counts as freed before any other, so a shard allocates every
+     * block before it reuses one: the heap the cache takes grows to {@link #totalBlocks()} blocks, however light the
+     * load, and stays there.
+     */
+    public int allocatedBlocks() {
+        return allocatedBlocks;
+    }
+
+    /** Bytes one block of this pool takes once allocated. */
+    public long bytesPerBlock() {
+        return bytesPerBlock(layers, blockSize, keyWidth, valueWidth);
     }
 
     /** Blocks held by at least one sequence; safe to read from any thread. */
@@ -122,6 +138,7 @@ public final class KvBlockPool {
                 keys[l][b] = new float[blockSize * keyWidth];
                 values[l][b] = valueWidth == 0 ? null : new float[blockSize * valueWidth];
             }
+            allocatedBlocks++;
         }
         return b;
     }

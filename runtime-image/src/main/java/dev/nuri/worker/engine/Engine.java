@@ -98,6 +98,10 @@ public final class Engine implements AutoCloseable {
         metrics.gauge(WorkerMetrics.NUM_REQUESTS_WAITING, "Requests waiting for admission", this::waitingCount);
         metrics.gauge(WorkerMetrics.KV_CACHE_USAGE_PERC, "Share of the KV-cache blocks held by running sequences (0..1)",
                 () -> (double) pool.usedBlocks() / pool.totalBlocks());
+        // the cache's blocks are allocated as they are first handed out, all of them sooner or later: the heap grows
+        // by this much after start, up to the cache's size (docs/benchmarks.md, the soak)
+        metrics.gauge(WorkerMetrics.KV_CACHE_ALLOCATED_BYTES, "Heap taken by the KV-cache blocks allocated so far (each "
+                + "the first time it is handed out; at most the cache's size)", () -> (double) pool.allocatedBlocks() * pool.bytesPerBlock());
         thread = Thread.ofPlatform().name("nuri-engine").daemon(true).start(this::loop);
     }
 

@@ -32,6 +32,7 @@ public final class WorkerMetrics {
     public static final String NUM_REQUESTS_RUNNING = "nuri.num_requests_running";
     public static final String NUM_REQUESTS_WAITING = "nuri.num_requests_waiting";
     public static final String KV_CACHE_USAGE_PERC = "nuri.kv_cache_usage_perc";
+    public static final String KV_CACHE_ALLOCATED_BYTES = "nuri.kv_cache_allocated_bytes";
     /** The meters vLLM also has, by their name after the {@code nuri.} prefix; each is served under {@code vllm:} too. */
     static final Set<String> VLLM_NAMES = Set.of("num_requests_running", "num_requests_waiting", "kv_cache_usage_perc",
             "prompt_tokens", "generation_tokens", "request_success", "num_preemptions", "time_to_first_token",
