@@ -258,6 +258,48 @@ class ControlPlaneFaultTest {
     }
 
     @Test
+    void aStatefulSetDeletedByHandIsRecreated() {
+        String uid = group().getMetadata().getUid();
+        client.apps().statefulSets().inNamespace(NS).withName(ShardNames.group(md, 0)).delete();
+        await().atMost(TIMEOUT).until(() -> group() != null && !group().getMetadata().getUid().equals(uid));
+        awaitServing();
+    }
+
+    @Test
+    void thePlacementConfigMapDeletedByHandIsRecreated() {
+        String name = ShardNames.placement(md);
+        ConfigMap before = client.configMaps().inNamespace(NS).withName(name).get();
+        client.configMaps().inNamespace(NS).withName(name).delete();
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            ConfigMap now = client.configMaps().inNamespace(NS).withName(name).get();
+            assertThat(now).isNotNull();
+            assertThat(now.getMetadata().getUid()).isNotEqualTo(before.getMetadata().getUid());
+            assertThat(now.getData()).isEqualTo(before.getData());
+        });
+        awaitServing();
+    }
+
+    /** As kubectl edit does: an update by another field manager, which keeps the hash annotation of what was applied. */
+    @Test
+    void aManagedFieldEditedByHandIsSetBack() {
+        String image = group().getSpec().getTemplate().getSpec().getContainers().getFirst().getImage();
+        String uid = group().getMetadata().getUid();
+        await().atMost(TIMEOUT).ignoreExceptions().until(() -> {
+            client.apps().statefulSets().inNamespace(NS).withName(ShardNames.group(md, 0)).edit(sts -> {
+                sts.getSpec().getTemplate().getSpec().getContainers().getFirst().setImage("example.invalid/hand-edited:1");
+                return sts;
+            });
+            return true;
+        });
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            StatefulSet now = group();
+            assertThat(now.getMetadata().getUid()).as("set back in place, not recreated").isEqualTo(uid);
+            assertThat(now.getSpec().getTemplate().getSpec().getContainers().getFirst().getImage()).isEqualTo(image);
+        });
+        awaitServing();
+    }
+
+    @Test
     void anObjectItDoesNotOwnIsLeftAlone() {
         // labelled as if it were the deployment's, but without an owner reference: not the operator's to touch
         ConfigMap notes = client.configMaps().inNamespace(NS).resource(new ConfigMapBuilder().withNewMetadata()
