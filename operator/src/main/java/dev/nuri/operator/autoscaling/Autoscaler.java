@@ -80,6 +80,21 @@ public final class Autoscaler {
     }
 
     /**
+     * How long until the next decision is due. The reconciler reschedules with this, not with the whole interval: a
+     * reconcile for another reason (a pod's status) in between replaces the pending one, and waiting a full interval
+     * from there pushed decisions up to twice the interval apart.
+     */
+    public Duration untilNextEvaluation(ModelDeployment md) {
+        State state = states.get(ResourceID.fromResource(md));
+        if (state == null || state.lastEvaluation.equals(Instant.MIN)) return interval; // not deciding yet (or ever)
+        Duration left = Duration.between(clock.instant(), state.lastEvaluation.plus(interval));
+        return left.compareTo(MIN_RESCHEDULE) < 0 ? MIN_RESCHEDULE : left;
+    }
+
+    /** The JOSDK timer wants a positive delay; a decision due now runs on the reconcile right after. */
+    private static final Duration MIN_RESCHEDULE = Duration.ofMillis(100);
+
+    /**
      * Decides when the interval has passed since the last decision; otherwise returns the last status.
      *
      * @return status.autoscaling; null when the autoscaler is off for this deployment

@@ -79,6 +79,16 @@ public final class Rebalancer {
         return interval;
     }
 
+    /** How long until the next decision is due (see Autoscaler#untilNextEvaluation: why not the whole interval). */
+    public Duration untilNextEvaluation(ModelDeployment md) {
+        State state = states.get(ResourceID.fromResource(md));
+        if (state == null || state.lastEvaluation.equals(Instant.MIN)) return interval; // not deciding yet (or ever)
+        Duration left = Duration.between(clock.instant(), state.lastEvaluation.plus(interval));
+        return left.compareTo(MIN_RESCHEDULE) < 0 ? MIN_RESCHEDULE : left;
+    }
+
+    private static final Duration MIN_RESCHEDULE = Duration.ofMillis(100);
+
     /**
      * The placement the ConfigMap should carry for the update revision, when this deployment was rebalanced and its
      * shape still fits the spec; else empty (the configured layout).

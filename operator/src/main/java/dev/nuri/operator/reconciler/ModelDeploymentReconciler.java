@@ -137,10 +137,14 @@ public class ModelDeploymentReconciler implements Reconciler<ModelDeployment> {
         if (control.getScheduleDelay().isPresent()) return control; // a stale status, computed again soon
         // the autoscaler and the rebalancer decide on a clock, not only on events
         if (!draining.isEmpty()) return control.rescheduleAfter(GroupDrain.POLL); // no event says a request finished
-        if (autoscaling != null) return control.rescheduleAfter(autoscaler.interval());
         boolean rebalancing = md.getSpec().experts.placement() == dev.nuri.operator.api.v1alpha1.Placement.BALANCED
                 && md.getSpec().experts.rebalance().enabled();
-        return rebalancing ? control.rescheduleAfter(rebalancer.interval()) : control;
+        // whichever decision is due first; from the last decision, not from this reconcile (which may not have decided)
+        Optional<java.time.Duration> next = java.util.stream.Stream.of(
+                        autoscaling != null ? autoscaler.untilNextEvaluation(md) : null,
+                        rebalancing ? rebalancer.untilNextEvaluation(md) : null)
+                .filter(Objects::nonNull).min(java.time.Duration::compareTo);
+        return next.map(control::rescheduleAfter).orElse(control);
     }
 
     @Override

@@ -101,7 +101,7 @@ public class AutoscalingSpec {
         public Integer kvCacheUsagePercent;
 
         @Min(1)
-        @JsonPropertyDescription("Target waiting requests per group (summed over its shards).")
+        @JsonPropertyDescription("Target waiting requests per group (summed over its shards). A count of requests: a group is added above max(target × 1.1, target + 1) and removed below target × 0.9, so one extra waiting request is not a breach.")
         public Integer queueLength;
     }
 }
