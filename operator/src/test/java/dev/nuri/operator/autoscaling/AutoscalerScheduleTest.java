@@ -20,8 +20,7 @@ import org.junit.jupiter.api.Test;
 /**
  * When the reconciler should come back for the next decision. A reconcile for another reason (a pod's status) in
  * between replaces the pending one; rescheduled a whole interval from there, decisions came up to twice the interval
- * apart (about every 16 s instead of 15 s under load on the real node, and never while pods kept changing faster
- * than the interval).
+ * apart (about every 16 s instead of 15 s was seen under load on the real node).
  */
 class AutoscalerScheduleTest {
 
