@@ -83,7 +83,7 @@ public enum ShardSetting {
             "how the model writes tool calls (vLLM's `--tool-call-parser`; CRD `spec.serving.toolCallParser`): `deepseek_v3` "
             + "(DeepSeek-V3, A.X K1), `hermes` (Qwen3, Hermes), `mistral`"),
     CHAT_TEMPLATE_TIMEOUT_MS("NURI_CHAT_TEMPLATE_TIMEOUT_MS", "" + Defaults.CHAT_TEMPLATE_TIMEOUT_MS,
-            "a chat-template render still running after this fails with 400 (`param: messages`)"),
+            "a chat-template render that has used this much CPU time (not wall-clock time) fails with 400 (`param: messages`)"),
     HTTP_HALF_CLOSE("NURI_HTTP_HALF_CLOSE", "false",
             "true: a client's FIN after a whole request means it is done sending, and it still gets its response; false: a "
                     + "FIN means the client left and its request is cancelled (as nginx)"),

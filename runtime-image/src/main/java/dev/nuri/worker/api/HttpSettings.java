@@ -17,7 +17,7 @@ import java.util.List;
  * @param maxConnections connections past this many are closed as they open
  * @param streamBufferBytes a streamed response whose client stops reading is aborted once this much waits unsent
  * @param chatTemplate a Jinja file that replaces the tokenizer's chat template (vLLM's --chat-template), or null
- * @param chatTemplateTimeout a chat-template render still running after this fails with 400
+ * @param chatTemplateTimeout a chat-template render that has used this much CPU time fails with 400
  * @param corsOrigins origins allowed to call from a browser; empty: no CORS headers (the default)
  * @param halfClose a client's FIN after a whole request means "done sending", and it still gets its answer; off (the
  *                  default), a FIN means the client left and its request is cancelled, as nginx treats it: the two

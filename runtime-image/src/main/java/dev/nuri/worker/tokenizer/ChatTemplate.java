@@ -9,6 +9,8 @@ import com.hubspot.jinjava.interpret.TemplateError;
 import com.hubspot.jinjava.lib.fn.ELFunctionDefinition;
 
 import java.io.FileNotFoundException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.time.Duration;
 import java.time.LocalDate;
 import java.time.format.DateTimeFormatter;
@@ -25,13 +27,18 @@ import java.util.Map;
  * default, which renders {@code {{ 7*7 }}} inside a value) is off; include, import and from resolve nothing; the
  * render is cut after a time limit and the output at a size limit. transformers renders in a sandbox with the same
  * intent.
+ *
+ * <p>The time limit counts the rendering thread's CPU time, not the clock: what it stops is a template that burns a
+ * core, and on a loaded machine a harmless render can wait seconds for a core (a first render took over 2 s of
+ * wall-clock time at load average 27), which must not turn a valid request into a 400.
  */
 public final class ChatTemplate {
     public static final Duration DEFAULT_RENDER_TIMEOUT = Duration.ofSeconds(2);
     /** Far above any prompt a context holds; callers pass their own bound. */
     public static final long DEFAULT_MAX_OUTPUT_CHARS = 64L << 20;
 
-    private static final ThreadLocal<Long> DEADLINE = new ThreadLocal<>();
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    private static final ThreadLocal<Deadline> DEADLINE = new ThreadLocal<>();
 
     private final Jinjava jinjava;
     private final String template;
@@ -45,7 +52,7 @@ public final class ChatTemplate {
     }
 
     /**
-     * @param renderTimeout a render still running after this fails (checked before each template node)
+     * @param renderTimeout a render that has used this much CPU time fails (checked before each template node)
      * @param maxOutputChars a render whose output grows past this fails
      */
     public ChatTemplate(String template, String bosToken, String eosToken, Duration renderTimeout, long maxOutputChars) {
@@ -81,7 +88,7 @@ public final class ChatTemplate {
         bindings.put("bos_token", bosToken == null ? "" : bosToken);
         bindings.put("eos_token", eosToken == null ? "" : eosToken);
         RenderResult result;
-        DEADLINE.set(System.nanoTime() + renderTimeout.toNanos());
+        DEADLINE.set(Deadline.after(renderTimeout));
         try {
             result = jinjava.renderForResult(template, bindings);
         } catch (RenderTimeout e) {
@@ -107,12 +114,24 @@ public final class ChatTemplate {
     }
 
     private ChatTemplateException timedOut() {
-        return new ChatTemplateException("the chat template took longer than " + renderTimeout.toMillis() + " ms to render");
+        return new ChatTemplateException("the chat template took longer than " + renderTimeout.toMillis() + " ms of CPU time to render");
     }
 
     private static void checkDeadline() {
-        Long deadline = DEADLINE.get();
-        if (deadline != null && System.nanoTime() - deadline > 0) throw new RenderTimeout();
+        Deadline deadline = DEADLINE.get();
+        if (deadline != null && deadline.passed()) throw new RenderTimeout();
+    }
+
+    /** A point in the current thread's CPU time; in wall-clock time where the JVM measures none (a virtual thread). */
+    private record Deadline(boolean cpu, long at) {
+        static Deadline after(Duration limit) {
+            long cpu = THREADS.getCurrentThreadCpuTime();
+            return cpu < 0 ? new Deadline(false, System.nanoTime() + limit.toNanos()) : new Deadline(true, cpu + limit.toNanos());
+        }
+
+        boolean passed() {
+            return (cpu ? THREADS.getCurrentThreadCpuTime() : System.nanoTime()) - at > 0;
+        }
     }
 
     /** Thrown from inside the render to stop it; Jinjava records it as the cause of a template error. */
