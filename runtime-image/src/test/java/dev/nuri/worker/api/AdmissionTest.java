@@ -41,12 +41,12 @@ class AdmissionTest {
         HttpResponse<Stream<String>> running = http.stream("/v1/completions", longStream());
         Iterator<String> lines = running.body().iterator();
         assertThat(lines.next()).startsWith("data: ");
-        await().atMost(Duration.ofSeconds(10)).until(() -> shard.shard.engine().runningCount() == 1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> shard.shard.engine().runningCount() == 1);
 
         // fills the one waiting slot: admitted only after the running stream ends
         var waiting = java.util.concurrent.CompletableFuture.supplyAsync(() -> http.post("/v1/completions",
                 new JsonObject().put("prompt", "queued").put("max_tokens", 2)));
-        await().atMost(Duration.ofSeconds(10)).until(() -> shard.shard.engine().waitingCount() == 1);
+        await().atMost(Duration.ofSeconds(30)).until(() -> shard.shard.engine().waitingCount() == 1);
 
         Http.Response rejected = http.post("/v1/completions", new JsonObject().put("prompt", "one too many").put("max_tokens", 2));
         assertThat(rejected.status()).isEqualTo(429);
@@ -55,9 +55,9 @@ class AdmissionTest {
 
         double abortsBefore = abortCount();
         running.body().close(); // the client goes away mid-stream
-        await().atMost(Duration.ofSeconds(20)).until(() -> abortCount() > abortsBefore);
+        await().atMost(Duration.ofSeconds(60)).until(() -> abortCount() > abortsBefore);
         assertThat(waiting.get().status()).isEqualTo(200);
-        await().atMost(Duration.ofSeconds(10)).until(() -> shard.shard.engine().runningCount() == 0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> shard.shard.engine().runningCount() == 0);
     }
 
     @Test

@@ -75,7 +75,7 @@ class ApiKeyLimitsTest {
         assertThat(complete("sk-later", 1).status()).isEqualTo(401);
         Files.writeString(keys, Files.readString(keys) + "later sk-later\n");
         Files.setLastModifiedTime(keys, FileTime.from(Instant.now().plusSeconds(5)));
-        await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(300))
+        await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(300))
                 .until(() -> complete("sk-later", 1).status() == 200);
     }
 }

@@ -48,20 +48,20 @@ class QueueCancellationTest {
         double abortsBefore = http.metricWhere("nuri_request_success_total", "finished_reason=\"abort\"");
         try (EngineGate gate = EngineGate.close(shard.shard.engine())) { // the engine is busy: every request waits
             for (int i = 0; i < 4; i++) queued.add(http.postAndHold("/v1/completions", request("queued " + i)));
-            await().atMost(Duration.ofSeconds(10)).until(() -> waiting() == 4);
+            await().atMost(Duration.ofSeconds(30)).until(() -> waiting() == 4);
             assertThat(http.post("/v1/completions", request("one too many")).status()).isEqualTo(429);
 
             for (int i = 0; i < 3; i++) queued.get(i).close();
-            await("the gauge shows the one client still waiting").atMost(Duration.ofSeconds(10)).until(() -> waiting() == 1);
+            await("the gauge shows the one client still waiting").atMost(Duration.ofSeconds(30)).until(() -> waiting() == 1);
             assertThat(http.metricWhere("nuri_request_success_total", "finished_reason=\"abort\"") - abortsBefore).isEqualTo(3);
 
             for (int i = 0; i < 3; i++) later.add(CompletableFuture.supplyAsync(() -> http.post("/v1/completions", request("later"))));
-            await().atMost(Duration.ofSeconds(10)).until(() -> waiting() == 4 || later.stream().anyMatch(CompletableFuture::isDone));
+            await().atMost(Duration.ofSeconds(30)).until(() -> waiting() == 4 || later.stream().anyMatch(CompletableFuture::isDone));
             assertThat(later).as("no request is refused while places are free").noneMatch(CompletableFuture::isDone);
             assertThat(http.post("/v1/completions", request("one too many")).status()).isEqualTo(429);
         }
         for (CompletableFuture<Http.Response> f : later) assertThat(f.get().status()).isEqualTo(200);
         queued.get(3).close();
-        await().atMost(Duration.ofSeconds(10)).until(() -> waiting() == 0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> waiting() == 0);
     }
 }

@@ -70,7 +70,7 @@ class KvAccountingTest {
                 .until(() -> finishedRequests() >= expectedFinished);
         assertThat(finishedRequests()).as("%s: every request is counted once", context).isEqualTo(expectedFinished);
         assertThat(reservedKvTokens()).as("%s: KV tokens still reserved", context).isZero();
-        await(context).atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(20))
+        await(context).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
                 .until(() -> engine.runningCount() == 0 && engine.waitingCount() == 0);
     }
 

@@ -78,7 +78,7 @@ class SchedulingTest {
         assertThat(second.tokens(0)).as("preempted and recomputed, the second request's tokens").isEqualTo(secondAlone);
         assertThat(first.failure).isNull();
         assertThat(second.failure).isNull();
-        await().atMost(Duration.ofSeconds(10)).until(() -> engine.usedKvBlocks() == 0);
+        await().atMost(Duration.ofSeconds(30)).until(() -> engine.usedKvBlocks() == 0);
 
         double preemptionsBetween = shard.http.metric("nuri_num_preemptions_total");
         Recorder third, fourth;

@@ -185,7 +185,7 @@ class ExpertParallelGroupTest {
                  "default": {"shards": [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [0, 1, 2, 3, 10, 11, 12, 13, 14, 15]]}}""");
         for (int s = 0; s < 2; s++) {
             Http http = group.http(s);
-            await().atMost(Duration.ofSeconds(20)).until(() -> http.metric("nuri_placement_generation") == 2.0);
+            await().atMost(Duration.ofSeconds(60)).until(() -> http.metric("nuri_placement_generation") == 2.0);
         }
         for (int s = 0; s < 2; s++) {
             assertThat(GroupFixture.tokensAndText(group.http(s).post("/v1/completions", GroupFixture.greedy(PROMPTS.get(1), 24))))
@@ -203,7 +203,7 @@ class ExpertParallelGroupTest {
         Iterator<String> lines = stream.body().iterator();
         assertThat(lines.next()).startsWith("data: ");
         stream.body().close();
-        await().atMost(Duration.ofSeconds(20))
+        await().atMost(Duration.ofSeconds(60))
                 .until(() -> http.metricWhere("nuri_request_success_total", "finished_reason=\"abort\"") > abortsBefore);
         // the engine takes a request out of num_requests_running before it counts it as finished (it used to count
         // the abort first and update the gauge after, so this read could race it)

@@ -36,7 +36,7 @@ class GracefulDrainTest {
             await().atMost(Duration.ofSeconds(30)).until(() -> received.stream().anyMatch(l -> l.startsWith("data: ")));
             Process idle = fixture.group.process(0);
             idle.destroy(); // SIGTERM to the shard that runs nothing of its own
-            await().atMost(Duration.ofSeconds(10)).until(() -> fixture.http(0).get("/health/ready").status() == 503);
+            await().atMost(Duration.ofSeconds(30)).until(() -> fixture.http(0).get("/health/ready").status() == 503);
 
             // late requests, on the draining shard and on its peer: served, not 503
             for (int shard = 0; shard < 2; shard++) {

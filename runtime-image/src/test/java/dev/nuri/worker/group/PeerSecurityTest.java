@@ -204,12 +204,12 @@ class PeerSecurityTest {
                     }
                 }
             });
-            await().atMost(Duration.ofSeconds(20)).until(() -> connections.get() >= 3);
-            await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(10)).until(() -> !group.group.ready(0));
+            await().atMost(Duration.ofSeconds(60)).until(() -> connections.get() >= 3);
+            await().during(Duration.ofSeconds(3)).atMost(Duration.ofSeconds(30)).until(() -> !group.group.ready(0));
             assertThat(group.http(0).get("/health/ready").body()).contains("does not hold this group's peer key");
             // nothing but the shard's HELLO ever reached the impostor: no PROOF, no DISPATCH, no hidden state
             assertThat(bytesPerConnection).isNotEmpty().allSatisfy(n -> assertThat(n).isEqualTo(4 + Frame.HANDSHAKE_MAX_BYTES));
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> assertThat(count(logs(0),
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> assertThat(count(logs(0),
                     "the process at 127.0.0.1:" + port + " does not hold this group's peer key")).as("one WARNING for a repeated failure")
                     .isEqualTo(1));
         }
@@ -308,7 +308,7 @@ class PeerSecurityTest {
         /** Exactly one WARNING line about this connection in shard 0's log, and no stack trace. */
         void assertOneWarning(String reason) {
             String who = "peer connection from " + socket.getLocalAddress().getHostAddress() + ":" + socket.getLocalPort() + " closed: ";
-            await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
                 List<String> lines = Files.readAllLines(group.logs.resolve("shard-0.log")).stream().filter(l -> l.contains(who)).toList();
                 assertThat(lines).singleElement().satisfies(l -> assertThat(l).contains("WARNING").contains(reason));
             });

@@ -284,7 +284,7 @@ class ShardLinkFaultTest {
             assertThat(error.getString("message")).as("cycle " + cycle).isNotBlank();
             failTimes.add(failed.took());
             assertThat(failed.took()).as("cycle " + cycle + ": fails within the peer timeout, not the client's")
-                    .isLessThan(Duration.ofSeconds(PEER_TIMEOUT_SECONDS + 5));
+                    .isLessThan(Duration.ofSeconds(PEER_TIMEOUT_SECONDS + 30)); // the client's is 60 s
             long healed = System.nanoTime();
             heal(1);
             // serving again, not only ready: a request right after readiness may still meet a dispatch that the

@@ -74,7 +74,7 @@ class ExpertDispatcherTest {
         PeerLink link = new PeerLink(vertx, vertx.createNetClient(new NetClientOptions()), shard0, KEY, limits, 1,
                 "127.0.0.1:" + (connectPeer ? s.actualPort() : 1));
         link.start();
-        if (connectPeer) await().atMost(Duration.ofSeconds(10)).until(link::connected);
+        if (connectPeer) await().atMost(Duration.ofSeconds(30)).until(link::connected);
         WorkerMetrics metrics = new WorkerMetrics("test", 0);
         return new ExpertDispatcher(0, new ExpertHost(model, 0, placement), new PeerLink[] {null, link},
                 WireDType.F32, Duration.ofSeconds(10), metrics, new MoeLoad(config.numExperts(), 2, config.numLayers(), config.moeLayers(), java.time.Duration.ofSeconds(60), metrics));
