@@ -44,20 +44,27 @@ public final class BenchMain {
         int promptWords = flags.integer("prompt-words", 24);
         String model = flags.string("model", "builtin:tiny-axk1");
         String wire = flags.string("wire-dtype", "bf16");
-        String jar = Path.of(WorkerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        String ownJar = Path.of(WorkerMain.class.getProtectionDomain().getCodeSource().getLocation().toURI()).toString();
+        // builds to compare, alternating within each round (the machine is shared: same minutes, same noise)
+        String[] jars = flags.string("jars", ownJar).split(",");
+        String[] names = flags.string("names", jars.length == 1 ? "this" : "before,after").split(",");
+        if (names.length != jars.length) throw new IllegalArgumentException("--names needs one name per --jars entry");
         Path logs = Files.createDirectories(Path.of(flags.string("logs", "target/bench-logs")));
         int[] overlaps = ints(flags.string("two-batch-overlap", "0"));
         boolean pin = Boolean.parseBoolean(flags.string("pin-cores", "false"));
         int rounds = flags.integer("rounds", 1);
         System.out.printf("model %s, wire %s, max_tokens %d, prompt ~%d words, %d cores%s, load average %.1f%n", model, wire, maxTokens,
                 promptWords, Runtime.getRuntime().availableProcessors(), pin ? ", shard i pinned to core i (taskset)" : "", loadAverage());
-        System.out.println("| shards | two-batch overlap from | concurrency | requests | output tok/s | vs 1st row | TTFT p50 ms | TTFT p90 ms | mean batch/shard | overlapped steps | dispatch+combine share | of which transport | MoE round trip µs |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        System.out.println("| build | shards | two-batch overlap from | concurrency | requests | output tok/s | vs 1st row | TTFT p50 ms | TTFT p90 ms | ITL p50 ms | ITL p99 ms | mean batch/shard | overlapped steps | dispatch+combine share | of which transport | MoE round trip µs |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         double[] base = new double[concurrencies.length];
         for (int round = 0; round < rounds; round++) {
             for (int shards : shardCounts) {
-                for (int overlap : overlaps) {
+                for (int overlap : overlaps) for (int turn = 0; turn < jars.length; turn++) {
                     if (shards == 1 && overlap != overlaps[0]) continue; // one shard never overlaps
+                    // every other round in reverse order (ABBA): a load that grows or falls over the run favours neither
+                    int j = round % 2 == 0 ? turn : jars.length - 1 - turn;
+                    String jar = jars[j];
                     Map<String, String> env = Map.of(ShardSetting.WIRE_DTYPE.env(), wire, ShardSetting.MAX_BATCH.env(), "512",
                             ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS.env(), Integer.toString(overlap));
                     try (LocalGroup group = LocalGroup.start(new LocalGroup.Spec(shards, model, 0, 0, jar, flags.string("heap", "1g"),
@@ -71,9 +78,10 @@ public final class BenchMain {
                             Result r = run(group, concurrency, maxTokens, promptWords, requests);
                             Scrape delta = Scrape.of(group).minus(before);
                             if (base[c] == 0) base[c] = r.tokensPerSecond();
-                            System.out.printf("| %d | %s | %d | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.0f%% | %s | %s | %s |%n", shards,
-                                    overlap == 0 ? "off" : Integer.toString(overlap), concurrency, requests,
+                            System.out.printf("| %s | %d | %s | %d | %d | %.0f | %.2f | %.0f | %.0f | %.1f | %.1f | %.1f | %.0f%% | %s | %s | %s |%n",
+                                    names[j], shards, overlap == 0 ? "off" : Integer.toString(overlap), concurrency, requests,
                                     r.tokensPerSecond(), r.tokensPerSecond() / base[c], r.ttftP(0.5) * 1e3, r.ttftP(0.9) * 1e3,
+                                    Result.percentile(r.itls(), 0.5) * 1e3, Result.percentile(r.itls(), 0.99) * 1e3,
                                     delta.meanBatch(), delta.steps == 0 ? 0 : 100 * delta.overlappedSteps / delta.steps,
                                     shards == 1 ? "n/a" : String.format("%.1f%%", 100 * delta.moeShare()),
                                     shards == 1 ? "n/a" : String.format("%.1f%%", 100 * delta.transportShare()),
@@ -95,13 +103,18 @@ public final class BenchMain {
         return Arrays.stream(csv.split(",")).map(String::trim).mapToInt(Integer::parseInt).toArray();
     }
 
-    record Result(long tokens, double seconds, double[] ttfts) {
+    /** @param itls seconds between consecutive streamed chunks of one request (inter-token latency, as the client sees it) */
+    record Result(long tokens, double seconds, double[] ttfts, double[] itls) {
         double tokensPerSecond() {
             return tokens / seconds;
         }
 
         double ttftP(double q) {
-            double[] s = ttfts.clone();
+            return percentile(ttfts, q);
+        }
+
+        static double percentile(double[] values, double q) {
+            double[] s = values.clone();
             Arrays.sort(s);
             return s.length == 0 ? Double.NaN : s[Math.min(s.length - 1, (int) Math.floor(q * s.length))];
         }
@@ -116,12 +129,13 @@ public final class BenchMain {
         long start = System.nanoTime();
         List<Future<long[]>> workers = new ArrayList<>();
         List<Double> ttfts = java.util.Collections.synchronizedList(new ArrayList<>());
+        List<Double> itls = java.util.Collections.synchronizedList(new ArrayList<>());
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             for (int w = 0; w < concurrency; w++) {
                 workers.add(pool.submit(() -> {
                     long tokens = 0;
                     for (int i; (i = next.getAndIncrement()) < requests; ) {
-                        long[] one = oneRequest(group.httpPort(i % group.shards()), i, maxTokens, promptWords, ttfts);
+                        long[] one = oneRequest(group.httpPort(i % group.shards()), i, maxTokens, promptWords, ttfts, itls);
                         tokens += one[0];
                     }
                     return new long[] {tokens};
@@ -130,11 +144,13 @@ public final class BenchMain {
             long tokens = 0;
             for (Future<long[]> f : workers) tokens += f.get()[0];
             double seconds = (System.nanoTime() - start) / 1e9;
-            return new Result(tokens, seconds, ttfts.stream().mapToDouble(Double::doubleValue).toArray());
+            return new Result(tokens, seconds, ttfts.stream().mapToDouble(Double::doubleValue).toArray(),
+                    itls.stream().mapToDouble(Double::doubleValue).toArray());
         }
     }
 
-    private static long[] oneRequest(int port, int i, int maxTokens, int promptWords, List<Double> ttfts) throws Exception {
+    private static long[] oneRequest(int port, int i, int maxTokens, int promptWords, List<Double> ttfts, List<Double> itls)
+            throws Exception {
         StringBuilder prompt = new StringBuilder();
         for (int w = 0; w < promptWords; w++) prompt.append(w % 3 == 0 ? "전문가 " : "token ").append(i + w).append(' ');
         JsonObject body = new JsonObject().put("prompt", prompt.toString()).put("max_tokens", maxTokens).put("temperature", 0.7)
@@ -145,16 +161,19 @@ public final class BenchMain {
                 HttpResponse.BodyHandlers.ofInputStream());
         if (r.statusCode() != 200) throw new IllegalStateException("status " + r.statusCode());
         long completion = 0;
-        boolean first = true;
+        long last = 0;
         try (BufferedReader in = new BufferedReader(new InputStreamReader(r.body(), StandardCharsets.UTF_8))) {
             for (String line; (line = in.readLine()) != null; ) {
                 if (!line.startsWith("data: ") || line.equals("data: [DONE]")) continue;
-                if (first) {
-                    ttfts.add((System.nanoTime() - t0) / 1e9);
-                    first = false;
-                }
                 JsonObject chunk = new JsonObject(line.substring(6));
-                if (chunk.getJsonObject("usage") != null) completion = chunk.getJsonObject("usage").getInteger("completion_tokens");
+                if (chunk.getJsonObject("usage") != null) {
+                    completion = chunk.getJsonObject("usage").getInteger("completion_tokens");
+                    continue; // the usage chunk follows the last token's at once: not a gap between tokens
+                }
+                long now = System.nanoTime();
+                if (last == 0) ttfts.add((now - t0) / 1e9);
+                else itls.add((now - last) / 1e9);
+                last = now;
             }
         }
         return new long[] {completion};

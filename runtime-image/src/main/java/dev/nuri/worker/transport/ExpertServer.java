@@ -3,16 +3,14 @@ package dev.nuri.worker.transport;
 import dev.nuri.contract.Frame;
 import dev.nuri.contract.PeerKey;
 import io.micrometer.core.instrument.Timer;
-import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxOptions;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
 import io.vertx.core.net.NetSocket;
 
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Logger;
 
@@ -21,38 +19,35 @@ import java.util.logging.Logger;
  * {@link PeerKey} (the peer's HELLO for this group and model, then its PROOF); any frame out of order, any header the
  * model does not allow, or a handshake not done in time closes it with one WARNING line.
  *
- * <p>Expert compute runs on its own thread: never on the event loop, and never on the engine's thread, which may itself
- * be waiting for a peer (two shards waiting on each other's engine threads would deadlock). A connection has at most
- * {@link #MAX_IN_FLIGHT} dispatches queued or running, and its answers must be read: beyond that its socket stops being
- * read until one is answered and the answers drain, so one peer cannot fill the queue ahead of the others or the heap.
+ * <p>The peer connections have an event loop of their own (a Vert.x instance with one loop, not the shard's HTTP
+ * loops), and a dispatch is computed on it as soon as its frame is read, its answer written from the same thread: no
+ * hand-off to a compute thread and back to the loop (issue 15: two of the four thread hand-offs of an expert call).
+ * One loop computes one dispatch at a time, as the single compute thread did before; HTTP, probes and metrics never
+ * wait for it, and neither does the engine's thread, which may itself be waiting for a peer (two shards waiting on
+ * each other's engine threads would deadlock). A connection whose answers are not read stops being read once its
+ * write queue is full, until they drain, so one peer cannot take the loop from the others or fill the heap.
  */
 public final class ExpertServer implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(ExpertServer.class.getName());
-    /** A peer's engine has at most two dispatches out (two micro-batches with two-batch overlap); a little slack costs nothing. */
-    static final int MAX_IN_FLIGHT = 4;
     static final long HANDSHAKE_TIMEOUT_MS = 5000;
 
-    private final Vertx vertx;
+    /** the peer connections' own event loop: expert compute runs on it */
+    private final Vertx vertx = Vertx.vertx(new VertxOptions().setEventLoopPoolSize(1).setWorkerPoolSize(1)
+            .setInternalBlockingPoolSize(1).setMaxEventLoopExecuteTime(Long.MAX_VALUE)); // computing on it is its job
     private final PeerExperts experts;
     private final ShardIdentity self;
     private final int shards;
     private final PeerKey key;
     private final Frame.Limits limits;
     private final Timer expertCompute;
-    private final ExecutorService compute = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "nuri-expert-server");
-        t.setDaemon(true);
-        return t;
-    });
     private NetServer server;
     private volatile long lastDispatchNanos = System.nanoTime();
 
     /**
      * @param shards shards in the group: a peer's shard index must be another one of them
      */
-    public ExpertServer(Vertx vertx, PeerExperts experts, ShardIdentity self, int shards, PeerKey key, Frame.Limits limits,
+    public ExpertServer(PeerExperts experts, ShardIdentity self, int shards, PeerKey key, Frame.Limits limits,
                         Timer expertCompute) {
-        this.vertx = vertx;
         this.experts = experts;
         this.self = self;
         this.shards = shards;
@@ -75,13 +70,11 @@ public final class ExpertServer implements AutoCloseable {
     /** One peer connection: the handshake, then dispatches. Runs on its event loop. */
     private final class Connection {
         private final NetSocket socket;
-        private final Context context = vertx.getOrCreateContext();
         private final long handshakeTimer;
         private Frame.Hello peerHello;
         private Frame.Hello ownHello;
         private boolean authenticated;
         private boolean closed;
-        private int inFlight;
 
         Connection(NetSocket socket) {
             this.socket = socket;
@@ -125,38 +118,27 @@ public final class ExpertServer implements AutoCloseable {
             }
         }
 
+        /** Computes the dispatch here, on the loop that read it, and writes the answer. */
         private void serve(Frame.Dispatch dispatch) {
             lastDispatchNanos = System.nanoTime();
-            if (++inFlight >= MAX_IN_FLIGHT) socket.pause();
-            compute.execute(() -> {
-                Frame answer;
-                try {
-                    long start = System.nanoTime();
-                    float[] partial = experts.compute(dispatch);
-                    expertCompute.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
-                    answer = new Frame.Combine(dispatch.callId(), dispatch.layer(), dispatch.dtype(), dispatch.tokens(),
-                            dispatch.hidden(), partial);
-                } catch (RuntimeException e) {
-                    LOG.warning("expert compute for peer shard " + peerHello.shard() + " failed: " + e.getMessage());
-                    answer = new Frame.Failure(dispatch.callId(), String.valueOf(e.getMessage()));
-                }
-                Buffer bytes = Buffer.buffer(answer.encode());
-                context.runOnContext(v -> {
-                    if (closed) return;
-                    socket.write(bytes);
-                    inFlight--;
-                    if (socket.writeQueueFull()) {
-                        socket.pause(); // a peer that does not read its answers gets no more work
-                        socket.drainHandler(d -> resumeIfRoom());
-                    } else {
-                        resumeIfRoom();
-                    }
+            Frame answer;
+            try {
+                long start = System.nanoTime();
+                float[] partial = experts.compute(dispatch);
+                expertCompute.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+                answer = new Frame.Combine(dispatch.callId(), dispatch.layer(), dispatch.dtype(), dispatch.tokens(),
+                        dispatch.hidden(), partial);
+            } catch (RuntimeException e) {
+                LOG.warning("expert compute for peer shard " + peerHello.shard() + " failed: " + e.getMessage());
+                answer = new Frame.Failure(dispatch.callId(), String.valueOf(e.getMessage()));
+            }
+            socket.write(Buffer.buffer(answer.encode()));
+            if (socket.writeQueueFull()) {
+                socket.pause(); // a peer that does not read its answers gets no more work
+                socket.drainHandler(d -> {
+                    if (!closed) socket.resume();
                 });
-            });
-        }
-
-        private void resumeIfRoom() {
-            if (!closed && inFlight < MAX_IN_FLIGHT && !socket.writeQueueFull()) socket.resume();
+            }
         }
 
         /** One WARNING line per refused connection (no stack trace), then it is closed. */
@@ -175,7 +157,6 @@ public final class ExpertServer implements AutoCloseable {
 
     @Override
     public void close() {
-        if (server != null) server.close();
-        compute.shutdownNow();
+        vertx.close(); // the server and its connections with it
     }
 }

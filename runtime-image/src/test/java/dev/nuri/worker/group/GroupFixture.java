@@ -36,8 +36,10 @@ final class GroupFixture implements AutoCloseable {
             group.awaitReady(Duration.ofSeconds(120));
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            group.close();
             throw new IllegalStateException(e);
         } catch (IllegalStateException e) {
+            group.close(); // the test never gets the fixture to close: its shard JVMs would outlive it
             throw new IllegalStateException(e.getMessage() + "; logs in " + logs.toAbsolutePath(), e);
         }
     }

@@ -42,6 +42,8 @@ class ExpertDispatcherTest {
     static Vertx vertx;
     static final List<Frame.Dispatch> received = new CopyOnWriteArrayList<>();
     static volatile boolean failPeer;
+    /** the thread each peer dispatch was computed on, and whether it was an event loop's */
+    static final List<String> computedOn = new CopyOnWriteArrayList<>();
     static ExpertServer server;
 
     @BeforeAll
@@ -63,8 +65,10 @@ class ExpertDispatcherTest {
         ShardIdentity shard0 = new ShardIdentity(0, 0, 42);
         Frame.Limits limits = new Frame.Limits(config.hiddenSize(), 64, config.topK(), config.numExperts());
         ExpertHost host1 = new ExpertHost(model, 1, placement);
-        ExpertServer s = new ExpertServer(vertx, d -> {
+        ExpertServer s = new ExpertServer(d -> {
             received.add(d);
+            computedOn.add(Thread.currentThread().getName() + (io.vertx.core.Context.isOnEventLoopThread()
+                    && Vertx.currentContext().owner() != vertx ? " (the expert server's event loop)" : ""));
             if (failPeer) throw new IllegalStateException("no expert 99 here");
             return host1.compute(d);
         }, new ShardIdentity(0, 1, 42), 2, KEY, limits, new WorkerMetrics("test", 1).expertComputeForPeers);
@@ -116,6 +120,20 @@ class ExpertDispatcherTest {
         d.apply(layer, TOKENS, config.topK(), b.hidden, b.experts, b.weights, out);
         float[] expected = allLocal(b);
         for (int i = 0; i < out.length; i++) assertThat(out[i]).as("element %d", i).isCloseTo(expected[i], org.assertj.core.data.Offset.offset(1e-4f));
+    }
+
+    /**
+     * Issue 15, fewer thread hand-offs: the expert server computes a DISPATCH on the event loop that read it and writes
+     * the answer from there (its own loop, not the one of the client's links), instead of handing it to a compute
+     * thread and the answer back to the loop.
+     */
+    @Test
+    void aPeersDispatchIsComputedOnTheEventLoopThatReadIt() throws Exception {
+        computedOn.clear();
+        ExpertDispatcher d = dispatcher(PlacementStrategy.STATIC.layout(config.numExperts(), 2, 0, 1), true);
+        Batch b = batch(3);
+        d.apply(layer, TOKENS, config.topK(), b.hidden, b.experts, b.weights, new float[b.hidden.length]);
+        assertThat(computedOn).hasSize(1).allMatch(t -> t.endsWith("(the expert server's event loop)"));
     }
 
     @Test
