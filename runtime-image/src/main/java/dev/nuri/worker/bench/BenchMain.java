@@ -60,10 +60,13 @@ public final class BenchMain {
         double[] base = new double[concurrencies.length];
         for (int round = 0; round < rounds; round++) {
             for (int shards : shardCounts) {
-                for (int overlap : overlaps) for (int turn = 0; turn < jars.length; turn++) {
+                // every other round in reverse order (ABBA), builds and overlap settings: a load that grows or falls over
+                // the run favours neither side
+                boolean reverse = round % 2 == 1;
+                for (int o = 0; o < overlaps.length; o++) for (int turn = 0; turn < jars.length; turn++) {
+                    int overlap = overlaps[reverse ? overlaps.length - 1 - o : o];
                     if (shards == 1 && overlap != overlaps[0]) continue; // one shard never overlaps
-                    // every other round in reverse order (ABBA): a load that grows or falls over the run favours neither
-                    int j = round % 2 == 0 ? turn : jars.length - 1 - turn;
+                    int j = reverse ? jars.length - 1 - turn : turn;
                     String jar = jars[j];
                     Map<String, String> env = Map.of(ShardSetting.WIRE_DTYPE.env(), wire, ShardSetting.MAX_BATCH.env(), "512",
                             ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS.env(), Integer.toString(overlap));
