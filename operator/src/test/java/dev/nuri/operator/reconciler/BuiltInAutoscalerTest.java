@@ -174,6 +174,8 @@ class BuiltInAutoscalerTest {
             CompletableFuture.allOf(clients.toArray(CompletableFuture[]::new)).get(2, TimeUnit.MINUTES);
         }
         assertThat(failed).as("failed requests").hasValue(0);
+        // the Event and the status follow the scale write (later calls of the same reconcile): awaited, then checked
+        await().atMost(TIMEOUT).until(() -> status().lastScaleTime != null && !events("ScaledUp").isEmpty());
         AutoscalingStatus up = status();
         assertThat(up.decidingTarget).isEqualTo("queueLength");
         assertThat(up.lastScaleTime).isNotNull();
@@ -194,6 +196,8 @@ class BuiltInAutoscalerTest {
         await().atMost(TIMEOUT).until(() -> replicas() == 1);
         assertThat((System.nanoTime() - readableSince) / 1e9).as("seconds before the scale-down")
                 .isGreaterThanOrEqualTo(SCALE_DOWN_WINDOW - 1);
+        // the Event follows the scale write by a moment (the next call of the same reconcile)
+        await().atMost(TIMEOUT).until(() -> !events("ScaledDown").isEmpty());
         assertThat(events("ScaledDown")).singleElement().satisfies(e -> assertThat(e.getMessage())
                 .startsWith("groups 2 -> 1: queueLength 0 against 2 asks for 0: below target for the whole scale-down"));
         assertThat(scaleWrites()).hasSize(2).allSatisfy(w -> assertThat(w).contains("\"subresource\":\"scale\""));
@@ -239,7 +243,7 @@ class BuiltInAutoscalerTest {
 
         HttpResponse<String> done = inFlight.get(3, TimeUnit.MINUTES);
         assertThat(done.statusCode()).as(done.body()).isEqualTo(200);
-        await().atMost(Duration.ofSeconds(20)).until(() -> client.apps().statefulSets().inNamespace(DRAIN).withName("tiny-g1").get() == null);
+        await().atMost(TIMEOUT).until(() -> client.apps().statefulSets().inNamespace(DRAIN).withName("tiny-g1").get() == null);
     }
 
     /**
