@@ -56,7 +56,8 @@ public enum ShardSetting {
                     + "it (at most half of it), interactive ones up to it whatever batch work holds"),
     MAX_WAITING("NURI_MAX_WAITING", "1024", "queued requests before 429"),
     BATCH_STEP_TOKENS("NURI_BATCH_STEP_TOKENS", "" + Defaults.BATCH_STEP_TOKENS,
-            "tokens of batch work (`X-Nuri-Priority: batch`) per engine step while no interactive request is admitted "
+            "tokens of batch work (`X-Nuri-Priority: batch`) per engine step (the CRD's `spec.batch.stepTokens`) while "
+                    + "no interactive request is admitted "
                     + "or waiting (decodes, then prompt chunks); an interactive request that arrives waits for the step in "
                     + "progress, so this bounds what a batch adds to its time to first token. Higher: more batch "
                     + "throughput, longer waits. While interactive work runs, a step carries at most one batch token"),

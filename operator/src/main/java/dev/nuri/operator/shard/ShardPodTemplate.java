@@ -187,6 +187,9 @@ public final class ShardPodTemplate {
         if (serving != null && serving.apiKeysSecret != null) {
             env.add(plain(ShardSetting.API_KEYS_FILE.env(), API_KEYS_DIR + "/" + API_KEYS_FILE));
         }
+        if (spec.batch != null && spec.batch.stepTokens != null) {
+            env.add(plain(ShardSetting.BATCH_STEP_TOKENS.env(), spec.batch.stepTokens.toString()));
+        }
         if (batchVolume(spec).isPresent()) {
             // the pod's name names its folder in the batch volume (subPathExpr); a StatefulSet pod keeps it across restarts
             env.add(new EnvVarBuilder().withName(POD_NAME).withNewValueFrom().withNewFieldRef().withApiVersion("v1")

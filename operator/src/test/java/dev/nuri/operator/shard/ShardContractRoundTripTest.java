@@ -7,6 +7,7 @@ import dev.nuri.contract.ShardSettings;
 import dev.nuri.contract.ToolCallParser;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.dependents.PeerKeySecret;
+import dev.nuri.operator.api.v1alpha1.BatchSpec;
 import dev.nuri.operator.api.v1alpha1.ServingSpec;
 import dev.nuri.operator.api.v1alpha1.ServingToolCallParser;
 import dev.nuri.operator.placement.Placements;
@@ -44,6 +45,8 @@ class ShardContractRoundTripTest {
         serving.apiKeySecret.name = "keys";
         serving.apiKeysSecret = new ServingSpec.ApiKeysRef();
         serving.apiKeysSecret.name = "more-keys";
+        md.getSpec().batch = new dev.nuri.operator.api.v1alpha1.BatchSpec();
+        md.getSpec().batch.stepTokens = 64;
         int shards = md.getSpec().experts.parallelism;
         int lastShard = shards - 1;
         String revision = "rev7";
@@ -63,6 +66,7 @@ class ShardContractRoundTripTest {
         assertThat(settings.maxBatch()).isEqualTo(48);
         assertThat(settings.maxBatchedTokens()).isEqualTo(3072);
         assertThat(settings.contextLength()).isEqualTo(4096);
+        assertThat(settings.batchStepTokens()).isEqualTo(64);
         assertThat(settings.toolCallParser()).isEqualTo(ToolCallParser.HERMES);
         assertThat(settings.apiKey()).isEqualTo("secret:keys/api-key");
         // the keys file the worker is told to read is the Secret item the pod mounts there
@@ -104,6 +108,7 @@ class ShardContractRoundTripTest {
         assertThat(settings.maxBatchedTokens()).isEqualTo(crdDefaults.maxBatchedTokens());
         assertThat(settings.peerPort()).isEqualTo(crdDefaults.peerPort());
         assertThat(settings.port()).isEqualTo(crdDefaults.port());
+        assertThat(settings.batchStepTokens()).as("spec.batch.stepTokens' documented default").isEqualTo(BatchSpec.DEFAULT_STEP_TOKENS);
     }
 
     /** The environment kubelet would give shard {@code ordinal}: field and Secret references resolved. */

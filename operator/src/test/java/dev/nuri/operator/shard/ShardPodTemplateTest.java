@@ -85,6 +85,16 @@ class ShardPodTemplateTest {
     }
 
     @Test
+    void batchStepTokensReachTheWorkerOnlyWhenSet() throws IOException {
+        ModelDeployment md = example("tiny-cpu.yaml");
+        assertThat(env(ShardPodTemplate.build(md, 0, "img", "r"), ShardSetting.BATCH_STEP_TOKENS.env()))
+                .as("unset: the worker's default").isNull();
+        md.getSpec().batch = new dev.nuri.operator.api.v1alpha1.BatchSpec();
+        md.getSpec().batch.stepTokens = 128;
+        assertThat(env(ShardPodTemplate.build(md, 0, "img", "r"), ShardSetting.BATCH_STEP_TOKENS.env())).isEqualTo("128");
+    }
+
+    @Test
     void podPassesTheRestrictedProfileShape() throws IOException {
         PodTemplateSpec t = ShardPodTemplate.build(example("tiny-cpu.yaml"), 0, "img", "r");
         var pod = t.getSpec().getSecurityContext();

@@ -2,13 +2,26 @@ package dev.nuri.operator.api.v1alpha1;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import dev.nuri.contract.ShardSetting.Defaults;
+import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Required;
 import io.fabric8.generator.annotation.ValidationRule;
 
-/** The OpenAI Files and Batch API of the workers (docs/batch.md). */
+/** The OpenAI Files and Batch API of the workers, and how batch work shares the engine (docs/batch.md). */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class BatchSpec {
+
+    /** The worker's own default (shard-contract): a pod without the variable behaves as this field's description says. */
+    public static final int DEFAULT_STEP_TOKENS = Defaults.BATCH_STEP_TOKENS;
+
+    @Min(1)
+    @JsonPropertyDescription("Most tokens of batch work (requests sent with X-Nuri-Priority: batch: run-batch, the Batch API) "
+            + "in one engine step while no interactive request is admitted or waiting. An interactive request that arrives "
+            + "waits for the step in progress, so this bounds what a running batch adds to its time to first token; higher "
+            + "buys batch throughput with longer waits (docs/benchmarks.md). At most spec.serving.maxBatchedTokens. "
+            + "Default " + DEFAULT_STEP_TOKENS + ". Passed to the worker as NURI_BATCH_STEP_TOKENS.")
+    public Integer stepTokens;
 
     @JsonPropertyDescription("Where each shard keeps the Files and Batch API's state (NURI_BATCH_DIR): uploaded files, "
             + "batches and their output, from which a restarted shard resumes its batches. Each pod uses its own folder, "

@@ -17,6 +17,13 @@ import io.fabric8.kubernetes.model.annotation.SpecReplicas;
         message = "spec.accelerator.profile is immutable: moving between accelerator families changes nodes, "
                 + "runtime and weight layout at once; create a new ModelDeployment",
         fieldPath = ".accelerator.profile", reason = "FieldValueForbidden")
+// On spec: the bound is another section's field, or its default when that is unset.
+@ValidationRule(value = "!has(self.batch) || !has(self.batch.stepTokens) || self.batch.stepTokens <= "
+        + "(has(self.serving) && has(self.serving.maxBatchedTokens) ? self.serving.maxBatchedTokens : "
+        + ServingSpec.DEFAULT_MAX_BATCHED_TOKENS + ")",
+        message = "spec.batch.stepTokens must be at most spec.serving.maxBatchedTokens (" + ServingSpec.DEFAULT_MAX_BATCHED_TOKENS
+                + " when unset): no engine step carries more tokens than that",
+        fieldPath = ".batch.stepTokens")
 public class ModelDeploymentSpec {
 
     public static final int DEFAULT_REPLICAS = 1;
