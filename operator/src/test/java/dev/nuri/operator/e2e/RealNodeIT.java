@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.nuri.operator.api.v1alpha1.AutoscalingSpec;
+import dev.nuri.operator.api.v1alpha1.BatchSpec;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentStatus;
 import dev.nuri.operator.api.v1alpha1.ModelSource;
@@ -91,21 +92,21 @@ class RealNodeIT {
     }
 
     @AfterAll
-    static void tearDown() {
+    static void tearDown() throws IOException {
         if (cluster != null) {
             cluster.close();
+        }
+        for (Path dir : hostVolumes) { // what the pods wrote there is the pods' user's; the test runs as root
+            try (Stream<Path> files = Files.walk(dir)) {
+                for (Path f : files.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(f);
+            }
         }
     }
 
     @Test
     @Order(1)
     void tinyServesThroughItsServiceAsALocalGroupDoes() throws Exception {
-        ModelDeployment md = client.resources(ModelDeployment.class)
-                .load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
-        // The real node has two CPUs: a smaller request leaves room for a second group and a surge group.
-        md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
-        md.getMetadata().setNamespace(NS);
-        client.resource(md).create();
+        client.resource(tiny()).create();
 
         // Ready turns True only when every shard reports serving-ready (the pods' readiness probe).
         List<String> readyWhileAShardWasNot = new CopyOnWriteArrayList<>();
@@ -171,8 +172,95 @@ class RealNodeIT {
         assertThat(stream.body().strip()).endsWith("data: [DONE]");
     }
 
+    /**
+     * Batch work as a user runs it (docs/batch.md), against the deployment of the first test. First
+     * examples/batch/run-batch-job.yaml as it is but for the image tag: its claim binds to a volume of the
+     * test's (hack/cluster has no provisioner), the test puts requests.jsonl in it, and the Job runs
+     * {@code nuri-worker run-batch} in a pod of its own, through the deployment's Service, to completion:
+     * out.jsonl holds one OpenAI batch output line per input line, and the teacher file names them. Then
+     * the Files and Batch API of one shard pod, whose state lives in that pod's own folder of the
+     * {@code spec.batch.storage} claim.
+     */
     @Test
     @Order(2)
+    void aBatchRunsAsTheExamplesJobThroughTheServiceAndThroughAShardsBatchApi() throws Exception {
+        if (deployment().get() == null) client.resource(tiny()).create(); // run alone
+        awaitRolledOut(1);
+
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 6; i++) lines.add(batchLine("job-" + i, i % 2 == 0 ? "/v1/chat/completions" : "/v1/completions"));
+        Path jobVolume = hostVolume(JOB_CLAIM, "ReadWriteOnce");
+        Files.write(jobVolume.resolve("requests.jsonl"), lines);
+        var example = client.load(Files.newInputStream(REPO.resolve("examples/batch/run-batch-job.yaml"))).items();
+        var claim = (io.fabric8.kubernetes.api.model.PersistentVolumeClaim) example.stream()
+                .filter(o -> o instanceof io.fabric8.kubernetes.api.model.PersistentVolumeClaim).findFirst().orElseThrow();
+        var job = (io.fabric8.kubernetes.api.model.batch.v1.Job) example.stream()
+                .filter(o -> o instanceof io.fabric8.kubernetes.api.model.batch.v1.Job).findFirst().orElseThrow();
+        assertThat(claim.getMetadata().getName()).isEqualTo(JOB_CLAIM);
+        // the image the operator gave the shards (the example names :latest, which the node has not imported)
+        job.getSpec().getTemplate().getSpec().getContainers().getFirst()
+                .setImage(shardPods().getFirst().getSpec().getContainers().getFirst().getImage());
+        var jobs = client.batch().v1().jobs().inNamespace(NS);
+        java.time.Instant jobStart = java.time.Instant.now(), jobDone;
+        try {
+            client.persistentVolumeClaims().inNamespace(NS).resource(claim).create();
+            jobs.resource(job).create();
+            await().atMost(Duration.ofMinutes(5)).pollInterval(Duration.ofMillis(500)).until(() -> {
+                var status = jobs.withName(job.getMetadata().getName()).get().getStatus();
+                boolean restarted = client.pods().inNamespace(NS).withLabel("job-name", job.getMetadata().getName()).list().getItems()
+                        .stream().flatMap(p -> p.getStatus().getContainerStatuses().stream()).anyMatch(c -> c.getRestartCount() > 0);
+                if (restarted || status != null && status.getFailed() != null && status.getFailed() > 0) {
+                    throw new AssertionError("the Job's run-batch failed: " + jobLog(job.getMetadata().getName()));
+                }
+                return status != null && status.getConditions() != null && status.getConditions().stream()
+                        .anyMatch(c -> "Complete".equals(c.getType()) && "True".equals(c.getStatus()));
+            });
+            jobDone = java.time.Instant.now();
+            String log = jobLog(job.getMetadata().getName());
+            List<String> out = Files.readAllLines(jobVolume.resolve("out.jsonl")).stream().filter(l -> !l.isBlank()).toList();
+            assertThat(out).as("out.jsonl; the Job's log:\n" + log).hasSize(lines.size());
+            assertBatchOutput(out, lines);
+            var teacher = safetensorsMetadata(jobVolume.resolve("teacher.safetensors"));
+            assertThat(teacher.path("format").asText()).isEqualTo("nuri-teacher-v1");
+            assertThat(JSON.readTree(teacher.path("custom_ids").asText())).as("the teacher file's custom_ids")
+                    .extracting(com.fasterxml.jackson.databind.JsonNode::asText)
+                    .containsExactlyInAnyOrderElementsOf(customIds(lines));
+        } finally {
+            jobs.withName(job.getMetadata().getName()).withPropagationPolicy(io.fabric8.kubernetes.api.model.DeletionPropagation.BACKGROUND).delete();
+            client.persistentVolumeClaims().inNamespace(NS).withName(JOB_CLAIM).delete();
+        }
+
+        // A shard's Files and Batch API: the file, the batch and its output in the pod's folder of the claim.
+        java.time.Instant apiStart = java.time.Instant.now();
+        Pod shard = groupPods(0).getFirst();
+        List<String> apiLines = new ArrayList<>();
+        for (int i = 0; i < 4; i++) apiLines.add(batchLine("api-" + i, "/v1/chat/completions"));
+        HttpResponse<String> file = uploadBatchFile(podUrl(shard), String.join("\n", apiLines));
+        assertThat(file.statusCode()).as(file.body()).isEqualTo(200);
+        HttpResponse<String> created = post(podUrl(shard) + "/v1/batches", """
+                {"input_file_id":"%s","endpoint":"/v1/chat/completions","completion_window":"24h"}"""
+                .formatted(JSON.readTree(file.body()).path("id").asText()));
+        assertThat(created.statusCode()).as(created.body()).isEqualTo(200);
+        String batchId = JSON.readTree(created.body()).path("id").asText();
+        com.fasterxml.jackson.databind.JsonNode[] batch = {null};
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofMillis(500)).until(() -> {
+            batch[0] = JSON.readTree(get(podUrl(shard) + "/v1/batches/" + batchId).body());
+            assertThat(batch[0].path("status").asText()).as(batch[0].toString()).isNotIn("failed", "cancelled", "expired");
+            return "completed".equals(batch[0].path("status").asText());
+        });
+        assertThat(batch[0].path("request_counts").path("completed").asInt()).as(batch[0].toString()).isEqualTo(apiLines.size());
+        String content = get(podUrl(shard) + "/v1/files/" + batch[0].path("output_file_id").asText() + "/content").body();
+        assertBatchOutput(content.lines().filter(l -> !l.isBlank()).toList(), apiLines);
+        Path onTheVolume = shardBatchVolume.resolve(shard.getMetadata().getName()).resolve("batches").resolve(batchId).resolve("output.jsonl");
+        assertThat(onTheVolume).as("the batch's output in the pod's folder of the spec.batch.storage claim").exists();
+        assertThat(Files.readString(onTheVolume)).isEqualTo(content);
+        System.out.printf(java.util.Locale.ROOT, "batch on the real node: the Job %.1f s from its creation to Complete (%d requests); "
+                + "a shard's Batch API %.1f s from the upload to the output read (%d requests)%n",
+                secs(jobStart, jobDone), lines.size(), secs(apiStart, java.time.Instant.now()), apiLines.size());
+    }
+
+    @Test
+    @Order(3)
     void aDeletedShardFailsRequestsFastThenTheGroupServesAgain() throws Exception {
         String body = """
                 {"model":"tiny-axk1","prompt":"%s","max_tokens":4,"temperature":0}""".formatted(PROMPT);
@@ -214,7 +302,7 @@ class RealNodeIT {
     }
 
     @Test
-    @Order(3)
+    @Order(4)
     void kubectlScaleAddsAServingGroupThenRemovesItWhileTheOtherFinishesItsRequests() throws Exception {
         cluster.kubectl("scale", "md/" + NAME, "-n", NS, "--replicas=2").assertSuccess();
         awaitRolledOut(2);
@@ -246,7 +334,7 @@ class RealNodeIT {
     }
 
     @Test
-    @Order(4)
+    @Order(5)
     void aTemplateChangeRollsGroupByGroupAndReadyHoldsWhileEnoughGroupsServe() throws Exception {
         cluster.kubectl("scale", "md/" + NAME, "-n", NS, "--replicas=2").assertSuccess();
         awaitRolledOut(2);
@@ -284,7 +372,7 @@ class RealNodeIT {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void aGroupWithoutRoomIsPendingWithTheSchedulersReason() {
         ModelDeployment md = client.resources(ModelDeployment.class)
                 .load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
@@ -314,7 +402,7 @@ class RealNodeIT {
      * fetch-model downloads and checks the archive; a wrong digest ends in Degraded with both digests.
      */
     @Test
-    @Order(6)
+    @Order(7)
     void anHttpModelSourceLoadsAndAWrongDigestIsDegradedWithBothDigests() throws Exception {
         byte[] archive = goldenModelArchive();
         String digest = java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(archive));
@@ -366,7 +454,7 @@ class RealNodeIT {
      * fails across both changes. Prints the times docs/benchmarks.md quotes (breach to serving).
      */
     @Test
-    @Order(7)
+    @Order(8)
     void theAutoscalerAddsAGroupUnderLoadAndDrainsItWhenIdleWithoutAFailedRequest() throws Exception {
         // A deployment of its own, so the test also runs alone (-Dit.test='RealNodeIT#theAutoscaler*').
         ModelDeployment md = oneSequencePerShard();
@@ -446,7 +534,7 @@ class RealNodeIT {
      * open-loop rate that queued on the loaded machine did not scale on an idle one: docs/testing.md).
      */
     @Test
-    @Order(8)
+    @Order(9)
     @Tag("real-node-autoscale") // not in hack/test: see docs/testing.md
     void anHpaOnThePrometheusAdaptersExternalMetricAddsAGroupAndRemovesItWhenIdle() throws Exception {
         java.time.Instant start = java.time.Instant.now();
@@ -515,7 +603,7 @@ class RealNodeIT {
      * read from the pods, step by step (docs/benchmarks.md quotes them).
      */
     @Test
-    @Order(9)
+    @Order(10)
     @Tag("real-node-autoscale") // 6-7 min: by hand, not in hack/test (docs/benchmarks.md)
     void aNoisyPlateauAtTheQueueTargetTakesNoScaleAction() throws Exception {
         ModelDeployment md = oneSequencePerShard();
@@ -823,6 +911,134 @@ class RealNodeIT {
     }
 
     // --- helpers ---------------------------------------------------------------------------------
+
+    static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+    /** The claim of examples/batch/run-batch-job.yaml. */
+    static final String JOB_CLAIM = "tiny-batch";
+    /** The claim of the deployment's spec.batch.storage. */
+    static final String SHARD_BATCH_CLAIM = "tiny-batches";
+    /** The folders on this machine behind the test's PersistentVolumes, removed after the class. */
+    static final List<Path> hostVolumes = new CopyOnWriteArrayList<>();
+    static Path shardBatchVolume;
+
+    /**
+     * examples/tiny-cpu.yaml in the test namespace, at 100m CPU a shard (the real node has two CPUs: room
+     * for a second group and a surge group), keeping its Files and Batch API state in a claim
+     * (spec.batch.storage.pvc; ReadWriteMany: each shard pod has its own folder in it).
+     */
+    static ModelDeployment tiny() throws IOException {
+        ModelDeployment md = client.resources(ModelDeployment.class)
+                .load(REPO.resolve("examples/tiny-cpu.yaml").toFile()).item();
+        md.getSpec().resources.getRequests().put("cpu", new Quantity("100m"));
+        md.getMetadata().setNamespace(NS);
+        if (client.persistentVolumeClaims().inNamespace(NS).withName(SHARD_BATCH_CLAIM).get() == null) {
+            shardBatchVolume = hostVolume(SHARD_BATCH_CLAIM, "ReadWriteMany");
+            client.persistentVolumeClaims().inNamespace(NS).resource(new io.fabric8.kubernetes.api.model.PersistentVolumeClaimBuilder()
+                    .withNewMetadata().withName(SHARD_BATCH_CLAIM).endMetadata()
+                    .withNewSpec().withAccessModes("ReadWriteMany")
+                    .withNewResources().addToRequests("storage", new Quantity("1Gi")).endResources().endSpec().build()).create();
+        }
+        md.getSpec().batch = new BatchSpec();
+        md.getSpec().batch.storage = new BatchSpec.Storage();
+        md.getSpec().batch.storage.pvc = new BatchSpec.Pvc();
+        md.getSpec().batch.storage.pvc.claimName = SHARD_BATCH_CLAIM;
+        return md;
+    }
+
+    /**
+     * A PersistentVolume on a new folder of this machine (the real node), set aside for the claim
+     * {@code claim} of the test namespace: what a provisioner gives a claim on a real cluster. A hostPath
+     * volume gets no fsGroup ownership change, so the folder is open to the pods' user.
+     */
+    static Path hostVolume(String claim, String accessMode) throws IOException {
+        Path dir = Files.createTempDirectory("nuri-pv-" + claim);
+        hostVolumes.add(dir);
+        Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwxrwxrwx"));
+        client.persistentVolumes().resource(new io.fabric8.kubernetes.api.model.PersistentVolumeBuilder()
+                .withNewMetadata().withName(NS + "-" + claim).endMetadata()
+                .withNewSpec().addToCapacity("storage", new Quantity("1Gi")).withAccessModes(accessMode)
+                .withPersistentVolumeReclaimPolicy("Retain")
+                .withNewHostPath().withPath(dir.toString()).withType("Directory").endHostPath()
+                .withNewClaimRef().withNamespace(NS).withName(claim).endClaimRef()
+                .endSpec().build()).create();
+        return dir;
+    }
+
+    /** One line of an OpenAI batch input file: a short request to the tiny model. */
+    static String batchLine(String customId, String url) {
+        String body = url.endsWith("chat/completions")
+                ? "{\"model\":\"tiny-axk1\",\"messages\":[{\"role\":\"user\",\"content\":\"%s\"}],\"max_tokens\":6}"
+                : "{\"model\":\"tiny-axk1\",\"prompt\":\"%s\",\"max_tokens\":6}";
+        return "{\"custom_id\":\"%s\",\"method\":\"POST\",\"url\":\"%s\",\"body\":%s}"
+                .formatted(customId, url, body.formatted(PROMPT + " " + customId));
+    }
+
+    static List<String> customIds(List<String> inputLines) throws IOException {
+        List<String> ids = new ArrayList<>();
+        for (String l : inputLines) ids.add(JSON.readTree(l).path("custom_id").asText());
+        return ids;
+    }
+
+    /** OpenAI's batch output: one line per input line, each a 200 with the endpoint's answer and no error. */
+    static void assertBatchOutput(List<String> output, List<String> input) throws IOException {
+        var urls = new java.util.HashMap<String, String>();
+        for (String l : input) urls.put(JSON.readTree(l).path("custom_id").asText(), JSON.readTree(l).path("url").asText());
+        List<String> answered = new ArrayList<>();
+        for (String line : output) {
+            var r = JSON.readTree(line);
+            String id = r.path("custom_id").asText();
+            answered.add(id);
+            assertThat(r.path("id").asText()).as(line).startsWith("batch_req_");
+            assertThat(r.path("error").isNull()).as("error of " + line).isTrue();
+            assertThat(r.path("response").path("status_code").asInt()).as(line).isEqualTo(200);
+            assertThat(r.path("response").path("request_id").asText()).as(line).startsWith("batch_req_");
+            var body = r.path("response").path("body");
+            assertThat(body.path("object").asText()).as(line)
+                    .isEqualTo(urls.get(id).endsWith("chat/completions") ? "chat.completion" : "text_completion");
+            assertThat(body.path("choices")).as(line).hasSize(1);
+            assertThat(body.path("usage").path("completion_tokens").asInt()).as(line).isBetween(1, 6);
+        }
+        assertThat(answered).as("custom_ids answered").containsExactlyInAnyOrderElementsOf(urls.keySet());
+    }
+
+    /** The __metadata__ of a safetensors file (an 8-byte little-endian header length, then the JSON header). */
+    static com.fasterxml.jackson.databind.JsonNode safetensorsMetadata(Path file) throws IOException {
+        byte[] bytes = Files.readAllBytes(file);
+        long n = java.nio.ByteBuffer.wrap(bytes, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        return JSON.readTree(new String(bytes, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8)).path("__metadata__");
+    }
+
+    /** POST /v1/files: a batch input file as multipart form data, as OpenAI's client sends it. */
+    static HttpResponse<String> uploadBatchFile(String url, String jsonl) throws IOException, InterruptedException {
+        String boundary = "nuri-" + java.util.UUID.randomUUID();
+        String body = """
+                --%1$s\r
+                Content-Disposition: form-data; name="purpose"\r
+                \r
+                batch\r
+                --%1$s\r
+                Content-Disposition: form-data; name="file"; filename="requests.jsonl"\r
+                Content-Type: application/jsonl\r
+                \r
+                %2$s\r
+                --%1$s--\r
+                """.formatted(boundary, jsonl);
+        return HTTP.send(HttpRequest.newBuilder(URI.create(url + "/v1/files")).timeout(Duration.ofSeconds(60))
+                .header("Content-Type", "multipart/form-data; boundary=" + boundary)
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** The log of a Job's pods (the kubelet's), for a failure message. */
+    static String jobLog(String job) {
+        try {
+            return client.pods().inNamespace(NS).withLabel("job-name", job).list().getItems().stream()
+                    .map(p -> p.getMetadata().getName() + " " + p.getStatus().getPhase() + ":\n"
+                            + client.pods().inNamespace(NS).withName(p.getMetadata().getName()).getLog())
+                    .collect(java.util.stream.Collectors.joining("\n"));
+        } catch (RuntimeException e) {
+            return "(no log: " + e + ")";
+        }
+    }
 
     static final String SHORT = """
             {"model":"tiny-axk1","prompt":"%s","max_tokens":4,"temperature":0}""".formatted(PROMPT);
