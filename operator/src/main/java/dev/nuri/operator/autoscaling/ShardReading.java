@@ -34,9 +34,15 @@ public record ShardReading(double running, double waiting, double kvCacheUsage, 
         return s.orElseThrow(() -> new IllegalArgumentException("no " + name + " series")).value();
     }
 
+    /**
+     * A histogram summed over its series, but for batch requests' ({@code priority="batch"}): they wait behind
+     * interactive ones by design, and the latency targets are the interactive requests' (a running batch job must not
+     * add groups through them).
+     */
     private static Histogram histogram(List<PrometheusText.Sample> samples, String name) {
         TreeMap<Double, Double> buckets = new TreeMap<>();
-        samples.stream().filter(x -> x.name().equals(name + "_bucket") && x.labels().containsKey("le"))
+        samples.stream().filter(x -> x.name().equals(name + "_bucket") && x.labels().containsKey("le")
+                        && !"batch".equals(x.labels().get("priority")))
                 .forEach(x -> buckets.merge(PrometheusText.parseValue(x.labels().get("le")), x.value(), Double::sum));
         if (buckets.isEmpty() || !buckets.containsKey(Double.POSITIVE_INFINITY)) {
             throw new IllegalArgumentException("no " + name + "_bucket series with an le=\"+Inf\" bucket");

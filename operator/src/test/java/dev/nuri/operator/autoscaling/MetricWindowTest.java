@@ -83,6 +83,22 @@ class MetricWindowTest {
         assertThatThrownBy(() -> PrometheusText.parse("ok 1\nbroken{le=1} 2\n")).hasMessageStartingWith("line 2 is not Prometheus text format");
     }
 
+    @Test
+    void theLatencyTargetsReadInteractiveRequestsOnly() {
+        String text = """
+                nuri_num_requests_running{model_name="m",shard="0"} 1.0
+                nuri_num_requests_waiting{model_name="m",shard="0"} 0.0
+                nuri_kv_cache_usage_perc{model_name="m",shard="0"} 0.25
+                nuri_time_to_first_token_seconds_bucket{model_name="m",priority="interactive",shard="0",le="0.1"} 9.0
+                nuri_time_to_first_token_seconds_bucket{model_name="m",priority="interactive",shard="0",le="+Inf"} 10.0
+                nuri_time_to_first_token_seconds_bucket{model_name="m",priority="batch",shard="0",le="0.1"} 0.0
+                nuri_time_to_first_token_seconds_bucket{model_name="m",priority="batch",shard="0",le="+Inf"} 500.0
+                nuri_inter_token_latency_seconds_bucket{model_name="m",shard="0",le="+Inf"} 0
+                """;
+        assertThat(ShardReading.from(PrometheusText.parse(text)).timeToFirstToken()).as("a batch's requests left out")
+                .isEqualTo(new Histogram(new double[] {0.1, Double.POSITIVE_INFINITY}, new double[] {9, 10}));
+    }
+
     static double value(List<Measurement> m, Target t) {
         return m.stream().filter(x -> x.target() == t).findFirst().orElseThrow().value().getAsDouble();
     }

@@ -32,6 +32,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.Callable;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
@@ -46,6 +47,8 @@ import java.util.logging.Logger;
 public final class ApiServer {
     private static final Logger LOG = Logger.getLogger(ApiServer.class.getName());
     public static final String REQUEST_ID = "X-Request-Id";
+    /** routing-context key: System.nanoTime() when the request's headers reached the router */
+    private static final String ARRIVAL = "nuri.arrival";
     /** {@code X-Nuri-Priority: batch} marks a request as batch work, served behind interactive ones (the Batch API and run-batch send it). */
     public static final String PRIORITY = "X-Nuri-Priority";
     public static final String BATCH_PRIORITY = "batch";
@@ -153,6 +156,7 @@ public final class ApiServer {
         Router router = Router.router(vertx);
         this.router = router;
         router.route().handler(ctx -> {
+            ctx.put(ARRIVAL, System.nanoTime());
             ctx.addEndHandler(v -> ConnectionGuard.responseEnded(ctx.request().connection()));
             if (draining) {
                 // A kept-alive client would go on sending here (a Service's DNAT is per connection):
@@ -387,10 +391,17 @@ public final class ApiServer {
         if (reason != null) throw ApiException.unavailable("not ready to serve: " + reason);
         RequestParser p = parser;
         Buffer raw = bodyBuffer(ctx);
+        boolean batch = batchPriority(ctx);
+        long arrival = ctx.get(ARRIVAL);
         offLoop(ctx, () -> {
+            metrics.prepWait(batch).record(System.nanoTime() - arrival, TimeUnit.NANOSECONDS);
             JsonObject body = decode(raw);
             return chat ? p.chat(body) : p.completion(body);
         }, request -> submit(ctx, s, request, chat));
+    }
+
+    private static boolean batchPriority(RoutingContext ctx) {
+        return BATCH_PRIORITY.equalsIgnoreCase(ctx.request().getHeader(PRIORITY));
     }
 
     private void submit(RoutingContext ctx, Serving s, ParsedRequest request, boolean chat) {
@@ -405,9 +416,11 @@ public final class ApiServer {
             apiKeys.admitTokens(key, tokens);
         }
         Generation g;
+        boolean batch = batchPriority(ctx);
+        long now = System.nanoTime();
+        metrics.prepTime(batch).record(now - (long) ctx.get(ARRIVAL), TimeUnit.NANOSECONDS);
         try {
-            g = s.engine().submit(new GenerationSpec(requestId, request.prompts(), request.n(), request.params(), System.nanoTime(),
-                    BATCH_PRIORITY.equalsIgnoreCase(ctx.request().getHeader(PRIORITY))), stream);
+            g = s.engine().submit(new GenerationSpec(requestId, request.prompts(), request.n(), request.params(), now, batch), stream);
         } catch (EngineRejectedException e) {
             throw Errors.of(e.failure());
         }

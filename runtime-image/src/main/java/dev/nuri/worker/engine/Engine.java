@@ -270,7 +270,7 @@ public final class Engine implements AutoCloseable {
         runningCount = activeSequences;
         for (Generation g : admitted) {
             g.admittedNanos = System.nanoTime();
-            metrics.queueTime.record(g.admittedNanos - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
+            metrics.queueTime(g.spec.background()).record(g.admittedNanos - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
             SamplingParams p = g.spec.params();
             int choice = 0;
             for (int[] prompt : g.spec.prompts()) {
@@ -526,7 +526,7 @@ public final class Engine implements AutoCloseable {
         if (s.generated == 0) {
             if (g.firstTokenNanos == 0) {
                 g.firstTokenNanos = now;
-                metrics.timeToFirstToken.record(now - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
+                metrics.timeToFirstToken(g.spec.background()).record(now - g.spec.arrivalNanos(), TimeUnit.NANOSECONDS);
             }
         } else {
             metrics.interTokenLatency.record(now - s.lastTokenNanos, TimeUnit.NANOSECONDS);

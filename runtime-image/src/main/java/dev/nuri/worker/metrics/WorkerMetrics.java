@@ -57,10 +57,16 @@ public final class WorkerMetrics {
     public final Counter preemptions;
     public final Counter prefixCacheQueries;
     public final Counter prefixCacheHits;
-    public final Timer timeToFirstToken;
+    private final Timer timeToFirstToken;
+    private final Timer batchTimeToFirstToken;
     public final Timer interTokenLatency;
     public final Timer e2eLatency;
-    public final Timer queueTime;
+    private final Timer queueTime;
+    private final Timer batchQueueTime;
+    private final Timer prepTime;
+    private final Timer batchPrepTime;
+    private final Timer prepWait;
+    private final Timer batchPrepWait;
     public final DistributionSummary requestPromptTokens;
     public final DistributionSummary requestGenerationTokens;
     public final Timer dispatch;
@@ -96,10 +102,22 @@ public final class WorkerMetrics {
                 .description("Tokens of starting sequences looked up in the prefix cache").register(registry);
         prefixCacheHits = Counter.builder("nuri.prefix_cache_hits")
                 .description("Tokens of starting sequences found in the prefix cache (not recomputed)").register(registry);
-        timeToFirstToken = latency("nuri.time_to_first_token", "Time from arrival to the first generated token", LATENCY_BUCKETS);
+        // by priority: batch requests wait behind interactive ones by design, and would hide the interactive tail
+        String ttft = "Time from arrival at the engine to the first generated token";
+        timeToFirstToken = latency("nuri.time_to_first_token", ttft, INTERACTIVE);
+        batchTimeToFirstToken = latency("nuri.time_to_first_token", ttft, BATCH);
         interTokenLatency = latency("nuri.inter_token_latency", "Time between consecutive generated tokens", LATENCY_BUCKETS);
         e2eLatency = latency("nuri.e2e_request_latency", "Time from arrival to the last token", LATENCY_BUCKETS);
-        queueTime = latency("nuri.request_queue_time", "Time spent waiting for admission", LATENCY_BUCKETS);
+        String queue = "Time spent waiting for admission";
+        queueTime = latency("nuri.request_queue_time", queue, INTERACTIVE);
+        batchQueueTime = latency("nuri.request_queue_time", queue, BATCH);
+        String prep = "Time from a request's arrival at the HTTP server to its arrival at the engine: the body read, parsing, "
+                + "the chat template and tokenizing, the wait for a request-prep thread included";
+        prepTime = latency("nuri.request_prep_time", prep, INTERACTIVE);
+        batchPrepTime = latency("nuri.request_prep_time", prep, BATCH);
+        String wait = "Time from a request's arrival at the HTTP server until a request-prep thread takes it up (the body read included)";
+        prepWait = latency("nuri.request_prep_wait", wait, INTERACTIVE);
+        batchPrepWait = latency("nuri.request_prep_wait", wait, BATCH);
         requestPromptTokens = tokens("nuri.request_prompt_tokens", "Prompt tokens per request");
         requestGenerationTokens = tokens("nuri.request_generation_tokens", "Generated tokens per request");
         dispatch = latency("nuri.moe_dispatch", "Per MoE layer: routing, encoding and sending hidden vectors to peer shards", FAST_BUCKETS);
@@ -119,6 +137,33 @@ public final class WorkerMetrics {
 
     private Timer latency(String name, String description, Duration[] buckets) {
         return Timer.builder(name).description(description).serviceLevelObjectives(buckets).register(registry);
+    }
+
+    private static final Tags INTERACTIVE = Tags.of("priority", "interactive");
+    private static final Tags BATCH = Tags.of("priority", "batch");
+
+    private Timer latency(String name, String description, Tags priority) {
+        return Timer.builder(name).description(description).tags(priority).serviceLevelObjectives(LATENCY_BUCKETS).register(registry);
+    }
+
+    /** @param batch the request came with {@code X-Nuri-Priority: batch} (series {@code priority="batch"}, else "interactive") */
+    public Timer timeToFirstToken(boolean batch) {
+        return batch ? batchTimeToFirstToken : timeToFirstToken;
+    }
+
+    /** @param batch as {@link #timeToFirstToken(boolean)} */
+    public Timer queueTime(boolean batch) {
+        return batch ? batchQueueTime : queueTime;
+    }
+
+    /** @param batch as {@link #timeToFirstToken(boolean)} */
+    public Timer prepTime(boolean batch) {
+        return batch ? batchPrepTime : prepTime;
+    }
+
+    /** @param batch as {@link #timeToFirstToken(boolean)} */
+    public Timer prepWait(boolean batch) {
+        return batch ? batchPrepWait : prepWait;
     }
 
     private DistributionSummary tokens(String name, String description) {

@@ -289,6 +289,32 @@ class OpenAiApiTest {
         assertThat(atTheCap.json().getJsonArray("choices")).hasSize(128);
     }
 
+    /**
+     * The engine's queue time and TTFT, and the HTTP side's preparation time, by priority: a batch's requests wait by
+     * design and would hide the interactive ones' tail (and push an autoscaler on TTFT).
+     */
+    @Test
+    void latencyMetricsAreSplitByPriority() {
+        List<String> series = List.of("nuri_time_to_first_token_seconds_count", "vllm:time_to_first_token_seconds_count",
+                "nuri_request_queue_time_seconds_count", "nuri_request_prep_time_seconds_count", "nuri_request_prep_wait_seconds_count");
+        String before = http.get("/metrics").body();
+        assertThat(http.post("/v1/completions", completion("interactive", 2)).status()).isEqualTo(200);
+        for (int i = 0; i < 2; i++) {
+            assertThat(http.post("/v1/completions", completion("batch", 2).encode(), "X-Nuri-Priority", "batch").status()).isEqualTo(200);
+        }
+        String after = http.get("/metrics").body();
+        for (String name : series) {
+            assertThat(sum(after, name, "interactive") - sum(before, name, "interactive")).as(name + " interactive").isEqualTo(1);
+            assertThat(sum(after, name, "batch") - sum(before, name, "batch")).as(name + " batch").isEqualTo(2);
+        }
+    }
+
+    /** The named series' values with the given priority label, summed. */
+    static double sum(String metrics, String name, String priority) {
+        return metrics.lines().filter(l -> l.startsWith(name + "{") && l.contains("priority=\"" + priority + "\""))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
+    }
+
     /** vLLM's serving metrics under nuri_ and under vLLM's own vllm: names (KEDA, the inference extension's picker). */
     static final List<String> VLLM_SERIES = List.of("prompt_tokens_total", "generation_tokens_total", "num_requests_running",
             "num_requests_waiting", "kv_cache_usage_perc", "time_to_first_token_seconds_bucket",
