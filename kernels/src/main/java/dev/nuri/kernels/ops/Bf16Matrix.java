@@ -4,6 +4,7 @@ import static dev.nuri.kernels.ops.VectorShapes.F;
 import static dev.nuri.kernels.ops.VectorShapes.I;
 import static dev.nuri.kernels.ops.VectorShapes.S_HALF;
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
+import static jdk.incubator.vector.VectorOperators.ADD;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.S2I;
 
@@ -161,13 +162,8 @@ public final class Bf16Matrix extends WeightMatrix {
             b2 = w.fma(FloatVector.fromArray(F, x, x2 + i + step), b2);
             b3 = w.fma(FloatVector.fromArray(F, x, x3 + i + step), b3);
         }
-        float[] lanes = LaneSums.scratch(); // lane sums in order: see LaneSums
-        a0.add(b0).intoArray(lanes, 0);
-        a1.add(b1).intoArray(lanes, step);
-        a2.add(b2).intoArray(lanes, 2 * step);
-        a3.add(b3).intoArray(lanes, 3 * step);
-        float s0 = LaneSums.sum(lanes, 0), s1 = LaneSums.sum(lanes, step);
-        float s2 = LaneSums.sum(lanes, 2 * step), s3 = LaneSums.sum(lanes, 3 * step);
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
         for (; i < cols; i++) {
             float v = toFloat(data.get(LE, base + (long) i * 2));
             s0 += v * x[x0 + i];
@@ -210,14 +206,12 @@ public final class Bf16Matrix extends WeightMatrix {
             v = FloatVector.fromArray(F, x, x3 + i);
             c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
         }
-        // accumulator (i, j) at lanes[(4 * i + j) * step], its lanes summed in order (LaneSums)
-        float[] lanes = LaneSums.scratch();
-        c00.intoArray(lanes, 0); c01.intoArray(lanes, step); c02.intoArray(lanes, 2 * step); c03.intoArray(lanes, 3 * step);
-        c10.intoArray(lanes, 4 * step); c11.intoArray(lanes, 5 * step); c12.intoArray(lanes, 6 * step);
-        c13.intoArray(lanes, 7 * step); c20.intoArray(lanes, 8 * step); c21.intoArray(lanes, 9 * step);
-        c22.intoArray(lanes, 10 * step); c23.intoArray(lanes, 11 * step); c30.intoArray(lanes, 12 * step);
-        c31.intoArray(lanes, 13 * step); c32.intoArray(lanes, 14 * step); c33.intoArray(lanes, 15 * step);
-        for (int k = 0; k < 16; k++) res[k] = LaneSums.sum(lanes, k * step);
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD);
+        res[3] = c03.reduceLanes(ADD); res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD);
+        res[6] = c12.reduceLanes(ADD); res[7] = c13.reduceLanes(ADD); res[8] = c20.reduceLanes(ADD);
+        res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD); res[11] = c23.reduceLanes(ADD);
+        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD);
+        res[15] = c33.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
@@ -254,17 +248,10 @@ public final class Bf16Matrix extends WeightMatrix {
                     .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
             c30 = w.fma(v0, c30); c31 = w.fma(v1, c31); c32 = w.fma(v2, c32);
         }
-        // as in dot4x4: accumulator (i, j) at lanes[(4 * i + j) * step], summed in order
-        float[] lanes = LaneSums.scratch();
-        c00.intoArray(lanes, 0); c01.intoArray(lanes, step); c02.intoArray(lanes, 2 * step);
-        c10.intoArray(lanes, 4 * step); c11.intoArray(lanes, 5 * step); c12.intoArray(lanes, 6 * step);
-        c20.intoArray(lanes, 8 * step); c21.intoArray(lanes, 9 * step); c22.intoArray(lanes, 10 * step);
-        c30.intoArray(lanes, 12 * step); c31.intoArray(lanes, 13 * step); c32.intoArray(lanes, 14 * step);
-        for (int k = 0; k < 16; k += 4) {
-            res[k] = LaneSums.sum(lanes, k * step);
-            res[k + 1] = LaneSums.sum(lanes, (k + 1) * step);
-            res[k + 2] = LaneSums.sum(lanes, (k + 2) * step);
-        }
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD);
+        res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD); res[6] = c12.reduceLanes(ADD);
+        res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD);
+        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
@@ -298,15 +285,9 @@ public final class Bf16Matrix extends WeightMatrix {
                     .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
             c30 = w.fma(v0, c30); c31 = w.fma(v1, c31);
         }
-        // as in dot4x4: accumulator (i, j) at lanes[(4 * i + j) * step], summed in order
-        float[] lanes = LaneSums.scratch();
-        c00.intoArray(lanes, 0); c01.intoArray(lanes, step); c10.intoArray(lanes, 4 * step);
-        c11.intoArray(lanes, 5 * step); c20.intoArray(lanes, 8 * step); c21.intoArray(lanes, 9 * step);
-        c30.intoArray(lanes, 12 * step); c31.intoArray(lanes, 13 * step);
-        for (int k = 0; k < 16; k += 4) {
-            res[k] = LaneSums.sum(lanes, k * step);
-            res[k + 1] = LaneSums.sum(lanes, (k + 1) * step);
-        }
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[4] = c10.reduceLanes(ADD);
+        res[5] = c11.reduceLanes(ADD); res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD);
+        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));

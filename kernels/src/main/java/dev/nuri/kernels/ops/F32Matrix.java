@@ -119,13 +119,8 @@ public final class F32Matrix extends WeightMatrix {
             b2 = w.fma(FloatVector.fromArray(F, x, x2 + i + step), b2);
             b3 = w.fma(FloatVector.fromArray(F, x, x3 + i + step), b3);
         }
-        float[] lanes = LaneSums.scratch(); // lane sums in order: see LaneSums
-        a0.add(b0).intoArray(lanes, 0);
-        a1.add(b1).intoArray(lanes, step);
-        a2.add(b2).intoArray(lanes, 2 * step);
-        a3.add(b3).intoArray(lanes, 3 * step);
-        float s0 = LaneSums.sum(lanes, 0), s1 = LaneSums.sum(lanes, step);
-        float s2 = LaneSums.sum(lanes, 2 * step), s3 = LaneSums.sum(lanes, 3 * step);
+        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
+        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
         for (; i < cols; i++) {
             float v = data.get(LE, base + (long) i * 4);
             s0 += v * x[x0 + i];
@@ -164,15 +159,15 @@ public final class F32Matrix extends WeightMatrix {
             v = FloatVector.fromArray(F, x, x3 + i);
             c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
         }
-        // stored here, not in a helper: a helper left out-of-line (C2's node budget) boxes its vector arguments;
-        // accumulator (i, j) at lanes[(4 * i + j) * step], its lanes summed in order (LaneSums)
-        float[] lanes = LaneSums.scratch();
-        c00.intoArray(lanes, 0); c01.intoArray(lanes, step); c02.intoArray(lanes, 2 * step); c03.intoArray(lanes, 3 * step);
-        c10.intoArray(lanes, 4 * step); c11.intoArray(lanes, 5 * step); c12.intoArray(lanes, 6 * step);
-        c13.intoArray(lanes, 7 * step); c20.intoArray(lanes, 8 * step); c21.intoArray(lanes, 9 * step);
-        c22.intoArray(lanes, 10 * step); c23.intoArray(lanes, 11 * step); c30.intoArray(lanes, 12 * step);
-        c31.intoArray(lanes, 13 * step); c32.intoArray(lanes, 14 * step); c33.intoArray(lanes, 15 * step);
-        for (int k = 0; k < 16; k++) res[k] = LaneSums.sum(lanes, k * step);
+        // reduced here, not in a helper: a helper left out-of-line (C2's node budget) boxes its vector arguments
+        res[0] = c00.reduceLanes(VectorOperators.ADD); res[1] = c01.reduceLanes(VectorOperators.ADD);
+        res[2] = c02.reduceLanes(VectorOperators.ADD); res[3] = c03.reduceLanes(VectorOperators.ADD);
+        res[4] = c10.reduceLanes(VectorOperators.ADD); res[5] = c11.reduceLanes(VectorOperators.ADD);
+        res[6] = c12.reduceLanes(VectorOperators.ADD); res[7] = c13.reduceLanes(VectorOperators.ADD);
+        res[8] = c20.reduceLanes(VectorOperators.ADD); res[9] = c21.reduceLanes(VectorOperators.ADD);
+        res[10] = c22.reduceLanes(VectorOperators.ADD); res[11] = c23.reduceLanes(VectorOperators.ADD);
+        res[12] = c30.reduceLanes(VectorOperators.ADD); res[13] = c31.reduceLanes(VectorOperators.ADD);
+        res[14] = c32.reduceLanes(VectorOperators.ADD); res[15] = c33.reduceLanes(VectorOperators.ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = data.get(LE, r0 + (long) r * cols * 4 + (long) i * 4);

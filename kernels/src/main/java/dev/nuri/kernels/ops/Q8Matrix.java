@@ -18,6 +18,12 @@ import jdk.incubator.vector.VectorOperators;
  */
 public final class Q8Matrix extends WeightMatrix {
     public static final int BLOCK = 32;
+    /**
+     * The few-token tiles' lane sums: each accumulator stored and its lanes added in order, so a (row, token)
+     * sums the same whichever tile, and whichever JIT tier, computed it (reduceLanes adds the lanes in another
+     * order once C2 compiles it than interpreted, and the tiles are separate methods compiled at different times).
+     */
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[8 * F.length()]);
     /** BLOCK == 1 << BLOCK_SHIFT: a column's block in the few-token tiles. */
     private static final int BLOCK_SHIFT = 5;
     private final MemorySegment quants;
@@ -178,15 +184,15 @@ public final class Q8Matrix extends WeightMatrix {
                 a3 = w.fma(FloatVector.fromArray(F, x, x3 + c), a3);
             }
         }
-        float[] lanes = LaneSums.scratch(); // lane sums in order: see LaneSums
+        float[] lanes = LANES.get();
         a0.intoArray(lanes, 0);
         a1.intoArray(lanes, 1 * step);
         a2.intoArray(lanes, 2 * step);
         a3.intoArray(lanes, 3 * step);
-        res[0] = LaneSums.sum(lanes, 0);
-        res[1] = LaneSums.sum(lanes, 1 * step);
-        res[2] = LaneSums.sum(lanes, 2 * step);
-        res[3] = LaneSums.sum(lanes, 3 * step);
+        res[0] = sumLanes(lanes, 0);
+        res[1] = sumLanes(lanes, 1 * step);
+        res[2] = sumLanes(lanes, 2 * step);
+        res[3] = sumLanes(lanes, 3 * step);
     }
 
     /*
@@ -230,7 +236,7 @@ public final class Q8Matrix extends WeightMatrix {
                     .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s3 + (c >>> BLOCK_SHIFT)]);
             c30 = w.fma(v0, c30); c31 = w.fma(v1, c31);
         }
-        float[] lanes = LaneSums.scratch(); // lane sums in order: see LaneSums
+        float[] lanes = LANES.get();
         c00.intoArray(lanes, 0);
         c01.intoArray(lanes, 1 * step);
         c10.intoArray(lanes, 2 * step);
@@ -239,14 +245,14 @@ public final class Q8Matrix extends WeightMatrix {
         c21.intoArray(lanes, 5 * step);
         c30.intoArray(lanes, 6 * step);
         c31.intoArray(lanes, 7 * step);
-        res[0] = LaneSums.sum(lanes, 0);
-        res[1] = LaneSums.sum(lanes, 1 * step);
-        res[4] = LaneSums.sum(lanes, 2 * step);
-        res[5] = LaneSums.sum(lanes, 3 * step);
-        res[8] = LaneSums.sum(lanes, 4 * step);
-        res[9] = LaneSums.sum(lanes, 5 * step);
-        res[12] = LaneSums.sum(lanes, 6 * step);
-        res[13] = LaneSums.sum(lanes, 7 * step);
+        res[0] = sumLanes(lanes, 0);
+        res[1] = sumLanes(lanes, 1 * step);
+        res[4] = sumLanes(lanes, 2 * step);
+        res[5] = sumLanes(lanes, 3 * step);
+        res[8] = sumLanes(lanes, 4 * step);
+        res[9] = sumLanes(lanes, 5 * step);
+        res[12] = sumLanes(lanes, 6 * step);
+        res[13] = sumLanes(lanes, 7 * step);
     }
 
     /** res[at + 4 * i + j] = W[row + i] · x[xo_j ..], i < 2, j < 4: eight accumulators. */
@@ -269,7 +275,7 @@ public final class Q8Matrix extends WeightMatrix {
             v = FloatVector.fromArray(F, x, x3 + c);
             c03 = w.fma(v, c03); c13 = u.fma(v, c13);
         }
-        float[] lanes = LaneSums.scratch(); // lane sums in order: see LaneSums
+        float[] lanes = LANES.get();
         c00.intoArray(lanes, 0);
         c01.intoArray(lanes, 1 * step);
         c02.intoArray(lanes, 2 * step);
@@ -278,14 +284,14 @@ public final class Q8Matrix extends WeightMatrix {
         c11.intoArray(lanes, 5 * step);
         c12.intoArray(lanes, 6 * step);
         c13.intoArray(lanes, 7 * step);
-        res[at] = LaneSums.sum(lanes, 0);
-        res[at + 1] = LaneSums.sum(lanes, 1 * step);
-        res[at + 2] = LaneSums.sum(lanes, 2 * step);
-        res[at + 3] = LaneSums.sum(lanes, 3 * step);
-        res[at + 4] = LaneSums.sum(lanes, 4 * step);
-        res[at + 5] = LaneSums.sum(lanes, 5 * step);
-        res[at + 6] = LaneSums.sum(lanes, 6 * step);
-        res[at + 7] = LaneSums.sum(lanes, 7 * step);
+        res[at] = sumLanes(lanes, 0);
+        res[at + 1] = sumLanes(lanes, 1 * step);
+        res[at + 2] = sumLanes(lanes, 2 * step);
+        res[at + 3] = sumLanes(lanes, 3 * step);
+        res[at + 4] = sumLanes(lanes, 4 * step);
+        res[at + 5] = sumLanes(lanes, 5 * step);
+        res[at + 6] = sumLanes(lanes, 6 * step);
+        res[at + 7] = sumLanes(lanes, 7 * step);
     }
 
     /** dot2x4 for three tokens (res[at + 4 * i + 3] left as is). */
@@ -306,19 +312,25 @@ public final class Q8Matrix extends WeightMatrix {
             v = FloatVector.fromArray(F, x, x2 + c);
             c02 = w.fma(v, c02); c12 = u.fma(v, c12);
         }
-        float[] lanes = LaneSums.scratch(); // lane sums in order: see LaneSums
+        float[] lanes = LANES.get();
         c00.intoArray(lanes, 0);
         c01.intoArray(lanes, 1 * step);
         c02.intoArray(lanes, 2 * step);
         c10.intoArray(lanes, 3 * step);
         c11.intoArray(lanes, 4 * step);
         c12.intoArray(lanes, 5 * step);
-        res[at] = LaneSums.sum(lanes, 0);
-        res[at + 1] = LaneSums.sum(lanes, 1 * step);
-        res[at + 2] = LaneSums.sum(lanes, 2 * step);
-        res[at + 4] = LaneSums.sum(lanes, 3 * step);
-        res[at + 5] = LaneSums.sum(lanes, 4 * step);
-        res[at + 6] = LaneSums.sum(lanes, 5 * step);
+        res[at] = sumLanes(lanes, 0);
+        res[at + 1] = sumLanes(lanes, 1 * step);
+        res[at + 2] = sumLanes(lanes, 2 * step);
+        res[at + 4] = sumLanes(lanes, 3 * step);
+        res[at + 5] = sumLanes(lanes, 4 * step);
+        res[at + 6] = sumLanes(lanes, 5 * step);
+    }
+
+    private static float sumLanes(float[] lanes, int at) {
+        float s = 0;
+        for (int i = 0; i < F.length(); i++) s += lanes[at + i];
+        return s;
     }
 
     /** Block by block: the bytes widened to floats and multiplied by the block's scale, a vector at a time. */
