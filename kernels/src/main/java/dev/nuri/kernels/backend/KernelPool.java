@@ -105,11 +105,15 @@ public final class KernelPool {
             return;
         }
         try {
+            long generation = (claim.get() >>> 32) + 1;
+            // closes the last dispatch first: a worker still in it that read its claim before this and reads
+            // the new chunks after it would otherwise claim a chunk of this dispatch under the old generation
+            // (chunk 10 of 11 run twice, and done counted once too often, when the last dispatch had 10)
+            claim.set((generation - 1) << 32 | Integer.MAX_VALUE);
             this.task = task;
             this.chunks = chunks;
             this.failure = null;
             done.set(0);
-            long generation = (claim.get() >>> 32) + 1;
             claim.set(generation << 32); // publishes task and chunks to the workers
             for (Worker w : workers) if (w.parked) LockSupport.unpark(w);
             work(generation);
@@ -135,7 +139,7 @@ public final class KernelPool {
             long c = claim.get();
             if (c >>> 32 != generation) return;
             int i = (int) c;
-            // chunks and task are read only after a successful claim: the dispatch cannot have finished yet
+            // chunks may already be the next dispatch's; then the claim below fails (run() closes the old one first)
             if (i >= chunks) return;
             if (!claim.compareAndSet(c, c + 1)) continue;
             try {
