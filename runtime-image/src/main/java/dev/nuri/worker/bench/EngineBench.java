@@ -3,6 +3,8 @@ package dev.nuri.worker.bench;
 import dev.nuri.contract.ShardSetting;
 import dev.nuri.worker.CliFlags;
 import dev.nuri.worker.WorkerMain;
+import dev.nuri.kernels.model.CausalLm;
+import dev.nuri.kernels.model.ModelConfig;
 import dev.nuri.worker.group.LocalGroup;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
@@ -27,9 +29,11 @@ import java.util.Map;
 import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -133,64 +137,106 @@ public final class EngineBench {
 
     static void itl(CliFlags flags) throws Exception {
         int rounds = flags.integer("rounds", 3), streams = flags.integer("streams", 8), longPrompt = flags.integer("long-tokens", 4000);
+        int longPrompts = flags.integer("long-prompts", 2);
         int[] budgets = Arrays.stream(flags.string("budgets", "8192,2048,512").split(",")).mapToInt(Integer::parseInt).toArray();
+        // a stream decodes until the round ends; it must fit the model's context beside its 32-token prompt
+        int streamTokens = flags.integer("stream-tokens", Math.min(7000, contextOf(flags) - 32));
+        double window = flags.integer("decode-only-seconds", 2);
         List<LocalGroup> shards = new ArrayList<>();
         try {
             for (int b : budgets) {
                 // prefix caching off: each long prompt must be computed, not found
-                shards.add(start(flags, ownJar(), Map.of(ShardSetting.MAX_BATCHED_TOKENS.env(), Integer.toString(b),
-                        ShardSetting.PREFIX_CACHING.env(), "false")));
+                Map<String, String> env = new HashMap<>(Map.of(ShardSetting.MAX_BATCHED_TOKENS.env(), Integer.toString(b),
+                        ShardSetting.PREFIX_CACHING.env(), "false"));
+                if (flags.string("kv-cache-tokens", null) != null) env.put(ShardSetting.KV_CACHE_TOKENS.env(), flags.string("kv-cache-tokens", null));
+                shards.add(start(flags, ownJar(), env));
             }
-            Map<Integer, List<Double>> decodeOnly = new HashMap<>(), whileLong = new HashMap<>(), longTtft = new HashMap<>();
+            Map<Integer, List<ItlRound>> byBudget = new HashMap<>();
             SplittableRandom random = new SplittableRandom(2);
             for (int i = 0; i < budgets.length; i++) stream(shards.get(i).httpPort(0), tokens(random, 1000), 4, 0); // warm-up
             for (int r = 0; r < rounds; r++) {
                 for (int i = 0; i < budgets.length; i++) { // alternating: every budget once per round
                     int port = shards.get(i).httpPort(0);
-                    ItlRound one = itlRound(port, streams, longPrompt, random);
-                    decodeOnly.computeIfAbsent(budgets[i], k -> new ArrayList<>()).add(one.decodeOnlyP99);
-                    whileLong.computeIfAbsent(budgets[i], k -> new ArrayList<>()).add(one.whileLongP99);
-                    longTtft.computeIfAbsent(budgets[i], k -> new ArrayList<>()).add(one.longTtft);
+                    String load = loadAverage();
+                    ItlRound one = itlRound(port, streams, streamTokens, longPrompts, longPrompt, window, random);
+                    byBudget.computeIfAbsent(budgets[i], k -> new ArrayList<>()).add(one);
+                    System.out.printf("round %d, maxBatchedTokens %d (load average %s): ITL p99 decode-only %.1f ms, while prefilling %.1f ms; "
+                                    + "TTFT of the long prompts %.1f s; mean step: decodes only %.1f ms (%d), with prompt tokens %.1f ms (%d)%n",
+                            r + 1, budgets[i], load, one.decodeOnlyP99 * 1e3, one.whileLongP99 * 1e3, one.longTtft, one.decodeStep * 1e3,
+                            one.decodeSteps, one.mixedStep * 1e3, one.mixedSteps);
                 }
             }
-            System.out.printf("%n| %d running streams; 2 prompts of %d tokens arrive | decode-only ITL p99 ms (min / median / max) | ITL p99 while they prefill ms (min / median / max) | ratio of medians | TTFT of the long prompts s (median) |%n|---|---|---|---|---|%n",
-                    streams, longPrompt);
+            System.out.printf("%n| %d running streams; %d prompt(s) of %d tokens arrive | decode-only ITL p99 ms (min / median / max) | ITL p99 while they prefill ms (min / median / max) | ratio of medians | TTFT of the long prompts s (median) | mean step ms, decodes only / with prompt tokens (medians) |%n|---|---|---|---|---|---|%n",
+                    streams, longPrompts, longPrompt);
             for (int b : budgets) {
-                System.out.printf("| maxBatchedTokens %d%s | %s | %s | %.1f | %.2f |%n", b, b >= longPrompt ? " (no chunking: the prompt in one step)" : "",
-                        stats(decodeOnly.get(b), 1e3), stats(whileLong.get(b), 1e3), median(whileLong.get(b)) / median(decodeOnly.get(b)),
-                        median(longTtft.get(b)));
+                List<ItlRound> rs = byBudget.get(b);
+                List<Double> decodeOnly = rs.stream().map(ItlRound::decodeOnlyP99).toList(), whileLong = rs.stream().map(ItlRound::whileLongP99).toList();
+                System.out.printf("| maxBatchedTokens %d%s | %s | %s | %.1f | %.2f | %.1f / %.1f |%n", b, b >= longPrompt ? " (no chunking: the prompt in one step)" : "",
+                        stats(decodeOnly, 1e3), stats(whileLong, 1e3), median(whileLong) / median(decodeOnly),
+                        median(rs.stream().map(ItlRound::longTtft).toList()), median(rs.stream().map(ItlRound::decodeStep).toList()) * 1e3,
+                        median(rs.stream().map(ItlRound::mixedStep).toList()) * 1e3);
             }
         } finally {
             shards.forEach(LocalGroup::close);
         }
     }
 
-    record ItlRound(double decodeOnlyP99, double whileLongP99, double longTtft) {}
+    /**
+     * One round's figures; the mean step times come from the shard's step histograms over the round (decode-only steps
+     * before the long prompts arrive and after, steps that carry prompt tokens while they prefill).
+     */
+    record ItlRound(double decodeOnlyP99, double whileLongP99, double longTtft, double decodeStep, int decodeSteps, double mixedStep,
+                    int mixedSteps) {}
 
-    static ItlRound itlRound(int port, int streams, int longPrompt, SplittableRandom random) throws Exception {
+    static ItlRound itlRound(int port, int streams, int streamTokens, int longPrompts, int longPrompt, double window, SplittableRandom random)
+            throws Exception {
         AtomicBoolean stop = new AtomicBoolean();
+        CountDownLatch decoding = new CountDownLatch(streams);
         List<CompletableFuture<Timing>> running = new ArrayList<>();
         for (int s = 0; s < streams; s++) {
             int[] p = tokens(random, 32);
-            running.add(CompletableFuture.supplyAsync(() -> streamUnchecked(port, p, 7000, stop), STREAMS));
+            running.add(CompletableFuture.supplyAsync(() -> streamUnchecked(port, p, streamTokens, stop, decoding), STREAMS));
         }
-        Thread.sleep(3000); // the streams run; the first second is left out below
+        // every stream has its first decoded token (a slow machine takes seconds over the streams' prompts)
+        if (!decoding.await(10, TimeUnit.MINUTES)) throw new IllegalStateException("the streams did not start decoding in 10 minutes");
+        Map<String, Double> decodingFrom = scrape(port);
+        Thread.sleep((long) (window * 1000)); // the decode-only window
+        Map<String, Double> before = scrape(port);
         long longStart = System.nanoTime();
-        Timing a = stream(port, tokens(random, longPrompt), 1, 0);
-        Timing b = stream(port, tokens(random, longPrompt), 1, 0);
+        double ttft = 0;
+        for (int i = 0; i < longPrompts; i++) ttft += stream(port, tokens(random, longPrompt), 1, 0).ttft() / longPrompts;
         long longEnd = System.nanoTime();
+        Map<String, Double> after = scrape(port);
         stop.set(true);
         List<Double> decodeOnly = new ArrayList<>(), whileLong = new ArrayList<>();
         for (CompletableFuture<Timing> f : running) {
             Timing t = f.get();
+            if (t.tokenNanos.size() >= streamTokens) throw new IllegalStateException("a stream ended before the long prompts did: raise --stream-tokens");
             for (int i = 1; i < t.tokenNanos.size(); i++) {
                 long at = t.tokenNanos.get(i), gap = at - t.tokenNanos.get(i - 1);
-                if (at < longStart && at > longStart - 2_000_000_000L) decodeOnly.add(gap / 1e9);
+                if (at < longStart && at > longStart - (long) (window * 1e9)) decodeOnly.add(gap / 1e9);
                 // a stream stalled by the last prompt's prefill gets its token in the same step, just after longEnd
                 if (at > longStart && at <= longEnd + 500_000_000L) whileLong.add(gap / 1e9);
             }
         }
-        return new ItlRound(percentile(decodeOnly, 0.99), percentile(whileLong, 0.99), (a.ttft() + b.ttft()) / 2);
+        Map<String, Double> end = scrape(port);
+        // decode-only steps: before the long prompts, between them, and after (the streams decode on until stopped)
+        double decodeSum = delta(decodingFrom, end, "nuri_engine_decode_step_seconds_sum");
+        double decodeCount = delta(decodingFrom, end, "nuri_engine_decode_step_seconds_count");
+        double mixedSum = delta(before, after, "nuri_engine_prefill_seconds_sum"), mixedCount = delta(before, after, "nuri_engine_prefill_seconds_count");
+        return new ItlRound(percentile(decodeOnly, 0.99), percentile(whileLong, 0.99), ttft,
+                decodeSum / decodeCount, (int) decodeCount, mixedSum / mixedCount, (int) mixedCount);
+    }
+
+    static double delta(Map<String, Double> from, Map<String, Double> to, String series) {
+        return to.getOrDefault(series, 0.0) - from.getOrDefault(series, 0.0);
+    }
+
+    /** The context of the model {@code --model} names: a checkpoint's max_position_embeddings, or a builtin's. */
+    static int contextOf(CliFlags flags) {
+        String model = flags.string("model", "builtin:tiny-axk1-8k");
+        return model.startsWith("builtin:") ? CausalLm.builtin(model.substring("builtin:".length())).config().maxPositionEmbeddings()
+                : ModelConfig.read(Path.of(model, "config.json")).maxPositionEmbeddings();
     }
 
     // ---- sequences held at a fixed KV cache ----
@@ -254,12 +300,31 @@ public final class EngineBench {
 
     static LocalGroup start(CliFlags flags, String model, String classpath, Map<String, String> env) throws Exception {
         Map<String, String> all = new HashMap<>(env);
-        all.put(ShardSetting.TOKENIZER.env(), "tiny-axk1");
         Path logs = Files.createDirectories(Path.of(flags.string("logs", "target/bench-logs")));
+        if (model.startsWith("builtin:")) {
+            all.put(ShardSetting.TOKENIZER.env(), "tiny-axk1");
+        } else if (!Files.exists(Path.of(model, "tokenizer.json"))) { // a random checkpoint (kernels/bench/make_checkpoint.py)
+            all.put(ShardSetting.TOKENIZER.env(), idTokenizer(logs, ModelConfig.read(Path.of(model, "config.json")).vocabSize()).toString());
+        }
         LocalGroup g = LocalGroup.start(new LocalGroup.Spec(1, model, 0, 0, classpath,
                 flags.string("heap", "2g"), all, logs));
         g.awaitReady(Duration.ofMinutes(2));
         return g;
+    }
+
+    /**
+     * A tokenizer for a checkpoint that ships none: every id of the vocabulary is a word of its own ("t17"), so that
+     * token-id prompts and the generated ids are valid and decodable. The benchmarks send ids, never text.
+     */
+    static Path idTokenizer(Path under, int vocab) throws Exception {
+        Path dir = Files.createDirectories(under.resolve("id-tokenizer-" + vocab));
+        JsonObject words = new JsonObject();
+        for (int id = 0; id < vocab; id++) words.put("t" + id, id);
+        JsonObject json = new JsonObject().put("version", "1.0").putNull("truncation").putNull("padding").put("added_tokens", new JsonArray())
+                .putNull("normalizer").put("pre_tokenizer", new JsonObject().put("type", "WhitespaceSplit")).putNull("post_processor")
+                .putNull("decoder").put("model", new JsonObject().put("type", "WordLevel").put("vocab", words).put("unk_token", "t0"));
+        Files.writeString(dir.resolve("tokenizer.json"), json.encode());
+        return dir;
     }
 
     static String ownJar() throws Exception {
@@ -273,20 +338,23 @@ public final class EngineBench {
         }
     }
 
-    static Timing streamUnchecked(int port, int[] prompt, int maxTokens, AtomicBoolean stop) {
+    static Timing streamUnchecked(int port, int[] prompt, int maxTokens, AtomicBoolean stop, CountDownLatch decoding) {
         try {
-            return stream(port, prompt, maxTokens, 0, stop);
+            return stream(port, prompt, maxTokens, 0, stop, decoding);
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
     }
 
     static Timing stream(int port, int[] prompt, int maxTokens, int closeAfter) throws Exception {
-        return stream(port, prompt, maxTokens, closeAfter, new AtomicBoolean());
+        return stream(port, prompt, maxTokens, closeAfter, new AtomicBoolean(), new CountDownLatch(1));
     }
 
-    /** A streamed completion of token ids; closed after {@code closeAfter} tokens (0: at its end) or once stop is set. */
-    static Timing stream(int port, int[] prompt, int maxTokens, int closeAfter, AtomicBoolean stop) throws Exception {
+    /**
+     * A streamed completion of token ids; closed after {@code closeAfter} tokens (0: at its end) or once stop is set.
+     * {@code decoding} is counted down at the second token (the first decoded one).
+     */
+    static Timing stream(int port, int[] prompt, int maxTokens, int closeAfter, AtomicBoolean stop, CountDownLatch decoding) throws Exception {
         JsonObject body = new JsonObject().put("prompt", new JsonArray(Arrays.stream(prompt).boxed().toList())).put("max_tokens", maxTokens)
                 .put("temperature", 0).put("ignore_eos", true).put("stream", true);
         long t0 = System.nanoTime();
@@ -299,6 +367,7 @@ public final class EngineBench {
             for (String line; (line = in.readLine()) != null; ) {
                 if (!line.startsWith("data: ") || line.equals("data: [DONE]")) continue;
                 times.add(System.nanoTime());
+                if (times.size() == 2) decoding.countDown();
                 if ((closeAfter > 0 && times.size() >= closeAfter) || stop.get()) break; // closing the body cancels the generation
             }
         }
