@@ -182,10 +182,10 @@ public final class Bf16Matrix extends WeightMatrix {
         res[3] = s3;
     }
 
-    /** res[4 * i + j] = W[row + i] · x[xo_j ..], i, j < 4: four rows share each token load. */
+    /** res[4 * i + j] = W[row + i·gap] · x[xo_j ..], i, j < 4: four rows share each token load. */
     @Override
-    void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
-        long r0 = (long) row * cols * 2, r1 = r0 + cols * 2L, r2 = r1 + cols * 2L, r3 = r2 + cols * 2L;
+    void dot4x4(int row, int gap, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
@@ -219,7 +219,7 @@ public final class Bf16Matrix extends WeightMatrix {
         res[15] = c33.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
-                float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
+                float v = toFloat(data.get(LE, r0 + r * g + (long) i * 2));
                 res[4 * r] += v * x[x0 + i];
                 res[4 * r + 1] += v * x[x1 + i];
                 res[4 * r + 2] += v * x[x2 + i];
@@ -230,8 +230,8 @@ public final class Bf16Matrix extends WeightMatrix {
 
     /** dot4x4 for three tokens: 12 accumulators, 3 token vectors and one weight vector fit AVX2's 16 registers. */
     @Override
-    void dot4x3(int row, float[] x, int x0, int x1, int x2, float[] res) {
-        long r0 = (long) row * cols * 2, r1 = r0 + cols * 2L, r2 = r1 + cols * 2L, r3 = r2 + cols * 2L;
+    void dot4x3(int row, int gap, float[] x, int x0, int x1, int x2, float[] res) {
+        long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
@@ -259,7 +259,7 @@ public final class Bf16Matrix extends WeightMatrix {
         res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
-                float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
+                float v = toFloat(data.get(LE, r0 + r * g + (long) i * 2));
                 res[4 * r] += v * x[x0 + i];
                 res[4 * r + 1] += v * x[x1 + i];
                 res[4 * r + 2] += v * x[x2 + i];
@@ -269,8 +269,8 @@ public final class Bf16Matrix extends WeightMatrix {
 
     /** dot4x4 for two tokens: 8 accumulators. */
     @Override
-    void dot4x2(int row, float[] x, int x0, int x1, float[] res) {
-        long r0 = (long) row * cols * 2, r1 = r0 + cols * 2L, r2 = r1 + cols * 2L, r3 = r2 + cols * 2L;
+    void dot4x2(int row, int gap, float[] x, int x0, int x1, float[] res) {
+        long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         int i = 0;
@@ -295,7 +295,7 @@ public final class Bf16Matrix extends WeightMatrix {
         res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
-                float v = toFloat(data.get(LE, r0 + (long) r * cols * 2 + (long) i * 2));
+                float v = toFloat(data.get(LE, r0 + r * g + (long) i * 2));
                 res[4 * r] += v * x[x0 + i];
                 res[4 * r + 1] += v * x[x1 + i];
             }

@@ -139,10 +139,10 @@ public final class F32Matrix extends WeightMatrix {
         res[3] = s3;
     }
 
-    /** res[4 * i + j] = W[row + i] · x[xo_j ..], i, j < 4: four rows share each token load. */
+    /** res[4 * i + j] = W[row + i·gap] · x[xo_j ..], i, j < 4: four rows share each token load. */
     @Override
-    void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
-        long r0 = (long) row * cols * 4, r1 = r0 + cols * 4L, r2 = r1 + cols * 4L, r3 = r2 + cols * 4L;
+    void dot4x4(int row, int gap, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        long g = (long) gap * cols * 4, r0 = (long) row * cols * 4, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
         FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
@@ -175,7 +175,7 @@ public final class F32Matrix extends WeightMatrix {
         res[14] = c32.reduceLanes(VectorOperators.ADD); res[15] = c33.reduceLanes(VectorOperators.ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
-                float v = data.get(LE, r0 + (long) r * cols * 4 + (long) i * 4);
+                float v = data.get(LE, r0 + r * g + (long) i * 4);
                 res[4 * r] += v * x[x0 + i];
                 res[4 * r + 1] += v * x[x1 + i];
                 res[4 * r + 2] += v * x[x2 + i];

@@ -205,22 +205,22 @@ public final class Q8Matrix extends WeightMatrix {
      */
 
     @Override
-    void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
-        dot2x4(row, x, x0, x1, x2, x3, res, 0);
-        dot2x4(row + 2, x, x0, x1, x2, x3, res, 8);
+    void dot4x4(int row, int gap, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+        dot2x4(row, gap, x, x0, x1, x2, x3, res, 0);
+        dot2x4(row + 2 * gap, gap, x, x0, x1, x2, x3, res, 8);
     }
 
     @Override
-    void dot4x3(int row, float[] x, int x0, int x1, int x2, float[] res) {
-        dot2x3(row, x, x0, x1, x2, res, 0);
-        dot2x3(row + 2, x, x0, x1, x2, res, 8);
+    void dot4x3(int row, int gap, float[] x, int x0, int x1, int x2, float[] res) {
+        dot2x3(row, gap, x, x0, x1, x2, res, 0);
+        dot2x3(row + 2 * gap, gap, x, x0, x1, x2, res, 8);
     }
 
     /** dot4x4 for two tokens: 8 accumulators, two token vectors and a weight vector. */
     @Override
-    void dot4x2(int row, float[] x, int x0, int x1, float[] res) {
-        long q0 = (long) row * cols, q1 = q0 + cols, q2 = q1 + cols, q3 = q2 + cols;
-        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb;
+    void dot4x2(int row, int gap, float[] x, int x0, int x1, float[] res) {
+        long g = (long) gap * cols, q0 = (long) row * cols, q1 = q0 + g, q2 = q1 + g, q3 = q2 + g;
+        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + gap * nb, s2 = s1 + gap * nb, s3 = s2 + gap * nb;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         for (int c = 0; c < cols; c += step) {
@@ -257,10 +257,10 @@ public final class Q8Matrix extends WeightMatrix {
         res[13] = sumLanes(lanes, 7 * step);
     }
 
-    /** res[at + 4 * i + j] = W[row + i] · x[xo_j ..], i < 2, j < 4: eight accumulators. */
-    private void dot2x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res, int at) {
-        long q0 = (long) row * cols, q1 = q0 + cols;
-        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + nb;
+    /** res[at + 4 * i + j] = W[row + i·gap] · x[xo_j ..], i < 2, j < 4: eight accumulators. */
+    private void dot2x4(int row, int gap, float[] x, int x0, int x1, int x2, int x3, float[] res, int at) {
+        long q0 = (long) row * cols, q1 = q0 + (long) gap * cols;
+        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + gap * nb;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         for (int c = 0; c < cols; c += step) {
@@ -297,9 +297,9 @@ public final class Q8Matrix extends WeightMatrix {
     }
 
     /** dot2x4 for three tokens (res[at + 4 * i + 3] left as is). */
-    private void dot2x3(int row, float[] x, int x0, int x1, int x2, float[] res, int at) {
-        long q0 = (long) row * cols, q1 = q0 + cols;
-        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + nb;
+    private void dot2x3(int row, int gap, float[] x, int x0, int x1, int x2, float[] res, int at) {
+        long q0 = (long) row * cols, q1 = q0 + (long) gap * cols;
+        int nb = cols / BLOCK, s0 = row * nb, s1 = s0 + gap * nb;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         for (int c = 0; c < cols; c += step) {

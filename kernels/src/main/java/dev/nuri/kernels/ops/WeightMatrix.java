@@ -78,8 +78,12 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
         throw new UnsupportedOperationException(dtype() + " has no fused 4-token dot");
     }
 
-    /** res[4 * i + j] = W[row + i] · x[xo_j ..] for four rows and four tokens; see {@link #dot4}. */
-    void dot4x4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
+    /**
+     * res[4 * i + j] = W[row + i·gap] · x[xo_j ..] for four rows and four tokens; see {@link #dot4}. The rows are
+     * {@code gap} apart so that each of the four row streams runs through pages of its own (see
+     * Bf16Matrix.matvecRows); a row's sum does not depend on the gap.
+     */
+    void dot4x4(int row, int gap, float[] x, int x0, int x1, int x2, int x3, float[] res) {
         throw new UnsupportedOperationException(dtype() + " has no fused 4-token dot");
     }
 
@@ -88,13 +92,13 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
      * accumulators do not fit the registers (AVX2 has 16 vector registers: the 4 × 4 tile spills); the
      * override must sum in the same order as dot4x4, so the results do not depend on the group of tokens.
      */
-    void dot4x3(int row, float[] x, int x0, int x1, int x2, float[] res) {
-        dot4x4(row, x, x0, x1, x2, x2, res);
+    void dot4x3(int row, int gap, float[] x, int x0, int x1, int x2, float[] res) {
+        dot4x4(row, gap, x, x0, x1, x2, x2, res);
     }
 
     /** res[4 * i + j] for j < 2: dot4x4 for two tokens (see {@link #dot4x3}). */
-    void dot4x2(int row, float[] x, int x0, int x1, float[] res) {
-        dot4x4(row, x, x0, x1, x1, x1, res);
+    void dot4x2(int row, int gap, float[] x, int x0, int x1, float[] res) {
+        dot4x4(row, gap, x, x0, x1, x1, x1, res);
     }
 
     boolean hasDot4() {
