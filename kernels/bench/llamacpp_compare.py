@@ -8,7 +8,7 @@ prompts (fresh random ids each time, so no prefix cache helps):
   prefill P      one request of a P-token prompt and max_tokens 1: prompt tokens per second
   decode         one streamed request, 16-token prompt, D tokens (ignore_eos): tokens from the first to the last
   cC            C requests at once, 16-token prompts, N tokens each (ignore_eos): output tokens per second
-  rss            VmRSS of the server process after the runs
+  rss            VmRSS of the server process after the runs (and its anonymous and file-backed parts)
 
 Every measure is given per wall second and per CPU-second of the server process (utime + stime of
 /proc/<pid>/stat, all its threads), with the 1-minute load average at its start: on a shared machine the wall rate
@@ -279,7 +279,8 @@ def run_one(engine, dtype, threads, rnd, out):
         for conc, n in args.concurrency_pairs():
             rows.append(measure_concurrent(server, conc, n, rng))
         rows.append({"measure": "rss", "wall": status_kb(server.proc.pid, "VmRSS") / 1e6, "cpu": None,
-                     "hwm": status_kb(server.proc.pid, "VmHWM") / 1e6, "load": load1()})
+                     "hwm": status_kb(server.proc.pid, "VmHWM") / 1e6, "anon": status_kb(server.proc.pid, "RssAnon") / 1e6,
+                     "file": status_kb(server.proc.pid, "RssFile") / 1e6, "load": load1()})
     finally:
         server.stop()
     for r in rows:
@@ -287,7 +288,8 @@ def run_one(engine, dtype, threads, rnd, out):
         out.write(json.dumps(r) + "\n")
         out.flush()
         if r["measure"] == "rss":
-            print(f"  {engine:5} {dtype:5} t{threads} r{rnd} rss: {r['wall']:.2f} GB (peak {r['hwm']:.2f})", flush=True)
+            print(f"  {engine:5} {dtype:5} t{threads} r{rnd} rss: {r['wall']:.2f} GB (peak {r['hwm']:.2f}; anonymous {r['anon']:.2f}, "
+                  f"file pages {r['file']:.2f})", flush=True)
         else:
             cpu = f"{r['cpu']:.1f}" if r["cpu"] else "-"
             print(f"  {engine:5} {dtype:5} t{threads} r{rnd} {r['measure']:22} {r['wall']:8.1f} tok/s wall "
