@@ -307,10 +307,13 @@ def fmt3(values, digits=1):
 def table(rows):
     """Markdown: per dtype, threads and measure, both engines' min / median / max, wall and per CPU-second."""
     probes = [r for r in rows if r["engine"] == "probe"]
-    bw = {t: statistics.median(r["wall"] for r in probes if r["threads"] == t) for t in {r["threads"] for r in probes}}
-    bw_cpu = {t: statistics.median(r["cpu"] for r in probes if r["threads"] == t) for t in {r["threads"] for r in probes}}
-    bw.update(dict(args.read_gbps or []))  # given on the command line: wins over the probes
-    bw_cpu.update(dict(args.read_gb_per_cpu_s or []))
+    keys = {(r["dtype"], r["threads"]) for r in probes}  # the probe run before each dtype's runs
+    bw = {k: statistics.median(r["wall"] for r in probes if (r["dtype"], r["threads"]) == k) for k in keys}
+    bw_cpu = {k: statistics.median(r["cpu"] for r in probes if (r["dtype"], r["threads"]) == k) for k in keys}
+    for t, v in args.read_gbps or []:  # given on the command line: wins over the probes
+        bw.update({(d, t): v for d in args.bytes_per_token})
+    for t, v in args.read_gb_per_cpu_s or []:
+        bw_cpu.update({(d, t): v for d in args.bytes_per_token})
     rows = [r for r in rows if r["engine"] != "probe"]
     out = ["| dtype | threads | measure | Nuri wall | llama.cpp wall | ratio | Nuri per CPU-s | llama.cpp per CPU-s | ratio | load |",
            "|---|---|---|---|---|---|---|---|---|---|"]
@@ -330,9 +333,9 @@ def table(rows):
                    f"{ratio(nc, lc)} | {min(loads):.1f}–{max(loads):.1f} |" if loads else "")
         if measure == "decode":
             bpt = args.bytes_per_token.get(dtype)
-            if bpt and (bw.get(threads) or bw_cpu.get(threads)):
+            if bpt and (bw.get((dtype, threads)) or bw_cpu.get((dtype, threads))):
                 parts = []
-                for label, gbps in (("wall", bw.get(threads)), ("per CPU-s", bw_cpu.get(threads))):
+                for label, gbps in (("wall", bw.get((dtype, threads))), ("per CPU-s", bw_cpu.get((dtype, threads)))):
                     if not gbps:
                         continue
                     limit = gbps * 1e9 / bpt
