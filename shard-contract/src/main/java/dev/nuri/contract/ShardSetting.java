@@ -64,8 +64,10 @@ public enum ShardSetting {
     MAX_BATCHED_TOKENS("NURI_MAX_BATCHED_TOKENS", "" + Defaults.MAX_BATCHED_TOKENS,
             "tokens per engine step (the CRD's `spec.serving.maxBatchedTokens`): the next token of every running sequence, "
                     + "then prompt chunks up to this total (chunked prefill: a longer prompt takes several steps, so it never "
-                    + "stalls the running streams for more than one). Running sequences are never held back: with more of "
-                    + "them than this, a step carries just their tokens"),
+                    + "stalls the running streams for more than one). The decodes count: a step's prompt chunk is this less "
+                    + "the running sequences, and a new request starts only while fewer than this many run, so below "
+                    + "`NURI_MAX_BATCH` it also caps the sequences running at once. Smaller: shorter stalls of the running "
+                    + "streams while a long prompt is prefilled, a longer time to first token for that prompt (docs/benchmarks.md)"),
     DEFAULT_MAX_TOKENS("NURI_DEFAULT_MAX_TOKENS", "1024", "chat `max_tokens` when absent (completions default to 16, as OpenAI)"),
     MAX_BODY_BYTES("NURI_MAX_BODY_BYTES", "" + Defaults.MAX_BODY_BYTES, "larger request bodies get 413"),
     HTTP_REQUEST_READ_TIMEOUT_SECONDS("NURI_HTTP_REQUEST_READ_TIMEOUT_SECONDS", "" + Defaults.HTTP_REQUEST_READ_TIMEOUT_SECONDS,

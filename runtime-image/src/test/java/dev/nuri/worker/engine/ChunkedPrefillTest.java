@@ -56,4 +56,23 @@ class ChunkedPrefillTest {
         assertThat(streamTokensMeanwhile).as("stream tokens while the 300-token prompt was prefilled").isGreaterThanOrEqualTo(19);
         assertThat(late.tokens(0)).as("the chunked prompt's tokens").isEqualTo(alone.tokens(0));
     }
+
+    @Test
+    void aNewRequestWaitsWhileTheRunningDecodesTakeTheWholeStepBudget() throws Exception {
+        // decodes count against maxBatchedTokens: with 2 streams decoding and a budget of 2, nothing is left for a prompt,
+        // so a request starts only once a stream ends (as vLLM's max_num_batched_tokens; the CRD and PLACEMENT.md say so)
+        shard = InProcessShard.start("--max-batched-tokens", "2");
+        Engine engine = shard.shard.engine();
+        SplittableRandom random = new SplittableRandom(22);
+        Recorder first = new Recorder(clock), second = new Recorder(clock), late = new Recorder(clock);
+        // one-token prompts: both streams start in the first step that sees them, then decode one token each a step
+        engine.submit(spec("first", List.of(prompt(random, 1)), 1, 40, true), first);
+        engine.submit(spec("second", List.of(prompt(random, 1)), 1, 80, true), second);
+        long arrival = clock.get();
+        engine.submit(spec("late", List.of(prompt(random, 1)), 1, 2, true), late);
+        await().atMost(Duration.ofSeconds(120)).until(() -> late.finishedChoices() == 1 && second.finishedChoices() == 1);
+
+        assertThat(first.lastTick()).as("the first stream still decoded when the late request arrived").isGreaterThan(arrival);
+        assertThat(late.firstTick()).as("the late request's first token, after the first stream's last").isGreaterThan(first.lastTick());
+    }
 }

@@ -36,8 +36,10 @@ public class ServingSpec {
     @Min(1)
     @JsonPropertyDescription("Tokens per engine step of a shard: the next token of every running sequence, then prompt "
             + "chunks up to this total (chunked prefill: a longer prompt takes several steps, so it never stalls the running "
-            + "streams for more than one). Running sequences are never held back: with more of them than this, a step "
-            + "carries just their tokens. Passed to the worker as NURI_MAX_BATCHED_TOKENS.")
+            + "streams for more than one). The decodes count: a step's prompt chunk is this less the running sequences, and "
+            + "a new request starts only while fewer than this many run, so below maxSequences it also caps the sequences "
+            + "running at once. Smaller: shorter stalls of the running streams while a long prompt is prefilled, a longer "
+            + "time to first token for that prompt (docs/benchmarks.md). Passed to the worker as NURI_MAX_BATCHED_TOKENS.")
     public Integer maxBatchedTokens;
 
     @Default("" + DEFAULT_MAX_SEQUENCES)
