@@ -10,7 +10,7 @@ import dev.nuri.kernels.ops.WeightMatrix;
  * Grouped-query attention (Mixtral; Qwen3 adds an RMSNorm over each q and k head before RoPE).
  * Query head h reads key/value head h / (heads / kvHeads).
  */
-public final class GroupedQueryAttention implements Attention {
+public final class GroupedQueryAttention implements Attention, HeadSplit.Heads {
     private final int layer, heads, kvHeads, headDim;
     private final WeightMatrix qProj, kProj, vProj, oProj;
     private final float[] qNorm, kNorm; // null without q/k norm
@@ -71,28 +71,39 @@ public final class GroupedQueryAttention implements Attention {
             System.arraycopy(k, t * kw, c.keys(layer, p), row, kw);
             System.arraycopy(v, t * kw, c.values(layer, p), row, kw);
         }
-        int group = heads / kvHeads;
-        int maxLen = 0;
-        for (int t = 0; t < n; t++) maxLen = Math.max(maxLen, positions[t] + 1);
-        float[] scores = new float[maxLen];
         float[] attn = new float[n * qw];
-        for (int t = 0; t < n; t++) {
+        long positionsRead = 0;
+        for (int t = 0; t < n; t++) positionsRead += positions[t] + 1;
+        // over (row, head) pairs on the kernel pool; each head reads its key and value floats of every position
+        HeadSplit.run(this, q, caches, positions, n, attn, n * heads, true, positionsRead * heads * headDim * 8);
+        oProj.matmul(attn, n, out);
+    }
+
+    /**
+     * Query heads [u0, u1) of the batch, unit u = row u / heads, head u % heads: each head's scores, softmax and
+     * weighted sum of values, into its own slice of attn. A unit computes the same sums in the same order wherever
+     * it runs, so the output does not depend on how the units are split.
+     */
+    @Override
+    public void attend(float[] q, KvCache[] caches, int[] positions, int n, float[] attn, int u0, int u1, float[][] scratch) {
+        int qw = heads * headDim, kw = kvHeads * headDim, group = heads / kvHeads;
+        for (int u = u0; u < u1; u++) {
+            int t = u / heads, h = u - t * heads;
             KvCache c = caches[t];
             int len = positions[t] + 1, bs = c.blockSize();
-            for (int h = 0; h < heads; h++) {
-                int qo = t * qw + h * headDim;
-                int ko = (h / group) * headDim;
-                for (int b = 0; b < len; b += bs) { // one block of positions at a time
-                    float[] kc = c.keys(layer, b);
-                    for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) scores[s] = Blas1.dot(q, qo, kc, r, headDim) * scaling;
-                }
-                Activations.softmax(scores, 0, len);
-                for (int b = 0; b < len; b += bs) {
-                    float[] vc = c.values(layer, b);
-                    for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], vc, r, attn, qo, headDim);
-                }
+            if (scratch[0].length < len) scratch[0] = new float[Math.max(len, 2 * scratch[0].length)]; // grows, then stays
+            float[] scores = scratch[0];
+            int qo = t * qw + h * headDim;
+            int ko = (h / group) * headDim;
+            for (int b = 0; b < len; b += bs) { // one block of positions at a time
+                float[] kc = c.keys(layer, b);
+                for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) scores[s] = Blas1.dot(q, qo, kc, r, headDim) * scaling;
+            }
+            Activations.softmax(scores, 0, len);
+            for (int b = 0; b < len; b += bs) {
+                float[] vc = c.values(layer, b);
+                for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], vc, r, attn, qo, headDim);
             }
         }
-        oProj.matmul(attn, n, out);
     }
 }

@@ -13,7 +13,7 @@ import dev.nuri.kernels.ops.WeightMatrix;
  * q_nope·(W_UK c) = (W_UKᵀ q_nope)·c and Σ p·(W_UV c) = W_UV (Σ p·c), so keys and values are never
  * expanded: per token the cache costs (rank + rope) floats for all heads.
  */
-public final class MultiHeadLatentAttention implements Attention {
+public final class MultiHeadLatentAttention implements Attention, HeadSplit.Heads {
     private final int layer;
     private final int heads, nope, ropeDim, vDim, rank, hidden;
     private final WeightMatrix qProj;      // when q_lora_rank is null
@@ -85,48 +85,63 @@ public final class MultiHeadLatentAttention implements Attention {
             for (int h = 0; h < heads; h++) rope.apply(q, (t * heads + h) * qkHead + nope, p);
         }
 
-        float[] wuk = new float[nope * rank];
-        float[] qAbs = new float[rank];
-        float[] ctx = new float[n * heads * rank];
-        int maxLen = 0;
-        for (int t = 0; t < n; t++) maxLen = Math.max(maxLen, positions[t] + 1);
-        float[] scores = new float[maxLen];
-        for (int h = 0; h < heads; h++) {
-            // W_UK for head h: rows h·(nope+v) .. +nope of kv_b_proj, dequantised once for the whole batch
-            for (int d = 0; d < nope; d++) kvBProj.dequantizeRow(h * (nope + vDim) + d, 0, rank, wuk, d * rank);
-            for (int t = 0; t < n; t++) {
-                int qo = (t * heads + h) * qkHead;
-                java.util.Arrays.fill(qAbs, 0f);
-                for (int d = 0; d < nope; d++) Blas1.axpy(q[qo + d], wuk, d * rank, qAbs, 0, rank);
-                KvCache c = caches[t];
-                int len = positions[t] + 1, bs = c.blockSize();
-                for (int b = 0; b < len; b += bs) { // one block of positions at a time
-                    float[] block = c.keys(layer, b);
-                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) {
-                        scores[s] = (Blas1.dot(qAbs, 0, block, r, rank) + Blas1.dot(q, qo + nope, block, r + rank, ropeDim)) * scaling;
-                    }
-                }
-                Activations.softmax(scores, 0, len);
-                int co = (t * heads + h) * rank;
-                for (int b = 0; b < len; b += bs) {
-                    float[] block = c.keys(layer, b);
-                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], block, r, ctx, co, rank);
-                }
-            }
-        }
         float[] attn = new float[n * heads * vDim];
-        for (int t = 0; t < n; t++) {
-            for (int h = 0; h < heads; h++) {
-                int co = (t * heads + h) * rank;
-                for (int d = 0; d < vDim; d++) {
-                    attn[(t * heads + h) * vDim + d] = kvBProj.dot(h * (nope + vDim) + nope + d, ctx, co);
-                }
-            }
-        }
+        long positionsRead = 0;
+        for (int t = 0; t < n; t++) positionsRead += positions[t] + 1;
+        // over query heads on the kernel pool; each head reads W_UK and W_UV and every row's latent positions
+        HeadSplit.run(this, q, caches, positions, n, attn, heads, false,
+                heads * (positionsRead * kw * 8 + kvBProj.bytes() / heads));
         oProj.matmul(attn, n, out);
     }
 
     public int hidden() {
         return hidden;
+    }
+
+    /**
+     * Query heads [h0, h1) of every row, into their slices of attn: a head's W_UK is dequantised once for the batch,
+     * its rows' latent contexts gathered in the thread's scratch, then W_UV applied. A head computes the same sums in
+     * the same order wherever it runs, so the output does not depend on how the heads are split.
+     */
+    @Override
+    public void attend(float[] q, KvCache[] caches, int[] positions, int n, float[] attn, int h0, int h1, float[][] scratch) {
+        int qkHead = nope + ropeDim, kw = rank + ropeDim;
+        int maxLen = 0;
+        for (int t = 0; t < n; t++) maxLen = Math.max(maxLen, positions[t] + 1);
+        // scratch: W_UK and q_abs, the scores, the rows' contexts; grown once, then kept by the thread
+        if (scratch[0].length < nope * rank + rank) scratch[0] = new float[nope * rank + rank];
+        if (scratch[1].length < maxLen) scratch[1] = new float[Math.max(maxLen, 2 * scratch[1].length)];
+        if (scratch[2].length < n * rank) scratch[2] = new float[Math.max(n * rank, 2 * scratch[2].length)];
+        float[] wuk = scratch[0], scores = scratch[1], ctx = scratch[2];
+        int qAbs = nope * rank; // q_abs lives in wuk's array after W_UK
+        for (int h = h0; h < h1; h++) {
+            // W_UK for head h: rows h·(nope+v) .. +nope of kv_b_proj, dequantised once for the whole batch
+            for (int d = 0; d < nope; d++) kvBProj.dequantizeRow(h * (nope + vDim) + d, 0, rank, wuk, d * rank);
+            java.util.Arrays.fill(ctx, 0, n * rank, 0f);
+            for (int t = 0; t < n; t++) {
+                int qo = (t * heads + h) * qkHead;
+                java.util.Arrays.fill(wuk, qAbs, qAbs + rank, 0f);
+                for (int d = 0; d < nope; d++) Blas1.axpy(q[qo + d], wuk, d * rank, wuk, qAbs, rank);
+                KvCache c = caches[t];
+                int len = positions[t] + 1, bs = c.blockSize();
+                for (int b = 0; b < len; b += bs) { // one block of positions at a time
+                    float[] block = c.keys(layer, b);
+                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) {
+                        scores[s] = (Blas1.dot(wuk, qAbs, block, r, rank) + Blas1.dot(q, qo + nope, block, r + rank, ropeDim)) * scaling;
+                    }
+                }
+                Activations.softmax(scores, 0, len);
+                int co = t * rank;
+                for (int b = 0; b < len; b += bs) {
+                    float[] block = c.keys(layer, b);
+                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], block, r, ctx, co, rank);
+                }
+            }
+            for (int t = 0; t < n; t++) {
+                for (int d = 0; d < vDim; d++) {
+                    attn[(t * heads + h) * vDim + d] = kvBProj.dot(h * (nope + vDim) + nope + d, ctx, t * rank);
+                }
+            }
+        }
     }
 }
