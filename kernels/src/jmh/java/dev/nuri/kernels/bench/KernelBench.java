@@ -167,25 +167,50 @@ public class KernelBench {
         public int size;
         @Param({"0"})
         public int cols;
-        WeightMatrix w;
+        /** Distinct weights of this shape, one per call in turn: {@link Weights}. */
+        @Param({"1"})
+        public int copies;
+        Weights w;
         float[] x, y;
 
         @Setup
         public void setup() {
             dev.nuri.kernels.backend.KernelPool.configure(threads);
             int c = cols == 0 ? size : cols;
-            w = matrix(type, size, c, 1);
+            w = new Weights(type, size, c, 1, copies);
             x = new float[c];
             y = new float[size];
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
         }
     }
 
+    /**
+     * {@code copies} weights of one shape, taken in turn. A small weight (an MoE expert's: 1 MiB in BF16) read
+     * again and again stays in L2/L3; in a decode step each expert's weight comes from memory, which copies
+     * whose sum is beyond the L3 (e.g. 96 of 1 MiB) reproduce.
+     */
+    static final class Weights {
+        private final WeightMatrix[] all;
+        private int next;
+
+        Weights(String type, int rows, int cols, long seed, int copies) {
+            all = new WeightMatrix[copies];
+            for (int i = 0; i < copies; i++) all[i] = matrix(type, rows, cols, seed + 1000L * i);
+        }
+
+        WeightMatrix next() {
+            WeightMatrix w = all[next];
+            next = next + 1 == all.length ? 0 : next + 1;
+            return w;
+        }
+    }
+
     @Benchmark
     public float gemv(GemvState s, CpuTime cpu) {
+        WeightMatrix w = s.w.next();
         long t = cpu.start();
-        s.w.matvec(s.x, 0, s.y, 0);
-        cpu.add(t, s.w.bytes());
+        w.matvec(s.x, 0, s.y, 0);
+        cpu.add(t, w.bytes());
         return s.y[17];
     }
 
@@ -226,13 +251,15 @@ public class KernelBench {
         public int rows;
         @Param({"7168"})
         public int cols;
-        WeightMatrix w;
+        @Param({"1"})
+        public int copies;
+        Weights w;
         float[] x, y;
 
         @Setup
         public void setup() {
             dev.nuri.kernels.backend.KernelPool.configure(threads);
-            w = matrix(type, rows, cols, 3);
+            w = new Weights(type, rows, cols, 3, copies);
             x = new float[tokens * cols];
             y = new float[tokens * rows];
             for (int i = 0; i < x.length; i++) x[i] = (float) Math.sin(i);
@@ -241,9 +268,10 @@ public class KernelBench {
 
     @Benchmark
     public float gemmFewTokens(FewTokensState s, CpuTime cpu) {
+        WeightMatrix w = s.w.next();
         long t = cpu.start();
-        s.w.matmul(s.x, s.tokens, s.y);
-        cpu.add(t, s.w.bytes());
+        w.matmul(s.x, s.tokens, s.y);
+        cpu.add(t, w.bytes());
         return s.y[17];
     }
 

@@ -5,6 +5,7 @@ import static dev.nuri.kernels.ops.VectorShapes.I;
 import static dev.nuri.kernels.ops.VectorShapes.S_HALF;
 import static java.nio.ByteOrder.LITTLE_ENDIAN;
 import static jdk.incubator.vector.VectorOperators.ADD;
+import static jdk.incubator.vector.VectorOperators.AND;
 import static jdk.incubator.vector.VectorOperators.LSHL;
 import static jdk.incubator.vector.VectorOperators.S2I;
 
@@ -141,165 +142,156 @@ public final class Bf16Matrix extends WeightMatrix {
         }
     }
 
-    @Override
-    boolean hasDot4() {
-        return true;
+    /*
+     * Few tokens (2 .. TokenLanesGemm.MIN_TOKENS - 1: an MoE expert's share of a batched decode step). The weight is
+     * read as ints: one load of L ints holds 2L bf16 values; the even ones widen with a shift (the low half moved
+     * up), the odd ones with a mask (the high half kept). That is one load and two ALU operations per 2L weights,
+     * against two loads, two widenings and two shifts through S_HALF, and it is what keeps a product with 2–4 tokens
+     * near the cost of reading the weight. The tokens are put in the same order once per product (pairOrdered), so
+     * neither side needs a lane shuffle.
+     */
+    private static final ThreadLocal<float[]> PAIRED = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> PAIR_DOTS = ThreadLocal.withInitial(() -> new float[16]);
+    private static final int ODD = 0xFFFF0000;
+
+    /**
+     * x's n tokens in pair order, in the calling thread's scratch (valid until its next call): per block of 2L
+     * columns the L even columns, then the L odd ones; the columns past the last whole block as they are.
+     */
+    static float[] pairOrdered(float[] x, int n, int cols) {
+        float[] p = PAIRED.get();
+        if (p.length < n * cols) {
+            p = new float[n * cols];
+            PAIRED.set(p);
+        }
+        int step = F.length();
+        for (int t = 0; t < n; t++) {
+            int o = t * cols, i = 0;
+            for (; i + 2 * step <= cols; i += 2 * step) {
+                for (int j = 0; j < step; j++) {
+                    p[o + i + j] = x[o + i + 2 * j];
+                    p[o + i + step + j] = x[o + i + 2 * j + 1];
+                }
+            }
+            for (; i < cols; i++) p[o + i] = x[o + i];
+        }
+        return p;
     }
 
-    @Override
-    void dot4(int row, float[] x, int x0, int x1, int x2, int x3, float[] res) {
-        long base = (long) row * cols * 2;
-        int step = F.length();
-        // two column halves per iteration: eight independent FMA chains hide the FMA latency
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        int i = 0;
-        for (; i + 2 * step <= cols; i += 2 * step) {
-            FloatVector w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) i * 2, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            a0 = w.fma(FloatVector.fromArray(F, x, x0 + i), a0);
-            a1 = w.fma(FloatVector.fromArray(F, x, x1 + i), a1);
-            a2 = w.fma(FloatVector.fromArray(F, x, x2 + i), a2);
-            a3 = w.fma(FloatVector.fromArray(F, x, x3 + i), a3);
-            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, base + (long) (i + step) * 2, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            b0 = w.fma(FloatVector.fromArray(F, x, x0 + i + step), b0);
-            b1 = w.fma(FloatVector.fromArray(F, x, x1 + i + step), b1);
-            b2 = w.fma(FloatVector.fromArray(F, x, x2 + i + step), b2);
-            b3 = w.fma(FloatVector.fromArray(F, x, x3 + i + step), b3);
-        }
-        float s0 = a0.add(b0).reduceLanes(VectorOperators.ADD), s1 = a1.add(b1).reduceLanes(VectorOperators.ADD);
-        float s2 = a2.add(b2).reduceLanes(VectorOperators.ADD), s3 = a3.add(b3).reduceLanes(VectorOperators.ADD);
-        for (; i < cols; i++) {
-            float v = toFloat(data.get(LE, base + (long) i * 2));
-            s0 += v * x[x0 + i];
-            s1 += v * x[x1 + i];
-            s2 += v * x[x2 + i];
-            s3 += v * x[x3 + i];
-        }
-        res[0] = s0;
-        res[1] = s1;
-        res[2] = s2;
-        res[3] = s3;
-    }
-
-    /** res[4 * i + j] = W[row + i·gap] · x[xo_j ..], i, j < 4: four rows share each token load. */
-    @Override
-    void dot4x4(int row, int gap, float[] x, int x0, int x1, int x2, int x3, float[] res) {
-        long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
-        int step = F.length();
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00;
-        FloatVector c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-        FloatVector c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-        int i = 0;
-        for (; i + step <= cols; i += step) {
-            long o = (long) i * 2;
-            FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            FloatVector w2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            FloatVector w3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            FloatVector v = FloatVector.fromArray(F, x, x0 + i);
-            c00 = w0.fma(v, c00); c10 = w1.fma(v, c10); c20 = w2.fma(v, c20); c30 = w3.fma(v, c30);
-            v = FloatVector.fromArray(F, x, x1 + i);
-            c01 = w0.fma(v, c01); c11 = w1.fma(v, c11); c21 = w2.fma(v, c21); c31 = w3.fma(v, c31);
-            v = FloatVector.fromArray(F, x, x2 + i);
-            c02 = w0.fma(v, c02); c12 = w1.fma(v, c12); c22 = w2.fma(v, c22); c32 = w3.fma(v, c32);
-            v = FloatVector.fromArray(F, x, x3 + i);
-            c03 = w0.fma(v, c03); c13 = w1.fma(v, c13); c23 = w2.fma(v, c23); c33 = w3.fma(v, c33);
-        }
-        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD);
-        res[3] = c03.reduceLanes(ADD); res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD);
-        res[6] = c12.reduceLanes(ADD); res[7] = c13.reduceLanes(ADD); res[8] = c20.reduceLanes(ADD);
-        res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD); res[11] = c23.reduceLanes(ADD);
-        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD);
-        res[15] = c33.reduceLanes(ADD);
-        for (; i < cols; i++) {
-            for (int r = 0; r < 4; r++) {
-                float v = toFloat(data.get(LE, r0 + r * g + (long) i * 2));
-                res[4 * r] += v * x[x0 + i];
-                res[4 * r + 1] += v * x[x1 + i];
-                res[4 * r + 2] += v * x[x2 + i];
-                res[4 * r + 3] += v * x[x3 + i];
+    /**
+     * Rows [rowFrom, rowTo) of out[t * rows + r] = W[r] · x[t] for n tokens, xp in pair order: four rows a quarter
+     * of the range apart (see matvecRows) times a pair of tokens; a last odd token on its own. Further pairs re-read
+     * the four rows from L1/L2.
+     */
+    void pairedRows(float[] xp, int n, float[] out, int rowFrom, int rowTo) {
+        float[] res = PAIR_DOTS.get();
+        int gap = (rowTo - rowFrom) / 4, tail = rowFrom + 4 * gap;
+        for (int r0 = rowFrom; r0 < rowFrom + gap; r0++) {
+            int t = 0;
+            for (; t + 2 <= n; t += 2) {
+                dotPairs4x2(r0, gap, xp, t * cols, (t + 1) * cols, res);
+                for (int i = 0; i < 4; i++) {
+                    out[t * rows + r0 + i * gap] = res[2 * i];
+                    out[(t + 1) * rows + r0 + i * gap] = res[2 * i + 1];
+                }
+            }
+            if (t < n) {
+                dotPairs4x1(r0, gap, xp, t * cols, res);
+                for (int i = 0; i < 4; i++) out[t * rows + r0 + i * gap] = res[i];
             }
         }
-    }
-
-    /** dot4x4 for three tokens: 12 accumulators, 3 token vectors and one weight vector fit AVX2's 16 registers. */
-    @Override
-    void dot4x3(int row, int gap, float[] x, int x0, int x1, int x2, float[] res) {
-        long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
-        int step = F.length();
-        FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
-        FloatVector c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
-        int i = 0;
-        for (; i + step <= cols; i += step) {
-            long o = (long) i * 2;
-            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i), v1 = FloatVector.fromArray(F, x, x1 + i);
-            FloatVector v2 = FloatVector.fromArray(F, x, x2 + i);
-            FloatVector w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c00 = w.fma(v0, c00); c01 = w.fma(v1, c01); c02 = w.fma(v2, c02);
-            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c10 = w.fma(v0, c10); c11 = w.fma(v1, c11); c12 = w.fma(v2, c12);
-            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c20 = w.fma(v0, c20); c21 = w.fma(v1, c21); c22 = w.fma(v2, c22);
-            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c30 = w.fma(v0, c30); c31 = w.fma(v1, c31); c32 = w.fma(v2, c32);
-        }
-        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c02.reduceLanes(ADD);
-        res[4] = c10.reduceLanes(ADD); res[5] = c11.reduceLanes(ADD); res[6] = c12.reduceLanes(ADD);
-        res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD); res[10] = c22.reduceLanes(ADD);
-        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD); res[14] = c32.reduceLanes(ADD);
-        for (; i < cols; i++) {
-            for (int r = 0; r < 4; r++) {
-                float v = toFloat(data.get(LE, r0 + r * g + (long) i * 2));
-                res[4 * r] += v * x[x0 + i];
-                res[4 * r + 1] += v * x[x1 + i];
-                res[4 * r + 2] += v * x[x2 + i];
-            }
+        for (int r = tail; r < rowTo; r++) {
+            for (int t = 0; t < n; t++) out[t * rows + r] = dotPairs(r, xp, t * cols);
         }
     }
 
-    /** dot4x4 for two tokens: 8 accumulators. */
-    @Override
-    void dot4x2(int row, int gap, float[] x, int x0, int x1, float[] res) {
+    /** res[2i + j] = W[row + i·gap] · token j (offsets x0, x1 in pair order), i < 4, j < 2: 8 accumulators. */
+    private void dotPairs4x2(int row, int gap, float[] x, int x0, int x1, float[] res) {
         long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
         int step = F.length();
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
         int i = 0;
-        for (; i + step <= cols; i += step) {
+        for (; i + 2 * step <= cols; i += 2 * step) {
             long o = (long) i * 2;
-            FloatVector v0 = FloatVector.fromArray(F, x, x0 + i), v1 = FloatVector.fromArray(F, x, x1 + i);
-            FloatVector w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c00 = w.fma(v0, c00); c01 = w.fma(v1, c01);
-            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c10 = w.fma(v0, c10); c11 = w.fma(v1, c11);
-            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c20 = w.fma(v0, c20); c21 = w.fma(v1, c21);
-            w = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            c30 = w.fma(v0, c30); c31 = w.fma(v1, c31);
+            FloatVector e0 = FloatVector.fromArray(F, x, x0 + i), d0 = FloatVector.fromArray(F, x, x0 + i + step);
+            FloatVector e1 = FloatVector.fromArray(F, x, x1 + i), d1 = FloatVector.fromArray(F, x, x1 + i + step);
+            IntVector w = IntVector.fromMemorySegment(I, data, r0 + o, LITTLE_ENDIAN);
+            FloatVector we = w.lanewise(LSHL, 16).reinterpretAsFloats(), wd = w.lanewise(AND, ODD).reinterpretAsFloats();
+            c00 = wd.fma(d0, we.fma(e0, c00));
+            c01 = wd.fma(d1, we.fma(e1, c01));
+            w = IntVector.fromMemorySegment(I, data, r1 + o, LITTLE_ENDIAN);
+            we = w.lanewise(LSHL, 16).reinterpretAsFloats();
+            wd = w.lanewise(AND, ODD).reinterpretAsFloats();
+            c10 = wd.fma(d0, we.fma(e0, c10));
+            c11 = wd.fma(d1, we.fma(e1, c11));
+            w = IntVector.fromMemorySegment(I, data, r2 + o, LITTLE_ENDIAN);
+            we = w.lanewise(LSHL, 16).reinterpretAsFloats();
+            wd = w.lanewise(AND, ODD).reinterpretAsFloats();
+            c20 = wd.fma(d0, we.fma(e0, c20));
+            c21 = wd.fma(d1, we.fma(e1, c21));
+            w = IntVector.fromMemorySegment(I, data, r3 + o, LITTLE_ENDIAN);
+            we = w.lanewise(LSHL, 16).reinterpretAsFloats();
+            wd = w.lanewise(AND, ODD).reinterpretAsFloats();
+            c30 = wd.fma(d0, we.fma(e0, c30));
+            c31 = wd.fma(d1, we.fma(e1, c31));
         }
-        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[4] = c10.reduceLanes(ADD);
-        res[5] = c11.reduceLanes(ADD); res[8] = c20.reduceLanes(ADD); res[9] = c21.reduceLanes(ADD);
-        res[12] = c30.reduceLanes(ADD); res[13] = c31.reduceLanes(ADD);
+        res[0] = c00.reduceLanes(ADD); res[1] = c01.reduceLanes(ADD); res[2] = c10.reduceLanes(ADD);
+        res[3] = c11.reduceLanes(ADD); res[4] = c20.reduceLanes(ADD); res[5] = c21.reduceLanes(ADD);
+        res[6] = c30.reduceLanes(ADD); res[7] = c31.reduceLanes(ADD);
         for (; i < cols; i++) {
             for (int r = 0; r < 4; r++) {
                 float v = toFloat(data.get(LE, r0 + r * g + (long) i * 2));
-                res[4 * r] += v * x[x0 + i];
-                res[4 * r + 1] += v * x[x1 + i];
+                res[2 * r] += v * x[x0 + i];
+                res[2 * r + 1] += v * x[x1 + i];
             }
         }
+    }
+
+    /** res[i] = W[row + i·gap] · the token at x0 (pair order), i < 4: even and odd columns in 8 accumulators. */
+    private void dotPairs4x1(int row, int gap, float[] x, int x0, float[] res) {
+        long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
+        int step = F.length();
+        FloatVector e0 = FloatVector.zero(F), d0 = e0, e1 = e0, d1 = e0, e2 = e0, d2 = e0, e3 = e0, d3 = e0;
+        int i = 0;
+        for (; i + 2 * step <= cols; i += 2 * step) {
+            long o = (long) i * 2;
+            FloatVector xe = FloatVector.fromArray(F, x, x0 + i), xd = FloatVector.fromArray(F, x, x0 + i + step);
+            IntVector w = IntVector.fromMemorySegment(I, data, r0 + o, LITTLE_ENDIAN);
+            e0 = w.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe, e0);
+            d0 = w.lanewise(AND, ODD).reinterpretAsFloats().fma(xd, d0);
+            w = IntVector.fromMemorySegment(I, data, r1 + o, LITTLE_ENDIAN);
+            e1 = w.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe, e1);
+            d1 = w.lanewise(AND, ODD).reinterpretAsFloats().fma(xd, d1);
+            w = IntVector.fromMemorySegment(I, data, r2 + o, LITTLE_ENDIAN);
+            e2 = w.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe, e2);
+            d2 = w.lanewise(AND, ODD).reinterpretAsFloats().fma(xd, d2);
+            w = IntVector.fromMemorySegment(I, data, r3 + o, LITTLE_ENDIAN);
+            e3 = w.lanewise(LSHL, 16).reinterpretAsFloats().fma(xe, e3);
+            d3 = w.lanewise(AND, ODD).reinterpretAsFloats().fma(xd, d3);
+        }
+        res[0] = e0.add(d0).reduceLanes(ADD);
+        res[1] = e1.add(d1).reduceLanes(ADD);
+        res[2] = e2.add(d2).reduceLanes(ADD);
+        res[3] = e3.add(d3).reduceLanes(ADD);
+        for (; i < cols; i++) {
+            for (int r = 0; r < 4; r++) res[r] += toFloat(data.get(LE, r0 + r * g + (long) i * 2)) * x[x0 + i];
+        }
+    }
+
+    /** W[row] · the token at xOff (pair order): the rows past the last four-row tile. */
+    private float dotPairs(int row, float[] x, int xOff) {
+        long base = (long) row * cols * 2;
+        int step = F.length();
+        FloatVector e = FloatVector.zero(F), d = e;
+        int i = 0;
+        for (; i + 2 * step <= cols; i += 2 * step) {
+            IntVector w = IntVector.fromMemorySegment(I, data, base + (long) i * 2, LITTLE_ENDIAN);
+            e = w.lanewise(LSHL, 16).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i), e);
+            d = w.lanewise(AND, ODD).reinterpretAsFloats().fma(FloatVector.fromArray(F, x, xOff + i + step), d);
+        }
+        float s = e.add(d).reduceLanes(ADD);
+        for (; i < cols; i++) s += toFloat(data.get(LE, base + (long) i * 2)) * x[xOff + i];
+        return s;
     }
 
     @Override

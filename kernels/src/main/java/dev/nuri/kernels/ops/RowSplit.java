@@ -8,7 +8,7 @@ import dev.nuri.kernels.backend.KernelPool;
  * of threads (only, as anywhere, on which JIT tier ran a vector reduction). One instance per calling thread holds the arguments, so a split allocates nothing.
  */
 final class RowSplit implements KernelPool.Task {
-    enum Kind { MATVEC, FEW_TOKENS, TILE, TOKEN_LANES }
+    enum Kind { MATVEC, FEW_TOKENS, BF16_PAIRS, TILE, TOKEN_LANES }
 
     private static final ThreadLocal<RowSplit> CALLER = ThreadLocal.withInitial(RowSplit::new);
 
@@ -65,6 +65,7 @@ final class RowSplit implements KernelPool.Task {
         switch (kind) {
             case MATVEC -> w.matvecRows(r0, r1, x, xOff, out, outOff);
             case FEW_TOKENS -> FewTokensGemm.multiplyRows(w, x, n, out, r0, r1);
+            case BF16_PAIRS -> ((Bf16Matrix) w).pairedRows(x, n, out, r0, r1);
             case TILE -> Gemm.multiplyRows(w, x, n, out, r0, r1);
             case TOKEN_LANES -> TokenLanesGemm.multiplyRows(w, x, n, np, out, r0, r1);
         }

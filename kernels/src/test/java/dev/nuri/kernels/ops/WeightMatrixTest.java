@@ -60,15 +60,18 @@ class WeightMatrixTest {
     }
 
     @ParameterizedTest(name = "{0} {1}x{2}")
-    @CsvSource({"F32, 67, 300", "BF16, 130, 256", "F16, 33, 96", "F8_E4M3, 260, 384", "F32, 9, 2100", "BF16, 4, 1030"})
+    @CsvSource({"F32, 67, 300", "BF16, 130, 256", "F16, 33, 96", "F8_E4M3, 260, 384", "F32, 9, 2100", "BF16, 4, 1030",
+            "BF16, 19, 200"})
     void gemvAndGemmMatchAReferenceProduct(DType type, int rows, int cols) {
         float[] w = new float[rows * cols];
         WeightMatrix m = matrix(type, rows, cols, w);
-        // 7 tokens: the few-token kernels with a short last group; 37: the token-lane kernels with a padded tile;
+        // 2–5 and 7 tokens: the few-token kernels (BF16: pairs of tokens and a last odd one, 7 = 3 pairs + 1; the
+        // others: groups of four and a short last group); 37: the token-lane kernels with a padded tile; BF16 19 × 200:
+        // three rows past the last four-row tile and 8 columns past the last pair-order block;
         // 3 threads with no minimum size: every product split over row ranges
         for (int threads : new int[] {1, 3}) {
             KernelPool.configure(threads, 0);
-            for (int n : new int[] {2, 7, 37}) checkProduct(m, w, rows, cols, n);
+            for (int n : new int[] {2, 3, 4, 5, 7, 37}) checkProduct(m, w, rows, cols, n);
         }
     }
 
@@ -91,10 +94,10 @@ class WeightMatrixTest {
     }
 
     /**
-     * The few-token kernels pick their tile by the tokens left in a group (4 × 4, 4 × 3, 4 × 2): a token's
-     * result must not depend on that grouping, so a batch's product equals the same token's product computed in
-     * a group of four: to the bit for Q8_0 (its lanes are summed in order), and to float rounding for F32 and
-     * BF16. Their tiles end with reduceLanes, whose lane order differs between the interpreter and C2, so while
+     * The few-token kernels pick their tile by the tokens left in a group (4 × 4, 4 × 3, 4 × 2; BF16: a pair, or a
+     * last odd token alone): a token's result must not depend on that grouping, so a batch's product equals the
+     * same token's product computed in a group of four: to the bit for Q8_0 (its lanes are summed in order), and
+     * to float rounding for F32 and BF16. Their tiles end with reduceLanes, whose lane order differs between the interpreter and C2, so while
      * the JIT compiles one tile before another a token's sum can differ in its last bits (a 150-repetition loop
      * found ~7,000 such sums, e.g. -4.6969543 against -4.696954). Summing their lanes in order
      * instead made the 4 × 4 tile 1.5–1.9× slower (bbbb004, reverted; docs/benchmarks.md).
