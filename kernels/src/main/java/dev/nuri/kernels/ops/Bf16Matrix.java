@@ -88,77 +88,24 @@ public final class Bf16Matrix extends WeightMatrix {
         return s;
     }
 
-    /**
-     * Four rows per pass: four sequential streams keep more cache-line fills in flight than one, and each
-     * x vector is loaded once for four rows. Two column halves per iteration make eight FMA chains. The four
-     * rows are a quarter of the range apart, not adjacent: with short rows (1–2 KB, an MoE expert's or
-     * lm_head's) four adjacent rows interleave four streams inside one 4 KiB page, which the hardware
-     * prefetcher does not follow (about half the read rate); a quarter apart, each stream runs through pages
-     * of its own. Each row's sum is the same as with adjacent rows.
-     */
-    @Override
-    void matvecRows(int r0, int r1, float[] x, int xOff, float[] out, int outOff) {
-        int gap = (r1 - r0) / 4; // rows r0 + p + k·gap, k < 4: four streams, each through its own quarter
-        for (int p = 0; p < gap; p++) dotRows4(r0 + p, gap, x, xOff, out, outOff + r0 + p);
-        for (int r = r0 + 4 * gap; r < r1; r++) out[outOff + r] = dot(r, x, xOff);
-    }
-
-    /** Rows row + k·gap, k < 4, into out[outAt + k·gap]. */
-    private void dotRows4(int row, int gap, float[] x, int xOff, float[] out, int outAt) {
-        long g = (long) gap * cols * 2, r0 = (long) row * cols * 2, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
-        int step = F.length();
-        FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-        int i = 0;
-        for (; i + 2 * step <= cols; i += 2 * step) {
-            long o = (long) i * 2;
-            FloatVector v = FloatVector.fromArray(F, x, xOff + i);
-            FloatVector w0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            FloatVector w1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            FloatVector w2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            FloatVector w3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            a0 = w0.fma(v, a0); a1 = w1.fma(v, a1); a2 = w2.fma(v, a2); a3 = w3.fma(v, a3);
-            o += (long) step * 2;
-            v = FloatVector.fromArray(F, x, xOff + i + step);
-            w0 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r0 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            w1 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r1 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            w2 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r2 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            w3 = ((IntVector) ShortVector.fromMemorySegment(S_HALF, data, r3 + o, LITTLE_ENDIAN)
-                    .convertShape(S2I, I, 0)).lanewise(LSHL, 16).reinterpretAsFloats();
-            b0 = w0.fma(v, b0); b1 = w1.fma(v, b1); b2 = w2.fma(v, b2); b3 = w3.fma(v, b3);
-        }
-        float[] s = {a0.add(b0).reduceLanes(VectorOperators.ADD), a1.add(b1).reduceLanes(VectorOperators.ADD),
-                a2.add(b2).reduceLanes(VectorOperators.ADD), a3.add(b3).reduceLanes(VectorOperators.ADD)};
-        for (int k = 0; k < 4; k++) {
-            float t = s[k];
-            for (int j = i; j < cols; j++) t += toFloat(data.get(LE, r0 + k * g + (long) j * 2)) * x[xOff + j];
-            out[outAt + k * gap] = t;
-        }
-    }
-
     /*
-     * Few tokens (2 .. TokenLanesGemm.MIN_TOKENS - 1: an MoE expert's share of a batched decode step). The weight is
-     * read as ints: one load of L ints holds 2L bf16 values; the even ones widen with a shift (the low half moved
-     * up), the odd ones with a mask (the high half kept). That is one load and two ALU operations per 2L weights,
-     * against two loads, two widenings and two shifts through S_HALF, and it is what keeps a product with 2–4 tokens
-     * near the cost of reading the weight. The tokens are put in the same order once per product (pairOrdered), so
-     * neither side needs a lane shuffle.
+     * Every product (GEMV and few tokens, 1 .. TokenLanesGemm.MIN_TOKENS - 1 tokens: single-stream decode, and an
+     * MoE expert's share of a batched decode step) reads the weight as ints: one load of L ints holds 2L bf16
+     * values; the even ones widen with a shift (the low half moved up), the odd ones with a mask (the high half
+     * kept). That is one load and two ALU operations per 2L weights, against two loads, two widenings and two shifts
+     * through S_HALF (dot, dequantizeRow), and it is what keeps a product of 1–4 tokens near the cost of reading
+     * the weight. The tokens are put in the same order once per product (pairOrdered), so neither side needs a lane
+     * shuffle (docs/benchmarks.md, "Few-token products in pair order").
      */
     private static final ThreadLocal<float[]> PAIRED = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> PAIR_DOTS = ThreadLocal.withInitial(() -> new float[16]);
     private static final int ODD = 0xFFFF0000;
 
     /**
-     * x's n tokens in pair order, in the calling thread's scratch (valid until its next call): per block of 2L
+     * The n tokens at x[xOff ..] in pair order, in the calling thread's scratch (valid until its next call): per block of 2L
      * columns the L even columns, then the L odd ones; the columns past the last whole block as they are.
      */
-    static float[] pairOrdered(float[] x, int n, int cols) {
+    static float[] pairOrdered(float[] x, int xOff, int n, int cols) {
         float[] p = PAIRED.get();
         if (p.length < n * cols) {
             p = new float[n * cols];
@@ -166,24 +113,28 @@ public final class Bf16Matrix extends WeightMatrix {
         }
         int step = F.length();
         for (int t = 0; t < n; t++) {
-            int o = t * cols, i = 0;
+            int o = t * cols, xo = xOff + o, i = 0;
             for (; i + 2 * step <= cols; i += 2 * step) {
                 for (int j = 0; j < step; j++) {
-                    p[o + i + j] = x[o + i + 2 * j];
-                    p[o + i + step + j] = x[o + i + 2 * j + 1];
+                    p[o + i + j] = x[xo + i + 2 * j];
+                    p[o + i + step + j] = x[xo + i + 2 * j + 1];
                 }
             }
-            for (; i < cols; i++) p[o + i] = x[o + i];
+            for (; i < cols; i++) p[o + i] = x[xo + i];
         }
         return p;
     }
 
     /**
-     * Rows [rowFrom, rowTo) of out[t * rows + r] = W[r] · x[t] for n tokens, xp in pair order: four rows a quarter
-     * of the range apart (see matvecRows) times a pair of tokens; a last odd token on its own. Further pairs re-read
-     * the four rows from L1/L2.
+     * Rows [rowFrom, rowTo) of out[outOff + t * rows + r] = W[r] · x[t] for n tokens, xp in pair order (rowFrom a
+     * multiple of 4): four rows times a pair of tokens, a last odd token (or the GEMV's one) on its own; further
+     * pairs re-read the four rows from L1/L2. Four sequential streams keep more cache-line fills in flight than one,
+     * and each token vector is loaded once for four rows. The four rows are a quarter of the range apart, not
+     * adjacent: with short rows (1–2 KB, an MoE expert's or lm_head's) four adjacent rows interleave four streams
+     * inside one 4 KiB page, which the hardware prefetcher does not follow (about half the read rate); a quarter
+     * apart, each stream runs through pages of its own. A row's sum does not depend on the gap.
      */
-    void pairedRows(float[] xp, int n, float[] out, int rowFrom, int rowTo) {
+    void pairedRows(float[] xp, int n, float[] out, int outOff, int rowFrom, int rowTo) {
         float[] res = PAIR_DOTS.get();
         int gap = (rowTo - rowFrom) / 4, tail = rowFrom + 4 * gap;
         for (int r0 = rowFrom; r0 < rowFrom + gap; r0++) {
@@ -191,17 +142,17 @@ public final class Bf16Matrix extends WeightMatrix {
             for (; t + 2 <= n; t += 2) {
                 dotPairs4x2(r0, gap, xp, t * cols, (t + 1) * cols, res);
                 for (int i = 0; i < 4; i++) {
-                    out[t * rows + r0 + i * gap] = res[2 * i];
-                    out[(t + 1) * rows + r0 + i * gap] = res[2 * i + 1];
+                    out[outOff + t * rows + r0 + i * gap] = res[2 * i];
+                    out[outOff + (t + 1) * rows + r0 + i * gap] = res[2 * i + 1];
                 }
             }
             if (t < n) {
                 dotPairs4x1(r0, gap, xp, t * cols, res);
-                for (int i = 0; i < 4; i++) out[t * rows + r0 + i * gap] = res[i];
+                for (int i = 0; i < 4; i++) out[outOff + t * rows + r0 + i * gap] = res[i];
             }
         }
         for (int r = tail; r < rowTo; r++) {
-            for (int t = 0; t < n; t++) out[t * rows + r] = dotPairs(r, xp, t * cols);
+            for (int t = 0; t < n; t++) out[outOff + t * rows + r] = dotPairs(r, xp, t * cols);
         }
     }
 

@@ -69,7 +69,7 @@ public final class F32Matrix extends WeightMatrix {
         for (int r = r0 + 4 * gap; r < r1; r++) out[outOff + r] = dot(r, x, xOff);
     }
 
-    /** Rows row + k·gap, k < 4, into out[outAt + k·gap] (see Bf16Matrix.matvecRows). */
+    /** Rows row + k·gap, k < 4, into out[outAt + k·gap] (see Bf16Matrix.pairedRows). */
     private void dotRows4(int row, int gap, float[] x, int xOff, float[] out, int outAt) {
         long g = (long) gap * cols * 4, r0 = (long) row * cols * 4, r1 = r0 + g, r2 = r1 + g, r3 = r2 + g;
         int step = F.length();

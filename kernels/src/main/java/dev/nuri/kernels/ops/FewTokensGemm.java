@@ -1,7 +1,8 @@
 package dev.nuri.kernels.ops;
 
 /**
- * The GEMM for a few tokens (2 .. {@link TokenLanesGemm#MIN_TOKENS}), as in an MoE expert at decode time:
+ * The GEMM for a few tokens (2 .. {@link TokenLanesGemm#MIN_TOKENS}), as in an MoE expert at decode time, for the
+ * types with a fused 4-token dot but BF16 (its own, in pair order: Bf16Matrix.pairedRows):
  * memory-bound, so the weight is read straight from its mapping (no tile: no store and reload of
  * dequantised values), four rows at a time (a quarter of the row range apart), each weight vector widened once and
  * multiplied with four tokens, each token vector loaded once for the four rows. Further groups of four
@@ -18,7 +19,7 @@ final class FewTokensGemm {
         float[] res = DOTS.get();
         int last = n - 1;
         // the four rows of a tile are a quarter of the range apart (rows r0 + i·gap), each row stream in pages of
-        // its own (see Bf16Matrix.matvecRows); the rows past the last whole tile go through dot4, as before
+        // its own (see Bf16Matrix.pairedRows); the rows past the last whole tile go through dot4, as before
         int gap = (rowTo - rowFrom) / 4, tail = rowFrom + 4 * gap;
         for (int r0 = rowFrom; r0 < rowFrom + gap; r0++) {
             for (int t0 = 0; t0 < n; t0 += 4) {

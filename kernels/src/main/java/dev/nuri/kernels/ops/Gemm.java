@@ -33,7 +33,7 @@ final class Gemm {
             TokenLanesGemm.multiply(w, x, n, out);
         } else if (w instanceof Bf16Matrix) {
             // its kernels read the tokens in pair order (Bf16Matrix.pairedRows): put them so once for every row range
-            RowSplit.run(RowSplit.Kind.BF16_PAIRS, w, Bf16Matrix.pairOrdered(x, n, w.cols()), 0, n, n, out, 0);
+            RowSplit.run(RowSplit.Kind.BF16_PAIRS, w, Bf16Matrix.pairOrdered(x, 0, n, w.cols()), 0, n, n, out, 0);
         } else if (w.hasDot4()) {
             RowSplit.run(RowSplit.Kind.FEW_TOKENS, w, x, 0, n, n, out, 0);
         } else {

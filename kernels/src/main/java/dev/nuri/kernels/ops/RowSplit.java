@@ -65,7 +65,7 @@ final class RowSplit implements KernelPool.Task {
         switch (kind) {
             case MATVEC -> w.matvecRows(r0, r1, x, xOff, out, outOff);
             case FEW_TOKENS -> FewTokensGemm.multiplyRows(w, x, n, out, r0, r1);
-            case BF16_PAIRS -> ((Bf16Matrix) w).pairedRows(x, n, out, r0, r1);
+            case BF16_PAIRS -> ((Bf16Matrix) w).pairedRows(x, n, out, outOff, r0, r1);
             case TILE -> Gemm.multiplyRows(w, x, n, out, r0, r1);
             case TOKEN_LANES -> TokenLanesGemm.multiplyRows(w, x, n, np, out, r0, r1);
         }

@@ -81,7 +81,7 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
     /**
      * res[4 * i + j] = W[row + i·gap] · x[xo_j ..] for four rows and four tokens; see {@link #dot4}. The rows are
      * {@code gap} apart so that each of the four row streams runs through pages of its own (see
-     * Bf16Matrix.matvecRows); a row's sum does not depend on the gap.
+     * Bf16Matrix.pairedRows); a row's sum does not depend on the gap.
      */
     void dot4x4(int row, int gap, float[] x, int x0, int x1, int x2, int x3, float[] res) {
         throw new UnsupportedOperationException(dtype() + " has no fused 4-token dot");
@@ -107,7 +107,12 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
 
     /** out[outOff + r] = W[r] · x[xOff ..] for every row, the rows spread over the kernel pool. */
     public final void matvec(float[] x, int xOff, float[] out, int outOff) {
-        RowSplit.run(RowSplit.Kind.MATVEC, this, x, xOff, 1, 1, out, outOff);
+        if (this instanceof Bf16Matrix) {
+            // BF16's kernels read the token in pair order (Bf16Matrix.pairedRows): put it so once for every row range
+            RowSplit.run(RowSplit.Kind.BF16_PAIRS, this, Bf16Matrix.pairOrdered(x, xOff, 1, cols), 0, 1, 1, out, outOff);
+        } else {
+            RowSplit.run(RowSplit.Kind.MATVEC, this, x, xOff, 1, 1, out, outOff);
+        }
     }
 
     /** out[outOff + r] = W[r] · x[xOff ..] for rows [r0, r1); r0 is a multiple of 4. */
