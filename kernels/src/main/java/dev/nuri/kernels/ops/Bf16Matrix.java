@@ -48,12 +48,12 @@ public final class Bf16Matrix extends WeightMatrix {
     }
 
     /*
-     * The widening load (S_HALF shorts → ints → << 16 → floats) is written out in every kernel on purpose,
-     * not called through a helper: a helper that returns a vector must be inlined or C2 boxes the vector
-     * (a heap allocation per load), and whether C2 inlines a 39-byte helper depends on the call site's
-     * profile and on how many IR nodes the kernel already has (NodeCountInliningCutoff). Measured: after a
-     * batch-1 warm-up in the same JVM, a helper in dot4x4 was left out-of-line and the MoE layer at batch 8
-     * ran 3× slower (137 young GCs in 25 calls against 6). The same holds for reductions: no helper taking
+     * The widening load (S_HALF shorts → ints → << 16 → floats, or an int load's shift and mask) is written out in
+     * every kernel on purpose, not called through a helper: a helper that returns a vector must be inlined or C2
+     * boxes the vector (a heap allocation per load), and whether C2 inlines a 39-byte helper depends on the call
+     * site's profile and on how many IR nodes the kernel already has (NodeCountInliningCutoff). Measured: after a
+     * batch-1 warm-up in the same JVM, a helper in the former 4 × 4 tile was left out-of-line and the MoE layer at
+     * batch 8 ran 3× slower (137 young GCs in 25 calls against 6). The same holds for reductions: no helper taking
      * accumulators (the former store4).
      */
 
