@@ -1,6 +1,8 @@
 package dev.nuri.operator.dependents;
 
+import dev.nuri.contract.PlacementFile;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
+import dev.nuri.operator.placement.Placements;
 import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.shard.ShardNames;
 import dev.nuri.operator.shard.ShardPodTemplate;
@@ -14,6 +16,7 @@ import io.javaoperatorsdk.operator.processing.dependent.kubernetes.KubernetesDep
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,6 +33,11 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
 
     private static final Logger LOG = LoggerFactory.getLogger(GroupStatefulSets.class);
     static final String DESIRED_HASH = "serving.nuri.dev/applied-hash";
+    /**
+     * The placement file the group's revision was started with. The placement ConfigMap is the pods' copy; this one
+     * outlives it, so a ConfigMap deleted mid-rollout comes back with the layout of the revision older groups still run.
+     */
+    static final String PLACEMENT = "serving.nuri.dev/placement";
     private static final com.fasterxml.jackson.databind.ObjectMapper HASH_JSON = new com.fasterxml.jackson.databind.ObjectMapper()
             .configure(com.fasterxml.jackson.databind.SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS, true);
 
@@ -48,7 +56,7 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
             ResourceID id = new ResourceID(ShardNames.group(md, group), md.getMetadata().getNamespace());
             StatefulSet current = actual.get(id);
             switch (action) {
-                case UPDATE -> desired.put(id, build(md, group, inputs.workerImage(), inputs.updateRevision()));
+                case UPDATE -> desired.put(id, build(md, group, inputs.workerImage(), inputs.updateRevision(), inputs.placement()));
                 // a group not chosen yet keeps its StatefulSet as it is (see match())
                 case KEEP -> { if (current != null) desired.put(id, current); }
                 // still serving requests that started before the rollout chose it: kept as it is until they finish
@@ -75,10 +83,11 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
         }
         var metadata = OwnedObjects.metadata(md, current.getMetadata().getName());
         metadata.getLabels().put(ShardLabels.GROUP, Integer.toString(group));
+        var annotations = new java.util.HashMap<String, String>(); // JOSDK's match adds to it
         String applied = appliedHash(current);
-        if (applied != null) {
-            metadata.setAnnotations(new java.util.HashMap<>(Map.of(DESIRED_HASH, applied))); // JOSDK's match adds to it
-        }
+        if (applied != null) annotations.put(DESIRED_HASH, applied);
+        placementOf(current).ifPresent(file -> annotations.put(PLACEMENT, file));
+        if (!annotations.isEmpty()) metadata.setAnnotations(annotations);
         return new StatefulSetBuilder()
                 .withMetadata(metadata)
                 .withSpec(new StatefulSetBuilder(current).build().getSpec())
@@ -87,9 +96,16 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
     }
 
     static StatefulSet build(ModelDeployment md, int group, String image, String revision) {
+        return build(md, group, image, revision, null);
+    }
+
+    /** @param placement the revision's placement file; null for the configured layout */
+    static StatefulSet build(ModelDeployment md, int group, String image, String revision, PlacementFile placement) {
         int shards = md.getSpec().experts.parallelism();
         var metadata = OwnedObjects.metadata(md, ShardNames.group(md, group));
         metadata.getLabels().put(ShardLabels.GROUP, Integer.toString(group));
+        metadata.setAnnotations(Map.of(PLACEMENT, (placement != null ? placement
+                : Placements.of(md.getSpec().experts, md.getMetadata().getGeneration())).toJson()));
         StatefulSet sts = new StatefulSetBuilder()
                 .withMetadata(metadata)
                 .withNewSpec()
@@ -101,7 +117,9 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
                 .withTemplate(ShardPodTemplate.build(md, group, image, revision))
                 .endSpec()
                 .build();
-        sts.getMetadata().setAnnotations(new java.util.HashMap<>(Map.of(DESIRED_HASH, hash(sts)))); // JOSDK's match adds to it
+        var annotations = new java.util.HashMap<>(sts.getMetadata().getAnnotations()); // JOSDK's match adds to it
+        annotations.put(DESIRED_HASH, hash(sts)); // of everything above, the placement included
+        sts.getMetadata().setAnnotations(annotations);
         return sts;
     }
 
@@ -117,6 +135,11 @@ public class GroupStatefulSets extends KubernetesDependentResource<StatefulSet, 
         } catch (Exception e) {
             throw new IllegalStateException("cannot hash StatefulSet " + sts.getMetadata().getName(), e);
         }
+    }
+
+    /** The placement file a group's StatefulSet was applied with, if it carries one. */
+    static Optional<String> placementOf(StatefulSet sts) {
+        return Optional.ofNullable(sts.getMetadata().getAnnotations()).map(a -> a.get(PLACEMENT));
     }
 
     private static String appliedHash(StatefulSet sts) {

@@ -2,7 +2,9 @@ package dev.nuri.operator.dependents;
 
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.placement.Placements;
+import dev.nuri.operator.shard.ShardLabels;
 import dev.nuri.operator.shard.ShardNames;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
 import io.javaoperatorsdk.operator.api.reconciler.Context;
@@ -17,7 +19,8 @@ import java.util.TreeMap;
 
 /**
  * {@code <name>-placement}: one placement file per pod template revision in use, so groups still on
- * an old revision keep the layout they were started with while new groups get the new one.
+ * an old revision keep the layout they were started with while new groups get the new one. Each group's
+ * StatefulSet carries its revision's file too, from which a deleted ConfigMap gets an old revision's file back.
  */
 public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMap, ModelDeployment> {
 
@@ -59,6 +62,13 @@ public class PlacementConfigMap extends CRUDKubernetesDependentResource<ConfigMa
                 data.put(key, file); // an old revision's layout stays as it was
             }
         }));
+        // a revision whose file is gone (the ConfigMap was deleted mid-rollout): the copy its groups' StatefulSets carry
+        inUse.stream().filter(r -> !r.equals(updateRevision) && !data.containsKey(ShardNames.placementFile(r)))
+                .forEach(r -> context.getSecondaryResourcesAsStream(StatefulSet.class)
+                        .filter(sts -> ShardNames.groupIndex(md, sts.getMetadata().getName()) >= 0)
+                        .filter(sts -> r.equals(sts.getSpec().getTemplate().getMetadata().getLabels().get(ShardLabels.REVISION)))
+                        .flatMap(sts -> GroupStatefulSets.placementOf(sts).stream()).findFirst()
+                        .ifPresent(file -> data.put(ShardNames.placementFile(r), file)));
         PlacementFile placement = inputs.placement() != null ? inputs.placement() : Placements.of(md.getSpec().experts, md.getMetadata().getGeneration());
         data.put(ShardNames.placementFile(updateRevision), placement.toJson());
         return new ConfigMapBuilder()

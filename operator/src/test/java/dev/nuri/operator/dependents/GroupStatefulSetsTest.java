@@ -17,6 +17,7 @@ class GroupStatefulSetsTest {
         ModelDeployment md = new KubernetesSerialization().unmarshal(Files.readString(Path.of(System.getProperty("basedir", "."))
                 .toAbsolutePath().normalize().getParent().resolve("examples/tiny-cpu.yaml")), ModelDeployment.class);
         md.getMetadata().setNamespace("team");
+        md.getMetadata().setGeneration(1L); // as the API server sets it
         return md;
     }
 

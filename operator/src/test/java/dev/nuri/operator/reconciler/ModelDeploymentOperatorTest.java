@@ -11,6 +11,7 @@ import dev.nuri.operator.api.v1alpha1.AcceleratorSpec;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.api.v1alpha1.ServingSpec;
 import dev.nuri.operator.shard.ShardLabels;
+import dev.nuri.operator.shard.ShardNames;
 import dev.nuri.operator.testing.KubernetesClusterExtension;
 import dev.nuri.operator.testing.TestCluster;
 import io.fabric8.kubernetes.api.model.Condition;
@@ -53,8 +54,8 @@ import org.junit.jupiter.api.extension.ExtendWith;
 class ModelDeploymentOperatorTest {
 
     static final String TINY = "op-tiny", AXK1 = "op-axk1", ROLL = "op-roll", SCARCE = "op-scarce", DELETE = "op-delete",
-            RESTART = "op-restart", HPA = "op-hpa", CAPACITY = "op-capacity", NO_PVC = "op-no-pvc";
-    static final List<String> NAMESPACES = List.of(TINY, AXK1, ROLL, SCARCE, DELETE, RESTART, HPA, CAPACITY, NO_PVC);
+            RESTART = "op-restart", HPA = "op-hpa", CAPACITY = "op-capacity", NO_PVC = "op-no-pvc", STALLED = "op-stalled";
+    static final List<String> NAMESPACES = List.of(TINY, AXK1, ROLL, SCARCE, DELETE, RESTART, HPA, CAPACITY, NO_PVC, STALLED);
     static final Duration TIMEOUT = Duration.ofSeconds(120);
 
     static TestCluster cluster;
@@ -275,6 +276,38 @@ class ModelDeploymentOperatorTest {
             assertThat(client.network().v1().networkPolicies().inNamespace(DELETE).list().getItems()).isEmpty();
             assertThat(client.pods().inNamespace(DELETE).list().getItems()).isEmpty();
         });
+    }
+
+    /**
+     * A rollout stalled half way (the new revision's pods cannot be scheduled) has two revisions in use; the
+     * placement ConfigMap deleted then comes back with both files, the old one from the StatefulSet of the group
+     * still running it, so that group's pods find their layout when they restart.
+     */
+    @Test
+    void placementConfigMapDeletedMidRolloutKeepsTheOldRevisionsLayout() {
+        ModelDeployment md = OperatorHarness.example("tiny-cpu.yaml", STALLED);
+        md.getSpec().replicas = 2;
+        client.resource(md).create();
+        awaitReady(STALLED, "tiny", 2);
+        String before = get(STALLED, "tiny").getStatus().updateRevision;
+
+        editSpec(STALLED, "tiny", spec -> spec.resources.getRequests().put("cpu", new Quantity("1000"))); // fits no node
+        String after = awaitRevisionChange(STALLED, "tiny", before);
+        var configMaps = client.configMaps().inNamespace(STALLED).withName("tiny-placement");
+        await().atMost(TIMEOUT).until(() -> configMaps.get().getData().keySet()
+                .equals(Set.of(ShardNames.placementFile(before), ShardNames.placementFile(after))));
+        var stalled = configMaps.get();
+
+        configMaps.delete();
+        await().atMost(TIMEOUT).untilAsserted(() -> {
+            var now = configMaps.get();
+            assertThat(now).isNotNull();
+            assertThat(now.getMetadata().getUid()).isNotEqualTo(stalled.getMetadata().getUid());
+            assertThat(now.getData()).as("placement files after the ConfigMap was recreated mid-rollout").isEqualTo(stalled.getData());
+        });
+        // still stalled: one group on each revision, so both files were needed
+        await().atMost(TIMEOUT).untilAsserted(() -> assertThat(shardPods(STALLED, "tiny"))
+                .extracting(p -> p.getMetadata().getLabels().get(ShardLabels.REVISION)).contains(before, after));
     }
 
     /** Killed mid-rollout, a new operator finishes the rollout from what it finds, still group by group. */
