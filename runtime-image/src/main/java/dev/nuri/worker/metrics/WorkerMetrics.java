@@ -133,6 +133,7 @@ public final class WorkerMetrics {
                 .tag("tokens_from", "self").serviceLevelObjectives(FAST_BUCKETS).register(registry);
         expertComputeForPeers = Timer.builder("nuri.moe_expert_compute").description("Per call: routed-expert compute on this shard")
                 .tag("tokens_from", "peer").serviceLevelObjectives(FAST_BUCKETS).register(registry);
+        ResidentMemory.register(this);
     }
 
     private Timer latency(String name, String description, Duration[] buckets) {

@@ -8,6 +8,9 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -335,5 +338,40 @@ class OpenAiApiTest {
                 .as("series names").noneMatch(name -> name.endsWith("_max"));
         assertThat(http.metric("nuri_generation_tokens_total")).isGreaterThanOrEqualTo(3)
                 .isEqualTo(http.metric("vllm:generation_tokens_total"));
+    }
+
+    /** what a scrape itself may add to the process between two readings of /proc/self/status (buffers, the text) */
+    static final long RSS_SLACK = 32L << 20;
+
+    /**
+     * The shard serves its resident memory as the kernel counts it: each gauge lies between two readings of
+     * /proc/self/status taken around the scrape (the shard runs in this JVM, so its process is this one).
+     */
+    @Test
+    void metricsServeTheShardProcessResidentMemoryAsProcStatusCountsIt() throws IOException {
+        double total = bracketed("nuri_process_resident_memory_bytes{", "VmRSS");
+        double anonymous = bracketed("nuri_process_resident_anonymous_memory_bytes{", "RssAnon");
+        double file = bracketed("nuri_process_resident_file_memory_bytes{", "RssFile");
+        // the heap in use is anonymous memory; the JVM's own library and the jars are file pages
+        Runtime rt = Runtime.getRuntime();
+        assertThat(anonymous).as("anonymous").isGreaterThan((double) (rt.totalMemory() - rt.freeMemory()) / 4);
+        assertThat(file).as("file-backed").isPositive();
+        assertThat(anonymous + file).as("anonymous + file-backed against the total").isLessThanOrEqualTo(total + 2 * RSS_SLACK);
+    }
+
+    static double bracketed(String series, String field) throws IOException {
+        long before = procStatusBytes(field);
+        double served = http.metric(series);
+        long after = procStatusBytes(field);
+        assertThat(served).as("%s against %s of /proc/self/status (%d then %d bytes)", series, field, before, after)
+                .isBetween((double) Math.min(before, after) - RSS_SLACK, (double) Math.max(before, after) + RSS_SLACK);
+        return served;
+    }
+
+    static long procStatusBytes(String field) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field + ":")) return Long.parseLong(line.split("\\s+")[1]) * 1024;
+        }
+        throw new AssertionError("no " + field + " in /proc/self/status");
     }
 }
