@@ -247,7 +247,8 @@ def start(engine, dtype, threads, log):
         if dtype == "q8_0":
             env["NURI_QUANTIZATION"] = "q8_0"
         java = os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java")
-        cmd = [java, f"-Xmx{args.heap}", "-XX:+UseSerialGC", *args.nuri_jvm_args.split(), "--add-modules", "jdk.incubator.vector",
+        gc = {"g1": "-XX:+UseG1GC", "serial": "-XX:+UseSerialGC"}[args.nuri_gc]
+        cmd = [java, f"-Xmx{args.heap}", gc, *args.nuri_jvm_args.split(), "--add-modules", "jdk.incubator.vector",
                "--enable-native-access=ALL-UNNAMED", "-cp", str(args.worker_jar), "dev.nuri.worker.WorkerMain", "shard"]
         return Server(engine, cmd, env, port, "/health/ready", log)
     gguf = args.gguf_bf16 if dtype == "bf16" else args.gguf_q8_0
@@ -383,6 +384,8 @@ def main():
     p.add_argument("--warmup-tokens", type=int, default=32)
     p.add_argument("--ctx", type=int, default=4096, help="llama-server -c (one KV pool for all slots, --kv-unified); Nuri's KV cache tokens")
     p.add_argument("--heap", default="2g", help="Nuri's -Xmx")
+    p.add_argument("--nuri-gc", choices=("g1", "serial"), default="g1",
+                   help="Nuri's collector (g1: the worker's default, WorkerJvm.OPTIONS; serial: before issue 14's memory work)")
     p.add_argument("--served-model", default=None)
     p.add_argument("--bytes-per-token", default="bf16=310e6,q8_0=203e6", help="weights read per decoded token (roofline)")
     p.add_argument("--read-gbps", default=None, help="measured read bandwidth, wall GB/s, per thread count: 1=21.8,2=30")

@@ -2,6 +2,7 @@ package dev.nuri.operator.shard;
 
 import dev.nuri.contract.ShardProbes;
 import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.WorkerJvm;
 import dev.nuri.operator.accelerator.AcceleratorProfiles;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import dev.nuri.operator.api.v1alpha1.ModelDeploymentSpec;
@@ -198,8 +199,9 @@ public final class ShardPodTemplate {
         }
         // The tokenizer's native library unpacks itself; the root filesystem is read-only.
         env.add(plain("DJL_CACHE_DIR", "/tmp/djl"));
-        // The JVM sizes its heap from the container limit; the weights live off-heap (mmap).
-        env.add(plain("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=50 -XX:+ExitOnOutOfMemoryError"));
+        // The worker's JVM options (the image sets the same; this variable replaces the image's): the heap follows the
+        // container limit, the weights live off-heap (mmap)
+        env.add(plain("JAVA_TOOL_OPTIONS", WorkerJvm.toolOptions()));
         return env;
     }
 

@@ -3,6 +3,7 @@ package dev.nuri.operator.shard;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.WorkerJvm;
 import dev.nuri.operator.api.v1alpha1.ModelDeployment;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -63,6 +64,7 @@ class ShardPodTemplateTest {
         assertThat(env(t, ShardSetting.SHARDS.env())).isEqualTo("16");
         assertThat(env(t, ShardSetting.PLACEMENT_FILE.env())).isEqualTo("/etc/nuri/placement/placement-rev1.json");
         assertThat(env(t, ShardSetting.MODEL.env())).isEqualTo("/models/models/A.X-K1-FP8");
+        assertThat(env(t, "JAVA_TOOL_OPTIONS")).as("the worker's JVM options, as its image sets them").isEqualTo(WorkerJvm.toolOptions());
         assertThat(worker(t).getEnv()).filteredOn(e -> e.getName().equals(ShardSetting.SHARD_INDEX.env())).singleElement()
                 .satisfies(e -> assertThat(e.getValueFrom().getFieldRef().getFieldPath()).contains(ShardLabels.POD_INDEX));
         assertThat(t.getMetadata().getLabels()).containsEntry(ShardLabels.REVISION, "rev1");

@@ -2,6 +2,7 @@ package dev.nuri.worker.group;
 
 import dev.nuri.contract.PeerKey;
 import dev.nuri.contract.ShardSetting;
+import dev.nuri.contract.WorkerJvm;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -113,7 +114,9 @@ public final class LocalGroup implements AutoCloseable {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> command = new ArrayList<>();
         if (pinToCores) command.addAll(List.of("taskset", "-c", Integer.toString(shard % Runtime.getRuntime().availableProcessors())));
-        command.addAll(List.of(java, "-Xmx" + spec.heap(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=4",
+        command.add(java);
+        command.addAll(WorkerJvm.OPTIONS); // as in a pod, with the heap capped by --heap instead of the memory limit
+        command.addAll(List.of("-Xmx" + spec.heap(), "-XX:TieredStopAtLevel=4",
                 "--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED",
                 "-Djava.util.logging.SimpleFormatter.format=%1$tT %4$s %5$s%6$s%n",
                 "-cp", spec.classpath(), "dev.nuri.worker.WorkerMain", "shard", "--" + ShardSetting.EXIT_WITH_PARENT.flag()));
