@@ -114,7 +114,7 @@ public final class Q8Matrix extends WeightMatrix {
      * is summed unscaled, then scaled once. Each row's block sum runs as two FMA chains (even and odd vectors
      * of the block), added before the scale: with one chain per row the four rows gave four chains, and the
      * FMA latency, not memory, bounded the kernel on AVX2 (34% of the read rate per CPU-second; 57% with two).
-     * The four rows are a quarter of the range apart, each stream in pages of its own (see Bf16Matrix.matvecRows).
+     * The four rows are a quarter of the range apart, each stream in pages of its own (see Bf16Matrix.pairedRows).
      */
     @Override
     void matvecRows(int r0, int r1, float[] x, int xOff, float[] out, int outOff) {
