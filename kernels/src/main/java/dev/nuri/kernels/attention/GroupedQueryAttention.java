@@ -4,6 +4,7 @@ import dev.nuri.kernels.ops.Activations;
 import dev.nuri.kernels.ops.Blas1;
 import dev.nuri.kernels.ops.Norms;
 import dev.nuri.kernels.ops.Rope;
+import dev.nuri.kernels.ops.Scratch;
 import dev.nuri.kernels.ops.WeightMatrix;
 
 /**
@@ -48,9 +49,9 @@ public final class GroupedQueryAttention implements Attention, HeadSplit.Heads {
     @Override
     public void forward(float[] x, int n, KvCache[] caches, int[] positions, float[] out) {
         int qw = heads * headDim, kw = kvHeads * headDim;
-        float[] q = new float[n * qw];
-        float[] k = new float[n * kw];
-        float[] v = new float[n * kw];
+        float[] q = Scratch.floats(Scratch.Slot.ATTN_Q, n * qw);
+        float[] k = Scratch.floats(Scratch.Slot.ATTN_K, n * kw);
+        float[] v = Scratch.floats(Scratch.Slot.ATTN_V, n * kw);
         qProj.matmul(x, n, q);
         kProj.matmul(x, n, k);
         vProj.matmul(x, n, v);
@@ -71,7 +72,7 @@ public final class GroupedQueryAttention implements Attention, HeadSplit.Heads {
             System.arraycopy(k, t * kw, c.keys(layer, p), row, kw);
             System.arraycopy(v, t * kw, c.values(layer, p), row, kw);
         }
-        float[] attn = new float[n * qw];
+        float[] attn = Scratch.floats(Scratch.Slot.ATTN_OUT, n * qw);
         long positionsRead = 0;
         for (int t = 0; t < n; t++) positionsRead += positions[t] + 1;
         // over (row, head) pairs on the kernel pool; each head reads its key and value floats of every position
@@ -100,6 +101,7 @@ public final class GroupedQueryAttention implements Attention, HeadSplit.Heads {
                 for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) scores[s] = Blas1.dot(q, qo, kc, r, headDim) * scaling;
             }
             Activations.softmax(scores, 0, len);
+            java.util.Arrays.fill(attn, qo, qo + headDim, 0f); // attn is a reused buffer: the sum starts here
             for (int b = 0; b < len; b += bs) {
                 float[] vc = c.values(layer, b);
                 for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], vc, r, attn, qo, headDim);

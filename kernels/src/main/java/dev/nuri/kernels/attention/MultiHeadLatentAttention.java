@@ -4,6 +4,7 @@ import dev.nuri.kernels.ops.Activations;
 import dev.nuri.kernels.ops.Blas1;
 import dev.nuri.kernels.ops.Norms;
 import dev.nuri.kernels.ops.Rope;
+import dev.nuri.kernels.ops.Scratch;
 import dev.nuri.kernels.ops.WeightMatrix;
 
 /**
@@ -64,17 +65,17 @@ public final class MultiHeadLatentAttention implements Attention, HeadSplit.Head
     @Override
     public void forward(float[] x, int n, KvCache[] caches, int[] positions, float[] out) {
         int qkHead = nope + ropeDim;
-        float[] q = new float[n * heads * qkHead];
+        float[] q = Scratch.floats(Scratch.Slot.ATTN_Q, n * heads * qkHead);
         if (qProj != null) {
             qProj.matmul(x, n, q);
         } else {
-            float[] qa = new float[n * qAProj.rows()];
+            float[] qa = Scratch.floats(Scratch.Slot.ATTN_Q_LORA, n * qAProj.rows());
             qAProj.matmul(x, n, qa);
             Norms.rmsNormRows(qa, n, qAProj.rows(), qANorm, eps, qa);
             qBProj.matmul(qa, n, q);
         }
         int kw = rank + ropeDim;
-        float[] kv = new float[n * kw];
+        float[] kv = Scratch.floats(Scratch.Slot.ATTN_K, n * kw);
         kvAProjWithMqa.matmul(x, n, kv);
         for (int t = 0; t < n; t++) {
             int p = positions[t];
@@ -85,7 +86,7 @@ public final class MultiHeadLatentAttention implements Attention, HeadSplit.Head
             for (int h = 0; h < heads; h++) rope.apply(q, (t * heads + h) * qkHead + nope, p);
         }
 
-        float[] attn = new float[n * heads * vDim];
+        float[] attn = Scratch.floats(Scratch.Slot.ATTN_OUT, n * heads * vDim);
         long positionsRead = 0;
         for (int t = 0; t < n; t++) positionsRead += positions[t] + 1;
         // over query heads on the kernel pool; each head reads W_UK and W_UV and every row's latent positions

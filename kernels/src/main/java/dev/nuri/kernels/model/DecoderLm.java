@@ -10,6 +10,7 @@ import dev.nuri.kernels.moe.MoeBlock;
 import dev.nuri.kernels.moe.RoutedExperts;
 import dev.nuri.kernels.ops.Blas1;
 import dev.nuri.kernels.ops.Norms;
+import dev.nuri.kernels.ops.Scratch;
 import dev.nuri.kernels.ops.WeightMatrix;
 import java.util.IdentityHashMap;
 import java.util.Map;
@@ -152,12 +153,12 @@ final class DecoderLm implements CausalLm {
         // the rows that want logits go through lm_head together: its weight (often the largest) is read once per step
         int vocab = config.vocabSize(), m = 0;
         for (int t = 0; t < n; t++) if (want[t]) Norms.rmsNorm(x, t * h, norm, eps, xn, (m++) * h, h);
-        float[] all = new float[m * vocab];
+        float[] all = Scratch.floats(Scratch.Slot.LOGITS, m * vocab); // reused: only the rows handed out are new
         lmHead.matmul(xn, m, all);
         float[][] logits = new float[n][];
         for (int t = 0, i = 0; t < n; t++) {
             if (!want[t]) continue;
-            logits[t] = m == 1 ? all : java.util.Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
+            logits[t] = java.util.Arrays.copyOfRange(all, i * vocab, (i + 1) * vocab);
             i++;
         }
         return logits;
@@ -189,7 +190,7 @@ final class DecoderLm implements CausalLm {
     /** Rows [from, to) of a forward pass, one layer at a time: {@link #begin} starts a layer, {@link #end} completes it. */
     private final class MicroBatch {
         final int n;
-        final float[] x, xn, y;
+        final float[] x, xn, y, shared; // shared: the shared expert's output while the routed ones are under way
         final KvCache[] caches;
         final int[] positions;
         final RoutedExperts routed;
@@ -206,6 +207,7 @@ final class DecoderLm implements CausalLm {
             this.routed = routed;
             this.xn = new float[n * h];
             this.y = new float[n * h];
+            this.shared = new float[n * h];
         }
 
         /** x += attn(input_layernorm(x)), then the MLP of post_attention_layernorm(x) started (a dense one done). */
@@ -216,7 +218,7 @@ final class DecoderLm implements CausalLm {
             layer.selfAttn().forward(xn, n, caches, positions, y);
             Blas1.add(y, x, n * h);
             Norms.rmsNormRows(x, n, h, layer.postAttentionLayernorm(), eps, xn);
-            if (layer.moe() != null) moe = layer.moe().start(xn, n, h, routed, y);
+            if (layer.moe() != null) moe = layer.moe().start(xn, n, h, routed, y, shared);
             else layer.denseMlp().forward(xn, n, y);
         }
 

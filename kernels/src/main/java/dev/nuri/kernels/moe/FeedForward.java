@@ -1,6 +1,7 @@
 package dev.nuri.kernels.moe;
 
 import dev.nuri.kernels.ops.Activations;
+import dev.nuri.kernels.ops.Scratch;
 import dev.nuri.kernels.ops.WeightMatrix;
 
 /** The SwiGLU MLP down(silu(gate·x) ⊙ up·x): dense layers, shared experts and each routed expert. */
@@ -22,8 +23,8 @@ public record FeedForward(WeightMatrix gate, WeightMatrix up, WeightMatrix down)
     /** out[n × H] = FFN(x[n × H]) (overwrites out). */
     public void forward(float[] x, int n, float[] out) {
         int inter = gate.rows();
-        float[] g = new float[n * inter];
-        float[] u = new float[n * inter];
+        float[] g = Scratch.floats(Scratch.Slot.GATE, n * inter);
+        float[] u = Scratch.floats(Scratch.Slot.UP, n * inter);
         gate.matmul(x, n, g);
         up.matmul(x, n, u);
         Activations.swiglu(g, 0, u, 0, g, 0, n * inter);

@@ -1,6 +1,7 @@
 package dev.nuri.kernels.moe;
 
 import dev.nuri.kernels.ops.Activations;
+import dev.nuri.kernels.ops.Scratch;
 import dev.nuri.kernels.ops.WeightMatrix;
 
 /**
@@ -39,7 +40,7 @@ public final class GroupLimitedSigmoidRouter implements Router {
     public void route(float[] x, int n, int[] experts, float[] weights) {
         int e = gate.rows();
         int perGroup = e / nGroup;
-        float[] s = new float[n * e];
+        float[] s = Scratch.floats(Scratch.Slot.ROUTER, n * e);
         gate.matmul(x, n, s);
         float[] choice = new float[e];
         float[] groupScore = new float[nGroup];

@@ -2,6 +2,7 @@ package dev.nuri.kernels.moe;
 
 import dev.nuri.kernels.backend.KernelPool;
 import dev.nuri.kernels.ops.Blas1;
+import dev.nuri.kernels.ops.Scratch;
 
 /**
  * Computes routed experts in-process, ggml {@code mul_mat_id} style: the batch's (token, slot) pairs are
@@ -116,7 +117,7 @@ public final class GroupedExperts implements RoutedExperts {
             active[nActive++] = e;
             activeBytes += layerExperts[e].bytes();
         }
-        float[] ys = new float[start[numExperts] * h];
+        float[] ys = Scratch.floats(Scratch.Slot.EXPERT_OUTPUTS, start[numExperts] * h);
         KernelPool pool = KernelPool.global();
         if (nActive >= pool.threads() && pool.chunks(activeBytes, nActive) > 1) {
             // experts over threads: each expert writes its own rows of ys; fewer experts than threads split
@@ -141,7 +142,7 @@ public final class GroupedExperts implements RoutedExperts {
     private static void runExpert(FeedForward expert, int from, int to, int[] entries, int k, float[] hidden, int h,
                                   float[] ys) {
         int m = to - from;
-        float[] xs = new float[m * h], y = new float[m * h];
+        float[] xs = Scratch.floats(Scratch.Slot.EXPERT_IN, m * h), y = Scratch.floats(Scratch.Slot.EXPERT_OUT, m * h);
         for (int r = 0; r < m; r++) System.arraycopy(hidden, (entries[from + r] / k) * h, xs, r * h, h);
         expert.forward(xs, m, y);
         System.arraycopy(y, 0, ys, from * h, m * h);

@@ -28,26 +28,24 @@ public final class MoeBlock {
 
     /** out[n × H] = MoE(x) for normalised rows x. */
     public void forward(float[] x, int n, int hidden, RoutedExperts experts, float[] out) {
-        start(x, n, hidden, experts, out).finish();
+        start(x, n, hidden, experts, out, sharedExperts == null ? null : new float[n * hidden]).finish();
     }
 
     /**
      * The first half of {@link #forward}: routes, starts the routed experts and computes the shared expert while
      * they are under way (on peer shards: the traffic overlaps this compute). {@link Started#finish} completes
-     * {@code out}; x must stay unchanged until then.
+     * {@code out}; x must stay unchanged until then. {@code shared} (n × hidden, unused without a shared expert)
+     * holds the shared expert's output until then: the caller's, so that a step allocates none per layer.
      */
-    public Started start(float[] x, int n, int hidden, RoutedExperts experts, float[] out) {
+    public Started start(float[] x, int n, int hidden, RoutedExperts experts, float[] out, float[] shared) {
         int k = router.topK();
         int[] ids = new int[n * k];
         float[] w = new float[n * k];
         router.route(x, n, ids, w);
         java.util.Arrays.fill(out, 0, n * hidden, 0f);
         RoutedExperts.Pending routed = experts.start(layer, n, k, x, ids, w, out);
-        float[] shared = null;
-        if (sharedExperts != null) {
-            shared = new float[n * hidden];
-            sharedExperts.forward(x, n, shared);
-        }
+        if (sharedExperts != null) sharedExperts.forward(x, n, shared);
+        else shared = null;
         return new Started(routed, shared, out, n, hidden);
     }
 

@@ -1,6 +1,7 @@
 package dev.nuri.kernels.moe;
 
 import dev.nuri.kernels.ops.Activations;
+import dev.nuri.kernels.ops.Scratch;
 import dev.nuri.kernels.ops.WeightMatrix;
 
 /** Mixtral / Qwen3-MoE: p = softmax(W_g x) in fp32; top-k of p; renormalised over the k when asked. */
@@ -23,7 +24,7 @@ public final class SoftmaxTopKRouter implements Router {
     @Override
     public void route(float[] x, int n, int[] experts, float[] weights) {
         int e = gate.rows();
-        float[] p = new float[n * e];
+        float[] p = Scratch.floats(Scratch.Slot.ROUTER, n * e);
         gate.matmul(x, n, p);
         for (int t = 0; t < n; t++) {
             Activations.softmax(p, t * e, e);
