@@ -120,7 +120,7 @@ public enum ShardSetting {
                     + "builtin models without load options); `bf16`/`fp8` there only warn (builtin weights are F32). Any other "
                     + "value: exit at start. Default: the checkpoint's own types"),
     KERNEL_THREADS("NURI_KERNEL_THREADS", null,
-            "threads the kernels split each product and the experts of a step over (the calling thread included); "
+            "threads the kernels split each product, the experts of a step and attention's heads over (the calling thread included); "
                     + "default: the CPUs the JVM sees, which follow the container's CPU limit (cgroup v1 or v2 quota, "
                     + "rounded up) and cpuset; `1` runs them on the engine's thread alone"),
     BATCH_DIR("NURI_BATCH_DIR", null,
