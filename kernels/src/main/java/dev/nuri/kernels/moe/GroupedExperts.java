@@ -110,41 +110,52 @@ public final class GroupedExperts implements RoutedExperts {
 
         int[] active = new int[numExperts];
         int nActive = 0;
-        long activeBytes = 0;
         for (int e = 0; e < numExperts; e++) {
             if (start[e + 1] == start[e]) continue;
             if (!prepared[layer][e]) prepare(layer, new int[] {e}); // a caller that did not prepare it: once, not on every step
             active[nActive++] = e;
-            activeBytes += layerExperts[e].bytes();
         }
-        float[] ys = Scratch.floats(Scratch.Slot.EXPERT_OUTPUTS, start[numExperts] * h);
+        // in waves of consecutive experts whose outputs fit the thread's kept buffer, so that a long prefill chunk
+        // does not allocate every (token, slot) output at once; a wave holds at least as many experts as threads,
+        // so that they still run side by side. The sums are combined in expert order, wave after wave: the same
+        // order as one wave, with any number of threads.
         KernelPool pool = KernelPool.global();
-        if (nActive >= pool.threads() && pool.chunks(activeBytes, nActive) > 1) {
-            // experts over threads: each expert writes its own rows of ys; fewer experts than threads split
-            // each product over rows instead (below)
-            int count = nActive;
-            pool.run(count, i -> runExpert(layerExperts[active[i]], start[active[i]], start[active[i] + 1], entries, k,
-                    hidden, h, ys));
-        } else {
-            for (int i = 0; i < nActive; i++) {
-                int e = active[i];
-                runExpert(layerExperts[e], start[e], start[e + 1], entries, k, hidden, h, ys);
+        int maxRows = Math.max(1, Scratch.keptFloats(Scratch.Slot.EXPERT_OUTPUTS) / h);
+        for (int a0 = 0; a0 < nActive; ) {
+            int from = start[active[a0]], a1 = a0 + 1;
+            while (a1 < nActive && (a1 - a0 < pool.threads() || start[active[a1] + 1] - from <= maxRows)) a1++;
+            int to = start[active[a1 - 1] + 1], first = a0, count = a1 - a0;
+            long bytes = 0;
+            for (int i = a0; i < a1; i++) bytes += layerExperts[active[i]].bytes();
+            float[] ys = Scratch.floats(Scratch.Slot.EXPERT_OUTPUTS, (to - from) * h);
+            if (count >= pool.threads() && pool.chunks(bytes, count) > 1) {
+                // experts over threads: each expert writes its own rows of ys; fewer experts than threads split
+                // each product over rows instead (below)
+                pool.run(count, i -> {
+                    int e = active[first + i];
+                    runExpert(layerExperts[e], start[e], start[e + 1], entries, k, hidden, h, ys, from);
+                });
+            } else {
+                for (int i = a0; i < a1; i++) {
+                    int e = active[i];
+                    runExpert(layerExperts[e], start[e], start[e + 1], entries, k, hidden, h, ys, from);
+                }
             }
-        }
-        // combined in expert order whatever ran where: the same sums with any number of threads
-        for (int i = 0; i < start[numExperts]; i++) {
-            int entry = entries[i];
-            Blas1.axpy(weights[entry], ys, i * h, out, (entry / k) * h, h);
+            for (int i = from; i < to; i++) {
+                int entry = entries[i];
+                Blas1.axpy(weights[entry], ys, (i - from) * h, out, (entry / k) * h, h);
+            }
+            a0 = a1;
         }
     }
 
-    /** ys rows [from, to) = expert(hidden rows of the entries [from, to)). */
+    /** ys rows [from - base, to - base) = expert(hidden rows of the entries [from, to)). */
     private static void runExpert(FeedForward expert, int from, int to, int[] entries, int k, float[] hidden, int h,
-                                  float[] ys) {
+                                  float[] ys, int base) {
         int m = to - from;
         float[] xs = Scratch.floats(Scratch.Slot.EXPERT_IN, m * h), y = Scratch.floats(Scratch.Slot.EXPERT_OUT, m * h);
         for (int r = 0; r < m; r++) System.arraycopy(hidden, (entries[from + r] / k) * h, xs, r * h, h);
         expert.forward(xs, m, y);
-        System.arraycopy(y, 0, ys, from * h, m * h);
+        System.arraycopy(y, 0, ys, (from - base) * h, m * h);
     }
 }

@@ -34,12 +34,18 @@ public final class Scratch {
     private Scratch() {
     }
 
+    /** The most floats a thread keeps for this slot: a caller that can work in parts sizes them by it. */
+    public static int keptFloats(Slot slot) {
+        return slot.maxKept;
+    }
+
     /** A buffer of at least {@code size} floats for this thread's use of {@code slot}; its contents are undefined. */
     public static float[] floats(Slot slot, int size) {
         if (size > slot.maxKept) return new float[size];
         float[][] kept = BUFFERS.get();
         float[] f = kept[slot.ordinal()];
-        if (f.length < size) kept[slot.ordinal()] = f = new float[size];
+        // grows by at least half: a batch that grows a row at a time does not reallocate on every step
+        if (f.length < size) kept[slot.ordinal()] = f = new float[Math.min(slot.maxKept, Math.max(size, f.length + f.length / 2))];
         return f;
     }
 }
