@@ -298,7 +298,17 @@ class RealNodeIT {
         Pod recreated = client.pods().inNamespace(NS).withName(victim.getMetadata().getName()).get();
         assertThat(recreated.getMetadata().getUid()).isNotEqualTo(victim.getMetadata().getUid());
         HttpResponse<String> again = post(serviceUrl() + "/v1/completions", body);
-        assertThat(again.statusCode()).as(again.body()).isEqualTo(200);
+        assertThat(again.statusCode()).as(() -> again.body() + "\nthe surviving shard's peer links:\n" + peerLog(survivor)).isEqualTo(200);
+    }
+
+    /** A shard's log lines about its peer links (the kubelet's log), for a failure message. */
+    static String peerLog(Pod pod) {
+        try {
+            return client.pods().inNamespace(NS).withName(pod.getMetadata().getName()).getLog().lines()
+                    .filter(l -> l.contains("peer")).collect(java.util.stream.Collectors.joining("\n"));
+        } catch (RuntimeException e) {
+            return "(no log: " + e + ")";
+        }
     }
 
     @Test

@@ -183,7 +183,10 @@ public final class Shard implements AutoCloseable {
             // drops the link whenever prefills of many requests share a step (hack/soak: context 1024 < 2048 tokens)
             Frame.Limits limits = new Frame.Limits(config.hiddenSize(), maxStepTokens(plan.contextLength(), settings.maxBatch(),
                     settings.maxBatchedTokens()), config.topK(), config.numExperts());
-            expertServer = new ExpertServer(host, identity, shards, settings.peerKey(), limits, metrics.expertComputeForPeers);
+            expertServer = new ExpertServer(host, identity, shards, settings.peerKey(), limits, metrics.expertComputeForPeers,
+                    (from, peer) -> {
+                        if (peerLinks[peer] != null) peerLinks[peer].peerCalledFrom(from); // a restarted peer's new address
+                    });
             await(expertServer.listen(settings.bindHost(), settings.peerPort()).toCompletionStage().toCompletableFuture());
             netClient = vertx.createNetClient(new NetClientOptions().setTcpNoDelay(true).setConnectTimeout(2000).setTcpKeepAlive(true));
             List<String> peers = settings.peers();

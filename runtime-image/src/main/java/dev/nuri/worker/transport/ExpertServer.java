@@ -40,20 +40,23 @@ public final class ExpertServer implements AutoCloseable {
     private final PeerKey key;
     private final Frame.Limits limits;
     private final Timer expertCompute;
+    private final java.util.function.ObjIntConsumer<String> peerAuthenticated;
     private NetServer server;
     private volatile long lastDispatchNanos = System.nanoTime();
 
     /**
      * @param shards shards in the group: a peer's shard index must be another one of them
+     * @param peerAuthenticated told the address and shard of each peer connection that proved it holds the key
      */
     public ExpertServer(PeerExperts experts, ShardIdentity self, int shards, PeerKey key, Frame.Limits limits,
-                        Timer expertCompute) {
+                        Timer expertCompute, java.util.function.ObjIntConsumer<String> peerAuthenticated) {
         this.experts = experts;
         this.self = self;
         this.shards = shards;
         this.key = key;
         this.limits = limits;
         this.expertCompute = expertCompute;
+        this.peerAuthenticated = peerAuthenticated;
     }
 
     /** When a peer last asked for this shard's experts ({@link System#nanoTime()}). */
@@ -111,6 +114,7 @@ public final class ExpertServer implements AutoCloseable {
                     }
                     authenticated = true;
                     vertx.cancelTimer(handshakeTimer);
+                    peerAuthenticated.accept(socket.remoteAddress().host(), peerHello.shard());
                 }
                 case Frame.Dispatch dispatch when authenticated -> serve(dispatch);
                 default -> refuse("unexpected " + frame.getClass().getSimpleName().toUpperCase(java.util.Locale.ROOT)

@@ -20,6 +20,12 @@ import java.util.logging.Logger;
  * holds the group's key ({@link PeerKey}) and is the shard of the group at that address; until then nothing but the
  * handshake is sent to it. It reconnects on its own; while it is down every call fails with
  * {@link PeerUnavailableException} and the shard reports itself not ready.
+ *
+ * <p>A restarted peer comes back at a new IP address under the same name, and the name can still resolve to the old
+ * one for a while (the DNS records' TTL and caches; on the real node the old address only timed out, 2 s a try): the
+ * peer was ready, the group's pods all Ready, and this shard still refused requests. So when the peer's own link has
+ * authenticated with this shard's expert server ({@link #peerCalledFrom}), the next attempt goes to the address it
+ * called from, at the configured port, with the same handshake; the name again once that connection is lost or fails.
  */
 public final class PeerLink implements AutoCloseable {
     private static final Logger LOG = Logger.getLogger(PeerLink.class.getName());
@@ -39,6 +45,9 @@ public final class PeerLink implements AutoCloseable {
     private volatile boolean connected;
     private volatile boolean closed;
     private volatile String lastError = "not connected yet";
+    private final java.util.concurrent.atomic.AtomicInteger attempts = new java.util.concurrent.atomic.AtomicInteger();
+    private volatile String calledFrom; // where the peer's own authenticated link came from; tried before the name
+    private volatile String connectedTo; // the host of the current connection
     private volatile NetSocket dropped; // closed by this side: its reason stays the last error
     private Frame.Hello opening; // this side's HELLO on the current connection (fresh nonce each time)
 
@@ -60,9 +69,18 @@ public final class PeerLink implements AutoCloseable {
     }
 
     private void connect() {
-        if (closed) return;
-        client.connect(port, host).onSuccess(s -> {
-            socket = s;
+        if (closed || socket != null) return;
+        int attempt = attempts.incrementAndGet(); // a later attempt (a fresher address) supersedes this one
+        String target = calledFrom != null ? calledFrom : host;
+        client.connect(port, target).onSuccess(s -> {
+            synchronized (this) { // the timer's attempt and a peer's call can run on different event loops
+                if (attempt != attempts.get() || closed || socket != null) {
+                    s.close();
+                    return;
+                }
+                socket = s;
+                connectedTo = target;
+            }
             s.handler(new FrameReader(() -> connected ? limits.maxFrameBytes() : Frame.HANDSHAKE_MAX_BYTES, limits,
                     frame -> onFrame(s, frame), bad -> drop(s, "bad frame from peer shard " + peerShard + ": " + bad.getMessage())));
             s.closeHandler(v -> lost(s, "connection closed"));
@@ -70,9 +88,23 @@ public final class PeerLink implements AutoCloseable {
             opening = self.hello();
             s.write(Buffer.buffer(opening.encode()));
         }).onFailure(e -> {
+            if (attempt != attempts.get()) return;
             lastError = e.getMessage();
+            if (!target.equals(host)) calledFrom = null; // back to the name
             vertx.setTimer(RECONNECT_MS, id -> connect());
         });
+    }
+
+    /**
+     * The peer's own link has just authenticated with this shard's expert server from {@code remoteHost}: while this
+     * link is down, connect there now rather than wait for the name to resolve to the peer's new address.
+     */
+    public void peerCalledFrom(String remoteHost) {
+        if (connected || closed || remoteHost.equals(host) || remoteHost.equals(calledFrom)) return;
+        calledFrom = remoteHost;
+        LOG.info("shard " + self.shard() + ": peer shard " + peerShard + " called from " + remoteHost + "; connecting to it at "
+                + remoteHost + ":" + port + " (" + address() + " not connected: " + lastError + ")");
+        vertx.runOnContext(v -> connect());
     }
 
     private void onFrame(NetSocket s, Frame frame) {
@@ -119,6 +151,7 @@ public final class PeerLink implements AutoCloseable {
 
     private void lost(NetSocket s, String reason) {
         if (socket != s) return;
+        if (!host.equals(connectedTo)) calledFrom = null; // a peer that restarts comes back at another address
         socket = null;
         boolean wasConnected = connected;
         connected = false;
@@ -154,7 +187,8 @@ public final class PeerLink implements AutoCloseable {
     }
 
     public String address() {
-        return host + ":" + port;
+        String via = connectedTo;
+        return host + ":" + port + (connected && via != null && !via.equals(host) ? " (" + via + ")" : "");
     }
 
     public String lastError() {

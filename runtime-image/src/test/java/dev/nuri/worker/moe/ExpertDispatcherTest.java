@@ -71,7 +71,7 @@ class ExpertDispatcherTest {
                     && Vertx.currentContext().owner() != vertx ? " (the expert server's event loop)" : ""));
             if (failPeer) throw new IllegalStateException("no expert 99 here");
             return host1.compute(d);
-        }, new ShardIdentity(0, 1, 42), 2, KEY, limits, new WorkerMetrics("test", 1).expertComputeForPeers);
+        }, new ShardIdentity(0, 1, 42), 2, KEY, limits, new WorkerMetrics("test", 1).expertComputeForPeers, (from, peer) -> { });
         s.listen("127.0.0.1", 0).toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
         if (server != null) server.close();
         server = s;
