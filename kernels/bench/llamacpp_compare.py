@@ -247,8 +247,7 @@ def start(engine, dtype, threads, log):
         if dtype == "q8_0":
             env["NURI_QUANTIZATION"] = "q8_0"
         java = os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java")
-        gc = {"g1": "-XX:+UseG1GC", "serial": "-XX:+UseSerialGC"}[args.nuri_gc]
-        cmd = [java, f"-Xmx{args.heap}", gc, *args.nuri_jvm_args.split(), "--add-modules", "jdk.incubator.vector",
+        cmd = [java, f"-Xmx{args.heap}", *nuri_jvm_options(java), *args.nuri_jvm_args.split(), "--add-modules", "jdk.incubator.vector",
                "--enable-native-access=ALL-UNNAMED", "-cp", str(args.worker_jar), "dev.nuri.worker.WorkerMain", "shard"]
         return Server(engine, cmd, env, port, "/health/ready", log)
     gguf = args.gguf_bf16 if dtype == "bf16" else args.gguf_q8_0
@@ -256,6 +255,14 @@ def start(engine, dtype, threads, log):
            "-tb", str(threads), "-c", str(args.ctx), "--parallel", str(max(args.concurrency_list())),
            "--kv-unified", "-cram", "0", "--no-webui"]
     return Server(engine, cmd, dict(os.environ), port, "/health", log)
+
+
+def nuri_jvm_options(java):
+    """A shard pod's JVM options (dev.nuri.contract.WorkerJvm, read from the worker jar), or the serial collector."""
+    if args.nuri_gc == "serial":
+        return ["-XX:+UseSerialGC"]
+    out = subprocess.run([java, "-cp", str(args.worker_jar), "dev.nuri.contract.WorkerJvm"], capture_output=True, text=True, check=True)
+    return out.stdout.split()
 
 
 def run_one(engine, dtype, threads, rnd, out):

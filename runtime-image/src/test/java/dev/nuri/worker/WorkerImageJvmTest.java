@@ -41,6 +41,8 @@ class WorkerImageJvmTest {
         assertThat(p.exitValue()).as(flags).isZero();
         assertThat(flag(flags, "MaxRAMPercentage")).isEqualTo("50.000000");
         assertThat(flag(flags, "UseG1GC")).isEqualTo("true");
+        assertThat(flag(flags, "GCTimeRatio")).isEqualTo("4");
+        assertThat(flag(flags, "MaxHeapFreeRatio")).isEqualTo("30");
         assertThat(flag(flags, "ExitOnOutOfMemoryError")).isEqualTo("true");
     }
 
