@@ -185,21 +185,20 @@ def _load_ref(model, ref):
 
 def quantize_q8_0(w):
     """Bit-exact copy of the Java loader's Q8Matrix.quantize, returned dequantised: blocks of 32 along the
-    last axis, d = amax / 127f (float32, not rounded to fp16), q = Math.round(x * (1 / d)) (float32 product,
-    ties towards +inf), weight = (float) q * d."""
+    last axis, d = fp16(amax / 127f) (float32 quotient rounded to fp16, to nearest even, as Float.floatToFloat16),
+    q = clamp(Math.round(x * (1 / d)), -127, 127) (float32 product, ties towards +inf), weight = (float) q * d."""
     x = w.detach().float().numpy().astype(np.float32).reshape(-1, 32)
     amax = np.abs(x).max(axis=1, keepdims=True)
-    d = (amax / np.float32(127)).astype(np.float32)
+    d = (amax / np.float32(127)).astype(np.float32).astype(np.float16).astype(np.float32)
     inv = np.where(d == 0, np.float32(0), np.float32(1) / np.where(d == 0, np.float32(1), d)).astype(np.float32)
-    q = np.floor((x * inv).astype(np.float32).astype(np.float64) + 0.5)
-    assert np.abs(q).max() <= 127
+    q = np.clip(np.floor((x * inv).astype(np.float32).astype(np.float64) + 0.5), -127, 127)
     deq = (q.astype(np.float32) * d).astype(np.float32)
     return torch.from_numpy(deq.reshape(w.shape))
 
 
-def is_q8_linear(name, t):
-    # ModelLoader.requant: every linear except embeddings, lm_head and router, when cols % 32 == 0
-    return t.dim() == 2 and t.shape[-1] % 32 == 0 and not name.endswith("embed_tokens.weight") \
+def is_q8_linear(name, t, tied=False):
+    # ModelLoader: every matrix except lm_head and the router, and the embeddings where tied to lm_head, when cols % 32 == 0
+    return t.dim() == 2 and t.shape[-1] % 32 == 0 and not (tied and name.endswith("embed_tokens.weight")) \
         and name != "lm_head.weight" and not name.endswith(".gate.weight")
 
 
@@ -211,7 +210,8 @@ def build_q8(arch, source, seed, out_root):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     sd = load_file(os.path.join(src, "model.safetensors"))
-    ref = {k: (quantize_q8_0(v) if is_q8_linear(k, v) else v.float()) for k, v in sd.items()}
+    tied = "lm_head.weight" not in sd
+    ref = {k: (quantize_q8_0(v) if is_q8_linear(k, v, tied) else v.float()) for k, v in sd.items()}
     torch.manual_seed(seed)
     model = make(arch).float()
     _load_ref(model, ref)

@@ -9,5 +9,5 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/pip" install -q "torch==2.15.0" "transformers==5.24.0" "safetensors==0.8.0" "numpy==2.4.6"
 fi
 cd "$(dirname "$0")"
-"$VENV/bin/python" make_golden.py "${1:-../src/test/resources/golden}"
+"$VENV/bin/python" make_golden.py "${1:-../src/test/resources/golden}" "${@:2}"  # then fixture names: only those
 "$VENV/bin/python" make_config_defaults.py ../src/test/resources/config-defaults

@@ -18,6 +18,8 @@ import dev.nuri.kernels.weights.WeightFormatException;
 import java.lang.foreign.Arena;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Assembles a {@link DecoderLm} from checkpoint tensors named as in transformers
@@ -30,6 +32,7 @@ final class ModelLoader {
     private final ModelConfig c;
     private final Checkpoint ckpt;
     private final LoadOptions options;
+    private final List<WeightMatrix> requantized = new ArrayList<>(); // stored weights read into Q8_0 copies
 
     private ModelLoader(ModelConfig c, Checkpoint ckpt, LoadOptions options) {
         this.c = c;
@@ -53,8 +56,11 @@ final class ModelLoader {
     private DecoderLm build() {
         int h = c.hiddenSize();
         WeightMatrix embed = WeightMatrix.of(ckpt.tensor("model.embed_tokens.weight").expectShape(c.vocabSize(), h));
-        WeightMatrix lmHead = c.tieWordEmbeddings() && !ckpt.has("lm_head.weight") ? embed
-                : WeightMatrix.of(ckpt.tensor("lm_head.weight").expectShape(c.vocabSize(), h));
+        boolean tied = c.tieWordEmbeddings() && !ckpt.has("lm_head.weight");
+        WeightMatrix lmHead = tied ? embed : WeightMatrix.of(ckpt.tensor("lm_head.weight").expectShape(c.vocabSize(), h));
+        // the table is read a row per token, as llama.cpp's Q8_0 reads it; lm_head stays as stored (the logits and the
+        // log-probabilities served to students come from it), and so does a table tied to it
+        if (options.quantizeQ8_0() && !tied) embed = requantized(embed);
         float[] norm = vector("model.norm.weight", h);
         DecoderLm.Layer[] layers = new DecoderLm.Layer[c.numLayers()];
         FeedForward[][] routed = new FeedForward[c.numLayers()][];
@@ -73,6 +79,8 @@ final class ModelLoader {
             layers[i] = new DecoderLm.Layer(vector(p + "input_layernorm.weight", h), attn,
                     vector(p + "post_attention_layernorm.weight", h), dense, moe);
         }
+        // reading each weight faulted back in the last pages of the one stored before it (WeightMatrix.releaseCheckpointPages)
+        requantized.forEach(WeightMatrix::releaseCheckpointPages);
         // routed experts stay as stored here: each shard quantises only the experts it is given (GroupedExperts.prepare)
         return new DecoderLm(c, embed, layers, norm, lmHead, new GroupedExperts(routed, options.quantizeQ8_0()));
     }
@@ -175,7 +183,12 @@ final class ModelLoader {
 
     private WeightMatrix linear(String name, int rows, int cols) {
         WeightMatrix w = stored(name, rows, cols);
-        return options.quantizeQ8_0() ? w.requantizedQ8_0() : w;
+        return options.quantizeQ8_0() ? requantized(w) : w;
+    }
+
+    private WeightMatrix requantized(WeightMatrix w) {
+        requantized.add(w);
+        return w.requantizedQ8_0();
     }
 
     /** The weight as the checkpoint stores it (routed experts: quantised later, only where owned). */

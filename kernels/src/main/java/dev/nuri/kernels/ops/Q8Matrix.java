@@ -13,8 +13,9 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 
 /**
- * ggml's Q8_0: each run of 32 weights along a row is int8 times one scale (amax/127). Produced at load
- * time from any other type; the scale is kept as float (ggml stores fp16) since it is 1/32 of the bytes.
+ * ggml's Q8_0: each run of 32 weights along a row is int8 times one scale (amax/127), stored as fp16 as ggml
+ * does: 34 bytes per 32 weights. Produced at load time from any other type. (Float scales were 36 bytes: an A.X
+ * K1-sized shard's scales alone are 1/8 of its experts, and a decoded token reads them all.)
  */
 public final class Q8Matrix extends WeightMatrix {
     public static final int BLOCK = 32;
@@ -27,9 +28,9 @@ public final class Q8Matrix extends WeightMatrix {
     /** BLOCK == 1 << BLOCK_SHIFT: a column's block in the few-token tiles. */
     private static final int BLOCK_SHIFT = 5;
     private final MemorySegment quants;
-    private final float[] scales;
+    private final short[] scales; // fp16 bits, row-major: row r's block b at r * (cols / BLOCK) + b
 
-    private Q8Matrix(int rows, int cols, MemorySegment quants, float[] scales) {
+    private Q8Matrix(int rows, int cols, MemorySegment quants, short[] scales) {
         super(rows, cols);
         this.quants = quants;
         this.scales = scales;
@@ -41,18 +42,21 @@ public final class Q8Matrix extends WeightMatrix {
         }
         int rows = w.rows(), cols = w.cols();
         MemorySegment q = Arena.ofAuto().allocate((long) rows * cols, 64);
-        float[] scales = new float[rows * (cols / BLOCK)];
+        short[] scales = new short[rows * (cols / BLOCK)];
         float[] row = new float[cols];
         for (int r = 0; r < rows; r++) {
             w.dequantizeRow(r, 0, cols, row, 0);
             for (int b = 0; b < cols / BLOCK; b++) {
                 float amax = 0;
                 for (int j = 0; j < BLOCK; j++) amax = Math.max(amax, Math.abs(row[b * BLOCK + j]));
-                float d = amax / 127f;
+                short half = Float.floatToFloat16(amax / 127f);
+                scales[r * (cols / BLOCK) + b] = half;
+                // quantised against the stored (rounded) scale, so that a weight is within half a step of what it reads back
+                float d = Float.float16ToFloat(half);
                 float inv = d == 0 ? 0 : 1 / d;
-                scales[r * (cols / BLOCK) + b] = d;
                 for (int j = 0; j < BLOCK; j++) {
-                    q.set(ValueLayout.JAVA_BYTE, (long) r * cols + b * BLOCK + j, (byte) Math.round(row[b * BLOCK + j] * inv));
+                    int v = Math.clamp(Math.round(row[b * BLOCK + j] * inv), -127, 127);
+                    q.set(ValueLayout.JAVA_BYTE, (long) r * cols + b * BLOCK + j, (byte) v);
                 }
             }
         }
@@ -66,7 +70,7 @@ public final class Q8Matrix extends WeightMatrix {
 
     @Override
     public long bytes() {
-        return (long) rows * cols + scales.length * 4L;
+        return (long) rows * cols + scales.length * 2L;
     }
 
     // The widening load is written out at each use, not in a helper returning a vector: such a helper left
@@ -90,8 +94,8 @@ public final class Q8Matrix extends WeightMatrix {
                     s1 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, base + c + BLOCK + j, ByteOrder.LITTLE_ENDIAN)
                             .convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + c + BLOCK + j), s1);
                 }
-                t0 = s0.fma(FloatVector.broadcast(F, scales[sBase + b]), t0);
-                t1 = s1.fma(FloatVector.broadcast(F, scales[sBase + b + 1]), t1);
+                t0 = s0.fma(FloatVector.broadcast(F, scale(sBase + b)), t0);
+                t1 = s1.fma(FloatVector.broadcast(F, scale(sBase + b + 1)), t1);
             }
             for (; b < nb; b++) {
                 int c = b * BLOCK;
@@ -100,12 +104,12 @@ public final class Q8Matrix extends WeightMatrix {
                     s0 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, base + c + j, ByteOrder.LITTLE_ENDIAN)
                             .convertShape(VectorOperators.B2F, F, 0)).fma(FloatVector.fromArray(F, x, xOff + c + j), s0);
                 }
-                t0 = s0.fma(FloatVector.broadcast(F, scales[sBase + b]), t0);
+                t0 = s0.fma(FloatVector.broadcast(F, scale(sBase + b)), t0);
             }
             return t0.add(t1).reduceLanes(VectorOperators.ADD);
         }
         float s = 0;
-        for (int c = 0; c < cols; c++) s += quants.get(ValueLayout.JAVA_BYTE, base + c) * scales[sBase + c / BLOCK] * x[xOff + c];
+        for (int c = 0; c < cols; c++) s += quants.get(ValueLayout.JAVA_BYTE, base + c) * scale(sBase + c / BLOCK) * x[xOff + c];
         return s;
     }
 
@@ -151,10 +155,10 @@ public final class Q8Matrix extends WeightMatrix {
                 e3 = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q3 + d, ByteOrder.LITTLE_ENDIAN)
                         .convertShape(VectorOperators.B2F, F, 0)).fma(u, e3);
             }
-            t0 = a0.add(e0).fma(FloatVector.broadcast(F, scales[s0 + b]), t0);
-            t1 = a1.add(e1).fma(FloatVector.broadcast(F, scales[s1 + b]), t1);
-            t2 = a2.add(e2).fma(FloatVector.broadcast(F, scales[s2 + b]), t2);
-            t3 = a3.add(e3).fma(FloatVector.broadcast(F, scales[s3 + b]), t3);
+            t0 = a0.add(e0).fma(FloatVector.broadcast(F, scale(s0 + b)), t0);
+            t1 = a1.add(e1).fma(FloatVector.broadcast(F, scale(s1 + b)), t1);
+            t2 = a2.add(e2).fma(FloatVector.broadcast(F, scale(s2 + b)), t2);
+            t3 = a3.add(e3).fma(FloatVector.broadcast(F, scale(s3 + b)), t3);
         }
         out[outAt] = t0.reduceLanes(VectorOperators.ADD);
         out[outAt + gap] = t1.reduceLanes(VectorOperators.ADD);
@@ -175,7 +179,7 @@ public final class Q8Matrix extends WeightMatrix {
         int step = F.length();
         FloatVector a0 = FloatVector.zero(F), a1 = a0, a2 = a0, a3 = a0;
         for (int b = 0; b < nb; b++) {
-            FloatVector d = FloatVector.broadcast(F, scales[sb + b]);
+            FloatVector d = FloatVector.broadcast(F, scale(sb + b));
             for (int j = 0; j < BLOCK; j += step) {
                 int c = b * BLOCK + j;
                 FloatVector w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q + c, ByteOrder.LITTLE_ENDIAN)
@@ -226,16 +230,16 @@ public final class Q8Matrix extends WeightMatrix {
         for (int c = 0; c < cols; c += step) {
             FloatVector v0 = FloatVector.fromArray(F, x, x0 + c), v1 = FloatVector.fromArray(F, x, x1 + c);
             FloatVector w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q0 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s0 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s0 + (c >>> BLOCK_SHIFT)));
             c00 = w.fma(v0, c00); c01 = w.fma(v1, c01);
             w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q1 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s1 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s1 + (c >>> BLOCK_SHIFT)));
             c10 = w.fma(v0, c10); c11 = w.fma(v1, c11);
             w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q2 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s2 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s2 + (c >>> BLOCK_SHIFT)));
             c20 = w.fma(v0, c20); c21 = w.fma(v1, c21);
             w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q3 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s3 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s3 + (c >>> BLOCK_SHIFT)));
             c30 = w.fma(v0, c30); c31 = w.fma(v1, c31);
         }
         float[] lanes = LANES.get();
@@ -265,9 +269,9 @@ public final class Q8Matrix extends WeightMatrix {
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         for (int c = 0; c < cols; c += step) {
             FloatVector w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q0 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s0 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s0 + (c >>> BLOCK_SHIFT)));
             FloatVector u = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q1 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s1 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s1 + (c >>> BLOCK_SHIFT)));
             FloatVector v = FloatVector.fromArray(F, x, x0 + c);
             c00 = w.fma(v, c00); c10 = u.fma(v, c10);
             v = FloatVector.fromArray(F, x, x1 + c);
@@ -304,9 +308,9 @@ public final class Q8Matrix extends WeightMatrix {
         FloatVector c00 = FloatVector.zero(F), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00;
         for (int c = 0; c < cols; c += step) {
             FloatVector w = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q0 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s0 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s0 + (c >>> BLOCK_SHIFT)));
             FloatVector u = ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, q1 + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[s1 + (c >>> BLOCK_SHIFT)]);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(s1 + (c >>> BLOCK_SHIFT)));
             FloatVector v = FloatVector.fromArray(F, x, x0 + c);
             c00 = w.fma(v, c00); c10 = u.fma(v, c10);
             v = FloatVector.fromArray(F, x, x1 + c);
@@ -329,6 +333,11 @@ public final class Q8Matrix extends WeightMatrix {
         res[at + 6] = sumLanes(lanes, 5 * step);
     }
 
+    /** Block i's scale (Float.float16ToFloat is one instruction on x86 with F16C, as C2 compiles it). */
+    private float scale(int i) {
+        return Float.float16ToFloat(scales[i]);
+    }
+
     private static float sumLanes(float[] lanes, int at) {
         float s = 0;
         for (int i = 0; i < F.length(); i++) s += lanes[at + i];
@@ -346,11 +355,11 @@ public final class Q8Matrix extends WeightMatrix {
         for (; j + step <= len && step <= BLOCK && (col0 + j) % BLOCK + step <= BLOCK; j += step) {
             int c = col0 + j;
             ((FloatVector) ByteVector.fromMemorySegment(B_QUARTER, quants, base + c, ByteOrder.LITTLE_ENDIAN)
-                    .convertShape(VectorOperators.B2F, F, 0)).mul(scales[sBase + c / BLOCK]).intoArray(dst, dstOff + j);
+                    .convertShape(VectorOperators.B2F, F, 0)).mul(scale(sBase + c / BLOCK)).intoArray(dst, dstOff + j);
         }
         for (; j < len; j++) {
             int c = col0 + j;
-            dst[dstOff + j] = quants.get(ValueLayout.JAVA_BYTE, base + c) * scales[sBase + c / BLOCK];
+            dst[dstOff + j] = quants.get(ValueLayout.JAVA_BYTE, base + c) * scale(sBase + c / BLOCK);
         }
     }
 }

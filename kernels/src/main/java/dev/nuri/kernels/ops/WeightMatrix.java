@@ -143,9 +143,19 @@ public abstract sealed class WeightMatrix permits F32Matrix, Bf16Matrix, F16Matr
     public WeightMatrix requantizedQ8_0() {
         if (cols % Q8Matrix.BLOCK != 0) return this;
         Q8Matrix q = toQ8_0();
+        releaseCheckpointPages();
+        return q;
+    }
+
+    /**
+     * Gives back the pages of the checkpoint mapping this weight reads, where it reads one (madvise DONTNEED through
+     * {@link MemorySegment#unload()}); a later read faults them back in. A loader that re-quantises weights stored
+     * side by side calls it once more after the last: reading a weight maps the file's pages around each fault
+     * (the kernel's fault-around, 64 KB), which brings back the tail of the weight before it.
+     */
+    public void releaseCheckpointPages() {
         MemorySegment stored = stored();
         if (stored != null && stored.isMapped()) stored.unload();
-        return q;
     }
 
     /** The bytes this weight reads, where they are a slice of the checkpoint (or generated memory); else null. */

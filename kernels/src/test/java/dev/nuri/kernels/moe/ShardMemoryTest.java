@@ -53,8 +53,10 @@ class ShardMemoryTest {
         long resident = residentBytesOfMapping(file);
         System.out.printf("checkpoint mapping resident: %d bytes after loading, %d with the shard's experts, file %d, experts %d%n",
                 before, resident, Files.size(file), expertBytes);
-        // before: every expert quantised and its pages left mapped beside the copy (resident ≈ all expert bytes)
-        assertThat(resident).as("resident bytes of the checkpoint's mapping").isLessThan(expertBytes / 8);
+        // every expert quantised and its pages left mapped beside the copy: resident ≈ all expert bytes; each page given
+        // back as its weight was read but not again after the last: 1.6 MB (the tail of each expert matrix, faulted
+        // back in while the next was read); given back again: 0.18 MB, the norms' and routers' pages
+        assertThat(resident).as("resident bytes of the checkpoint's mapping").isLessThan(expertBytes / 64);
     }
 
     /**
