@@ -340,16 +340,20 @@ def table(rows):
         out.append(f"| {dtype} | {threads} | {name} | {fmt3(nw, d)} | {fmt3(lw, d)} | {ratio(nw, lw)} | {fmt3(nc)} | {fmt3(lc)} | "
                    f"{ratio(nc, lc)} | {min(loads):.1f}–{max(loads):.1f} |" if loads else "")
         if measure == "decode":
-            bpt = args.bytes_per_token.get(dtype)
-            if bpt and (bw.get((dtype, threads)) or bw_cpu.get((dtype, threads))):
+            # each engine against the bytes it reads per token: they differ for Q8_0 (llama.cpp's lm_head is Q8_0 too)
+            bpts = {"Nuri": args.bytes_per_token.get(dtype), "llama.cpp": args.llama_bytes_per_token.get(dtype)}
+            if bpts["Nuri"] and (bw.get((dtype, threads)) or bw_cpu.get((dtype, threads))):
                 parts = []
                 for label, gbps in (("wall", bw.get((dtype, threads))), ("per CPU-s", bw_cpu.get((dtype, threads)))):
                     if not gbps:
                         continue
-                    limit = gbps * 1e9 / bpt
-                    src = (nw, lw) if label == "wall" else (nc, lc)
-                    share = " · ".join(f"{e} {statistics.median(v) / limit:.0%}" for e, v in zip(("Nuri", "llama.cpp"), src) if v)
-                    parts.append(f"{label}: {bpt / 1e6:.0f} MB/token at {gbps:.1f} GB/s = {limit:.1f} tok/s; {share}")
+                    src = dict(zip(("Nuri", "llama.cpp"), (nw, lw) if label == "wall" else (nc, lc)))
+                    shares = []
+                    for e, v in src.items():
+                        if v and bpts.get(e):
+                            limit = gbps * 1e9 / bpts[e]
+                            shares.append(f"{e} {bpts[e] / 1e6:.0f} MB/token, limit {limit:.1f} tok/s, {statistics.median(v) / limit:.0%}")
+                    parts.append(f"{label} at {gbps:.1f} GB/s: {' · '.join(shares)}")
                 out.append(f"| {dtype} | {threads} | roofline of decode | {'; '.join(parts)} | | | | | | |")
     return "\n".join(out)
 
@@ -394,7 +398,10 @@ def main():
     p.add_argument("--nuri-gc", choices=("g1", "serial"), default="g1",
                    help="Nuri's collector (g1: the worker's default, WorkerJvm.OPTIONS; serial: before issue 14's memory work)")
     p.add_argument("--served-model", default=None)
-    p.add_argument("--bytes-per-token", default="bf16=310e6,q8_0=203e6", help="weights read per decoded token (roofline)")
+    # Nuri's Q8_0: experts and attention at 34 bytes per 32 weights, lm_head (65.5 MB) and routers as stored; llama.cpp's
+    # Q8_0 GGUF: lm_head in Q8_0 too (34.8 MB), routers in F32
+    p.add_argument("--bytes-per-token", default="bf16=310e6,q8_0=196e6", help="weights Nuri reads per decoded token (roofline)")
+    p.add_argument("--llama-bytes-per-token", default="bf16=310e6,q8_0=166e6", help="the same for llama.cpp")
     p.add_argument("--read-gbps", default=None, help="measured read bandwidth, wall GB/s, per thread count: 1=21.8,2=30")
     p.add_argument("--read-gb-per-cpu-s", default=None, help="the same per CPU-second: 1=14.0")
     p.add_argument("--kernels-jar", type=Path, default=Path("kernels/target/nuri-kernels.jar"))
@@ -408,6 +415,7 @@ def main():
     args.concurrency_pairs = lambda: [tuple(int(y) for y in x.split(":")) for x in args.concurrency.split(",") if x]
     args.concurrency_list = lambda: [c for c, _ in args.concurrency_pairs()] or [1]
     args.bytes_per_token = {k: float(v) for k, v in (x.split("=") for x in args.bytes_per_token.split(","))}
+    args.llama_bytes_per_token = {k: float(v) for k, v in (x.split("=") for x in args.llama_bytes_per_token.split(","))}
     args.read_gbps = kv_pairs(args.read_gbps, (int, float))
     args.read_gb_per_cpu_s = kv_pairs(args.read_gb_per_cpu_s, (int, float))
     if args.table_only:

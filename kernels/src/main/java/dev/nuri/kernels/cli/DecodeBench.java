@@ -100,12 +100,12 @@ final class DecodeBench {
 
     /**
      * Weight bytes one decoded token reads in a GQA model (qwen3_moe, mixtral): attention, router, its top-k
-     * experts, lm_head; Q8_0 is 1 byte per weight plus a 4-byte scale per 32 (router and lm_head stay as
+     * experts, lm_head; Q8_0 is 1 byte per weight plus a 2-byte scale per 32 (router and lm_head stay as
      * stored). 0 for MLA models (not computed here).
      */
     static long decodeBytesPerToken(ModelConfig c, boolean q8) {
         if (c.isMla()) return 0;
-        double w = q8 ? 1 + 4.0 / 32 : 2;
+        double w = q8 ? 34.0 / 32 : 2;
         long h = c.hiddenSize(), attn = h * c.numAttentionHeads() * c.headDim() * 2L
                 + h * c.numKeyValueHeads() * c.headDim() * 2L;
         double perLayer = attn * w;
