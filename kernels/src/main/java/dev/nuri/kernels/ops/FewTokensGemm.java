@@ -1,7 +1,7 @@
 package dev.nuri.kernels.ops;
 
 /**
- * The GEMM for a few tokens (2 .. {@link TokenLanesGemm#MIN_TOKENS}), as in an MoE expert at decode time, for the
+ * The GEMM for a few tokens (2 .. {@link TokenLanesGemm#MIN_TOKENS} - 1), as in an MoE expert at decode time, for the
  * types with a fused 4-token dot but BF16 (its own, in pair order: Bf16Matrix.pairedRows):
  * memory-bound, so the weight is read straight from its mapping (no tile: no store and reload of
  * dequantised values), four rows at a time (a quarter of the row range apart), each weight vector widened once and

@@ -29,7 +29,7 @@ final class Gemm {
 
     /** Picks the kernel for n tokens and runs it over the weight's rows, spread over the kernel pool. */
     static void multiply(WeightMatrix w, float[] x, int n, float[] out) {
-        if (n >= TokenLanesGemm.MIN_TOKENS) {
+        if (n >= TokenLanesGemm.minTokens(w)) {
             TokenLanesGemm.multiply(w, x, n, out);
         } else if (w instanceof Bf16Matrix) {
             // its kernels read the tokens in pair order (Bf16Matrix.pairedRows): put them so once for every row range

@@ -6,7 +6,7 @@ import static dev.nuri.kernels.ops.VectorShapes.L;
 import jdk.incubator.vector.FloatVector;
 
 /**
- * The GEMM for many tokens (≥ {@link #MIN_TOKENS}): vector lanes run across tokens, not along a row.
+ * The GEMM for many tokens (≥ {@link #minTokens}): vector lanes run across tokens, not along a row.
  * x is transposed once into xT, per tile of 2 vectors' worth of tokens [col][token] (padded to whole
  * vectors, each tile contiguous so the kernel streams it); {@link #MR} weight rows are
  * dequantised into a row-major F32 tile; the 8×(2 vectors) register tile then does, per column,
@@ -17,6 +17,13 @@ import jdk.incubator.vector.FloatVector;
  */
 final class TokenLanesGemm {
     static final int MIN_TOKENS = 16;
+    /**
+     * BF16's crossover with 32 vector registers (AVX-512), where its few-token products run as 4 × 4 tiles
+     * (Bf16Matrix.pairedRows) and beat this kernel's one-vector (16-token) column tile: 16 and 24 tokens of a
+     * 1024 × 1024 weight in 535 and 770 µs against 800 and 1,050. Q8_0's and FP8's few-token tiles do not (690
+     * against 870 µs at 16 tokens): they keep 16 (docs/benchmarks.md, "Few-token tiles on AVX-512").
+     */
+    static final int MIN_TOKENS_BF16 = F.vectorBitSize() < 512 ? MIN_TOKENS : 32;
     static final int MR = 8;
     /**
      * 256-bit vectors mean AVX2 and its 16 vector registers, where the 8 × 2 tile (16 accumulators, 2 token
@@ -28,6 +35,11 @@ final class TokenLanesGemm {
     private static final ThreadLocal<float[][]> BUFFERS = ThreadLocal.withInitial(() -> new float[3][0]);
 
     private TokenLanesGemm() {}
+
+    /** The fewest tokens this kernel takes for w; fewer go through the type's few-token tiles. */
+    static int minTokens(WeightMatrix w) {
+        return w instanceof Bf16Matrix ? MIN_TOKENS_BF16 : MIN_TOKENS;
+    }
 
     /** x is transposed once by the caller; the rows then spread over the kernel pool, each thread with its own tile. */
     static void multiply(WeightMatrix w, float[] x, int n, float[] out) {

@@ -66,12 +66,14 @@ class WeightMatrixTest {
         float[] w = new float[rows * cols];
         WeightMatrix m = matrix(type, rows, cols, w);
         // 2–5 and 7 tokens: the few-token kernels (BF16: pairs of tokens and a last odd one, 7 = 3 pairs + 1; the
-        // others: groups of four and a short last group); 37: the token-lane kernels with a padded tile; BF16 19 × 200:
+        // others: groups of four and a short last group); 19: BF16's 4 × 4 tiles with 32 vector registers (its few-token
+        // kernels run to 31 tokens there), the token-lane kernels elsewhere; 37: the token-lane kernels with a padded
+        // tile; BF16 19 × 200:
         // three rows past the last four-row tile and 8 columns past the last pair-order block;
         // 3 threads with no minimum size: every product split over row ranges
         for (int threads : new int[] {1, 3}) {
             KernelPool.configure(threads, 0);
-            for (int n : new int[] {2, 3, 4, 5, 7, 37}) checkProduct(m, w, rows, cols, n);
+            for (int n : new int[] {2, 3, 4, 5, 7, 19, 37}) checkProduct(m, w, rows, cols, n);
         }
     }
 
