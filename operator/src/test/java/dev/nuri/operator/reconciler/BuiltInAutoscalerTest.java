@@ -220,11 +220,12 @@ class BuiltInAutoscalerTest {
         });
         await().atMost(TIMEOUT).until(() -> endpointPods(DRAIN).size() == 8);
 
-        // a long generation in flight on the local shard that group 1's pods stand for
+        // a long generation in flight on the local shard that group 1's pods stand for: 16 choices of 900 tokens, as
+        // one choice alone finished within the rollout's first steps on a fast machine (CI, 2026-12-02)
         CompletableFuture<HttpResponse<String>> inFlight = CompletableFuture.supplyAsync(() -> {
             try {
                 return post("http://127.0.0.1:" + (servePort + 1) + "/v1/completions",
-                        "{\"prompt\":\"drain\",\"max_tokens\":900,\"ignore_eos\":true}");
+                        "{\"prompt\":\"drain\",\"max_tokens\":900,\"n\":16,\"ignore_eos\":true}");
             } catch (Exception e) {
                 throw new java.util.concurrent.CompletionException(e);
             }
@@ -264,11 +265,12 @@ class BuiltInAutoscalerTest {
         });
         await().atMost(TIMEOUT).until(() -> endpointPods(ROLL).size() == 8);
 
-        // both groups' shard 1 stand for the local shard 1: a long generation there keeps either group busy
+        // both groups' shard 1 stand for the local shard 1: a long generation there keeps either group busy (16
+        // choices of 900 tokens: one choice alone could finish before the rollout's first steps were checked)
         CompletableFuture<HttpResponse<String>> inFlight = CompletableFuture.supplyAsync(() -> {
             try {
                 return post("http://127.0.0.1:" + (servePort + 1) + "/v1/completions",
-                        "{\"prompt\":\"rollout\",\"max_tokens\":900,\"ignore_eos\":true}");
+                        "{\"prompt\":\"rollout\",\"max_tokens\":900,\"n\":16,\"ignore_eos\":true}");
             } catch (Exception e) {
                 throw new java.util.concurrent.CompletionException(e);
             }
