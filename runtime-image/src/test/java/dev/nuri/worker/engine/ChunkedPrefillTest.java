@@ -39,19 +39,29 @@ class ChunkedPrefillTest {
         engine.submit(spec("alone", List.of(longPrompt), 1, 6, true), alone);
         await().atMost(Duration.ofSeconds(60)).until(() -> alone.finishedChoices() == 1);
 
-        Recorder stream = new Recorder(clock);
-        engine.submit(spec("stream", List.of(prompt(random, 5)), 1, 400, true), stream);
-        await().atMost(Duration.ofSeconds(60)).until(() -> stream.outputs() >= 5);
-        long arrival = clock.get();
+        // the long prompt arrives from the stream's fifth token, on the engine's thread: polling for that token let the
+        // tiny model run most of the stream's 400 tokens first on a fast machine, and the stream then ended mid-prefill
         Recorder late = new Recorder(clock);
-        engine.submit(spec("late", List.of(longPrompt), 1, 6, true), late);
+        AtomicLong arrival = new AtomicLong(-1);
+        Recorder stream = new Recorder(clock) {
+            @Override
+            public synchronized void onOutput(SequenceOutput output) {
+                super.onOutput(output);
+                if (events.size() != 5) return;
+                arrival.set(events.getLast().tick());
+                try {
+                    engine.submit(spec("late", List.of(longPrompt), 1, 6, true), late);
+                } catch (EngineRejectedException e) {
+                    throw new IllegalStateException(e);
+                }
+            }
+        };
+        engine.submit(spec("stream", List.of(prompt(random, 5)), 1, 400, true), stream);
         await().atMost(Duration.ofSeconds(120)).until(() -> late.finishedChoices() == 1 && stream.finishedChoices() == 1);
 
+        assertThat(arrival.get()).as("the long prompt was submitted").isPositive();
         long first = late.firstTick();
-        long streamTokensMeanwhile;
-        synchronized (stream) {
-            streamTokensMeanwhile = stream.events.stream().filter(e -> e.tick() > arrival && e.tick() < first).count();
-        }
+        long streamTokensMeanwhile = stream.outputsBetween(arrival.get(), first);
         // 300 prompt tokens at 15 per step (16 less the stream's decode) take 20 steps, each with a token of the stream
         assertThat(streamTokensMeanwhile).as("stream tokens while the 300-token prompt was prefilled").isGreaterThanOrEqualTo(19);
         assertThat(late.tokens(0)).as("the chunked prompt's tokens").isEqualTo(alone.tokens(0));
