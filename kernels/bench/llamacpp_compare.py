@@ -392,7 +392,9 @@ def main():
     p.add_argument("--prefill", default="256,1024")
     p.add_argument("--decode", type=int, default=64, help="tokens of the single-stream decode")
     p.add_argument("--concurrency", default="16:32,64:16", help="C:N pairs: C requests at once of N tokens each")
-    p.add_argument("--warmup-tokens", type=int, default=32)
+    # 32 left Nuri's JIT compiling its decode kernels inside the measured decode (2 threads: 76 against 93 tok/s
+    # after 512; docs/benchmarks.md, "Warm-up"); llama.cpp, compiled ahead of time, gets the same warm-up
+    p.add_argument("--warmup-tokens", type=int, default=512, help="tokens of one decode before the measures (both engines)")
     p.add_argument("--ctx", type=int, default=4096, help="llama-server -c (one KV pool for all slots, --kv-unified); Nuri's KV cache tokens")
     p.add_argument("--heap", default="2g", help="Nuri's -Xmx")
     p.add_argument("--nuri-gc", choices=("g1", "serial"), default="g1",
