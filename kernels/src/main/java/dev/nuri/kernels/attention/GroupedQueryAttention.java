@@ -102,10 +102,7 @@ public final class GroupedQueryAttention implements Attention, HeadSplit.Heads {
             }
             Activations.softmax(scores, 0, len);
             java.util.Arrays.fill(attn, qo, qo + headDim, 0f); // attn is a reused buffer: the sum starts here
-            for (int b = 0; b < len; b += bs) {
-                float[] vc = c.values(layer, b);
-                for (int s = b, r = ko; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], vc, r, attn, qo, headDim);
-            }
+            for (int b = 0; b < len; b += bs) Blas1.axpyRows(scores, b, Math.min(len, b + bs) - b, c.values(layer, b), ko, kw, attn, qo, headDim);
         }
     }
 }

@@ -133,10 +133,7 @@ public final class MultiHeadLatentAttention implements Attention, HeadSplit.Head
                 }
                 Activations.softmax(scores, 0, len);
                 int co = t * rank;
-                for (int b = 0; b < len; b += bs) {
-                    float[] block = c.keys(layer, b);
-                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) Blas1.axpy(scores[s], block, r, ctx, co, rank);
-                }
+                for (int b = 0; b < len; b += bs) Blas1.axpyRows(scores, b, Math.min(len, b + bs) - b, c.keys(layer, b), 0, kw, ctx, co, rank);
             }
             for (int t = 0; t < n; t++) {
                 for (int d = 0; d < vDim; d++) {
