@@ -370,6 +370,56 @@ public class KernelBench {
         return s.b.run(s.experts);
     }
 
+    /**
+     * One layer's attention over the KV cache alone (scores, softmax, weighted values), the bench checkpoint's GQA
+     * shape (16 query heads, 4 KV heads of 64): a causal prefill of {@code tokens} positions on one thread (a unit is
+     * a position and KV head, with its group of query heads).
+     */
+    @State(Scope.Benchmark)
+    public static class AttentionState {
+        @Param({"256", "1024"})
+        public int tokens;
+        static final int HEADS = 16, KV_HEADS = 4, HEAD_DIM = 64;
+        dev.nuri.kernels.attention.GroupedQueryAttention attention;
+        KvCache[] caches;
+        int[] positions;
+        float[] q, out;
+        float[][] scratch = {new float[0], new float[0], new float[0]};
+
+        @Setup(Level.Trial)
+        public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(1);
+            attention = new dev.nuri.kernels.attention.GroupedQueryAttention(0, HEADS, KV_HEADS, HEAD_DIM, null, null,
+                    null, null, null, null, 1e-6f, null);
+            int kw = KV_HEADS * HEAD_DIM;
+            KvCache cache = KvCache.standalone(1, tokens, kw, kw);
+            cache.reserve(tokens);
+            SplittableRandom r = new SplittableRandom(7);
+            for (int p = 0; p < tokens; p++) {
+                int row = (p % cache.blockSize()) * kw;
+                for (int i = 0; i < kw; i++) {
+                    cache.keys(0, p)[row + i] = (float) r.nextGaussian();
+                    cache.values(0, p)[row + i] = (float) r.nextGaussian();
+                }
+            }
+            caches = new KvCache[tokens];
+            positions = new int[tokens];
+            for (int t = 0; t < tokens; t++) {
+                caches[t] = cache;
+                positions[t] = t;
+            }
+            q = new float[tokens * HEADS * HEAD_DIM];
+            for (int i = 0; i < q.length; i++) q[i] = (float) r.nextGaussian();
+            out = new float[q.length];
+        }
+    }
+
+    @Benchmark
+    public float attentionPrefill(AttentionState s) {
+        s.attention.attend(s.q, s.caches, s.positions, s.tokens, s.out, 0, s.tokens * AttentionState.KV_HEADS, s.scratch);
+        return s.out[5];
+    }
+
     /** A whole decode step (batch 1, 32 tokens of context) of builtin tiny-axk1, a scaled-down A.X K1. */
     @State(Scope.Benchmark)
     public static class DecodeState {

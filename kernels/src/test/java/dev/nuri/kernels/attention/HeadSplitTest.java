@@ -37,7 +37,7 @@ class HeadSplitTest {
         int heads = 6, kvHeads = 2, headDim = 64;
         var gqa = new GroupedQueryAttention(LAYER, heads, kvHeads, headDim, null, null, null, null, null, null, 1e-6f, null);
         Batch b = batch(kvHeads * headDim, kvHeads * headDim, heads * headDim, new Random(14));
-        assertSplitEqualsOneThread(gqa, b, b.n * heads, true, heads * headDim);
+        assertSplitEqualsOneThread(gqa, b, b.n * kvHeads, true, heads * headDim);
     }
 
     @Test
