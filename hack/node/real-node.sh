@@ -34,8 +34,8 @@ node_packages() {
   [ ${#missing[@]} -eq 0 ] && return 0
   [ "$(id -u)" = 0 ] || die "the real node needs root (to install ${missing[*]} and to run containerd)"
   log "installing ${missing[*]} (apt-get)"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$STATE/logs/apt.log" 2>&1 \
-    || { apt-get update -q >>"$STATE/logs/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >>"$STATE/logs/apt.log" 2>&1; } \
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >"$STATE/logs/apt.log" 2>&1 \
+    || { apt-get -o DPkg::Lock::Timeout=600 update -q >>"$STATE/logs/apt.log" 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -q "${missing[@]}" >>"$STATE/logs/apt.log" 2>&1; } \
     || { tail -n 20 "$STATE/logs/apt.log" >&2; die "apt-get install ${missing[*]} failed"; }
 }
 
