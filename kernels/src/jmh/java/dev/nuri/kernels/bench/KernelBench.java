@@ -420,6 +420,55 @@ public class KernelBench {
         return s.out[5];
     }
 
+    /**
+     * One MLA layer's attention over the latent cache at decode, DeepSeek-V3 / A.X K1's shape (128 heads, latent 512,
+     * rope 64, nope and v 128, BF16 kv_b_proj), {@code batch} sequences of {@code context} positions each, one thread.
+     */
+    @State(Scope.Benchmark)
+    public static class MlaDecodeState {
+        @Param({"4096"})
+        public int context;
+        @Param({"1", "16"})
+        public int batch;
+        static final int HEADS = 128, RANK = 512, ROPE = 64, NOPE = 128, V = 128;
+        dev.nuri.kernels.attention.MultiHeadLatentAttention attention;
+        KvCache[] caches;
+        int[] positions;
+        float[] q, out;
+        float[][] scratch = {new float[0], new float[0], new float[0]};
+
+        @Setup(Level.Trial)
+        public void setup() {
+            dev.nuri.kernels.backend.KernelPool.configure(1);
+            WeightMatrix kvBProj = WeightMatrix.of(random(DType.BF16, HEADS * (NOPE + V), RANK, 21));
+            attention = new dev.nuri.kernels.attention.MultiHeadLatentAttention(0, 7168, HEADS, NOPE, ROPE, V, RANK, null,
+                    null, null, null, null, null, kvBProj, null, 1e-6f, 0.07f, null);
+            int kw = RANK + ROPE;
+            SplittableRandom r = new SplittableRandom(8);
+            caches = new KvCache[batch];
+            positions = new int[batch];
+            for (int t = 0; t < batch; t++) {
+                KvCache cache = KvCache.standalone(1, context, kw, 0);
+                cache.reserve(context);
+                for (int p = 0; p < context; p += cache.blockSize()) {
+                    float[] block = cache.keys(0, p);
+                    for (int i = 0; i < block.length; i++) block[i] = (float) r.nextGaussian();
+                }
+                caches[t] = cache;
+                positions[t] = context - 1;
+            }
+            q = new float[batch * HEADS * (NOPE + ROPE)];
+            for (int i = 0; i < q.length; i++) q[i] = (float) r.nextGaussian();
+            out = new float[batch * HEADS * V];
+        }
+    }
+
+    @Benchmark
+    public float attentionDecodeMla(MlaDecodeState s) {
+        s.attention.attend(s.q, s.caches, s.positions, s.batch, s.out, 0, MlaDecodeState.HEADS, s.scratch);
+        return s.out[5];
+    }
+
     /** A whole decode step (batch 1, 32 tokens of context) of builtin tiny-axk1, a scaled-down A.X K1. */
     @State(Scope.Benchmark)
     public static class DecodeState {

@@ -99,47 +99,91 @@ public final class MultiHeadLatentAttention implements Attention, HeadSplit.Head
         return hidden;
     }
 
+    /** Floats of q_abs (and of the latent contexts) a thread keeps for one chunk of rows: 4 MiB each. */
+    static final int CHUNK_FLOATS = 1 << 20;
+    /** {@link #CHUNK_FLOATS}; smaller in a test, to take more than one chunk on a small shape. */
+    int chunkFloats = CHUNK_FLOATS;
+
     /**
-     * Query heads [h0, h1) of every row, into their slices of attn: a head's W_UK is dequantised once for the batch,
-     * its rows' latent contexts gathered in the thread's scratch, then W_UV applied. A head computes the same sums in
-     * the same order wherever it runs, so the output does not depend on how the heads are split.
+     * Query heads [h0, h1) of every row, into their slices of attn. Each head's q_abs = W_UKᵀ q_nope for a chunk of
+     * rows (W_UK dequantised once per chunk), then, a row at a time, every block of latent positions is read once for
+     * all the heads: four heads' scores per load of a row ({@link Blas1#dot4}), a softmax per head, four heads' latent
+     * contexts per load ({@link Blas1#axpyRows4}); then W_UV. A head's sums are those of one head alone, in the same
+     * order, wherever it runs and whatever heads share its tile, so the output does not depend on how heads are split.
      */
     @Override
     public void attend(float[] q, KvCache[] caches, int[] positions, int n, float[] attn, int h0, int h1, float[][] scratch) {
-        int qkHead = nope + ropeDim, kw = rank + ropeDim;
+        int qkHead = nope + ropeDim, kw = rank + ropeDim, hn = h1 - h0;
         int maxLen = 0;
         for (int t = 0; t < n; t++) maxLen = Math.max(maxLen, positions[t] + 1);
-        // scratch: W_UK and q_abs, the scores, the rows' contexts; grown once, then kept by the thread
-        if (scratch[0].length < nope * rank + rank) scratch[0] = new float[nope * rank + rank];
-        if (scratch[1].length < maxLen) scratch[1] = new float[Math.max(maxLen, 2 * scratch[1].length)];
-        if (scratch[2].length < n * rank) scratch[2] = new float[Math.max(n * rank, 2 * scratch[2].length)];
+        int chunk = Math.max(1, Math.min(n, chunkFloats / (hn * rank)));
+        // scratch: [0] W_UK of one head, then q_abs [head][row of chunk][rank]; [1] scores [head][position], then four
+        // dot results; [2] latent contexts [head][row of chunk][rank], then a junk row. Grown once, then kept.
+        int wukSize = nope * rank, perChunk = hn * chunk * rank;
+        if (scratch[0].length < wukSize + perChunk) scratch[0] = new float[wukSize + perChunk];
+        if (scratch[1].length < hn * maxLen + 8) scratch[1] = new float[Math.max(hn * maxLen + 8, 2 * scratch[1].length)];
+        if (scratch[2].length < perChunk + rank) scratch[2] = new float[perChunk + rank]; // + a junk row
         float[] wuk = scratch[0], scores = scratch[1], ctx = scratch[2];
-        int qAbs = nope * rank; // q_abs lives in wuk's array after W_UK
-        for (int h = h0; h < h1; h++) {
-            // W_UK for head h: rows h·(nope+v) .. +nope of kv_b_proj, dequantised once for the whole batch
-            for (int d = 0; d < nope; d++) kvBProj.dequantizeRow(h * (nope + vDim) + d, 0, rank, wuk, d * rank);
-            java.util.Arrays.fill(ctx, 0, n * rank, 0f);
-            for (int t = 0; t < n; t++) {
-                int qo = (t * heads + h) * qkHead;
-                java.util.Arrays.fill(wuk, qAbs, qAbs + rank, 0f);
-                for (int d = 0; d < nope; d++) Blas1.axpy(q[qo + d], wuk, d * rank, wuk, qAbs, rank);
+        for (int c0 = 0; c0 < n; c0 += chunk) {
+            int rows = Math.min(chunk, n - c0);
+            for (int h = h0; h < h1; h++) {
+                // W_UK for head h: rows h·(nope+v) .. +nope of kv_b_proj, dequantised once for the chunk
+                for (int d = 0; d < nope; d++) kvBProj.dequantizeRow(h * (nope + vDim) + d, 0, rank, wuk, d * rank);
+                for (int t = c0; t < c0 + rows; t++) {
+                    int qo = (t * heads + h) * qkHead, qa = qAbs(wukSize, h - h0, rows, t - c0);
+                    java.util.Arrays.fill(wuk, qa, qa + rank, 0f);
+                    for (int d = 0; d < nope; d++) Blas1.axpy(q[qo + d], wuk, d * rank, wuk, qa, rank);
+                }
+            }
+            java.util.Arrays.fill(ctx, 0, hn * rows * rank, 0f);
+            for (int t = c0; t < c0 + rows; t++) {
                 KvCache c = caches[t];
-                int len = positions[t] + 1, bs = c.blockSize();
-                for (int b = 0; b < len; b += bs) { // one block of positions at a time
+                int len = positions[t] + 1, bs = c.blockSize(), dots = hn * len;
+                for (int b = 0; b < len; b += bs) { // one block of positions at a time, for every head
                     float[] block = c.keys(layer, b);
-                    for (int s = b, r = 0; s < Math.min(len, b + bs); s++, r += kw) {
-                        scores[s] = (Blas1.dot(wuk, qAbs, block, r, rank) + Blas1.dot(q, qo + nope, block, r + rank, ropeDim)) * scaling;
+                    int end = Math.min(len, b + bs);
+                    for (int h = h0; h < h1; h += 4) {
+                        // a last tile of fewer than four heads repeats its first one in the spare slots (a head's
+                        // sums then come from dot4 wherever it runs)
+                        int l = h - h0, k = Math.min(4, h1 - h), qa = qAbs(wukSize, l, rows, t - c0), qr = (t * heads + h) * qkHead + nope;
+                        int qs = rows * rank, qa1 = k > 1 ? qa + qs : qa, qa2 = k > 2 ? qa + 2 * qs : qa, qa3 = k > 3 ? qa + 3 * qs : qa;
+                        int qr1 = k > 1 ? qr + qkHead : qr, qr2 = k > 2 ? qr + 2 * qkHead : qr, qr3 = k > 3 ? qr + 3 * qkHead : qr;
+                        for (int s = b, r = 0; s < end; s++, r += kw) {
+                            Blas1.dot4(wuk, qa, qa1, qa2, qa3, block, r, rank, scores, dots);
+                            Blas1.dot4(q, qr, qr1, qr2, qr3, block, r + rank, ropeDim, scores, dots + 4);
+                            for (int i = 0; i < k; i++) scores[(l + i) * len + s] = (scores[dots + i] + scores[dots + 4 + i]) * scaling;
+                        }
                     }
                 }
-                Activations.softmax(scores, 0, len);
-                int co = t * rank;
-                for (int b = 0; b < len; b += bs) Blas1.axpyRows(scores, b, Math.min(len, b + bs) - b, c.keys(layer, b), 0, kw, ctx, co, rank);
+                for (int l = 0; l < hn; l++) Activations.softmax(scores, l * len, len);
+                for (int b = 0; b < len; b += bs) {
+                    float[] block = c.keys(layer, b);
+                    int m = Math.min(len, b + bs) - b;
+                    for (int l = 0; l < hn; l += 4) {
+                        // spare slots of a last short tile: the first head's weights, summed into a junk row
+                        int k = Math.min(4, hn - l), co = ctxAt(l, rows, t - c0), cs = rows * rank, junk = hn * rows * rank;
+                        int s0 = l * len + b, s1 = k > 1 ? s0 + len : s0, s2 = k > 2 ? s0 + 2 * len : s0, s3 = k > 3 ? s0 + 3 * len : s0;
+                        Blas1.axpyRows4(scores, s0, s1, s2, s3, m, block, 0, kw, ctx, co, k > 1 ? co + cs : junk,
+                                k > 2 ? co + 2 * cs : junk, k > 3 ? co + 3 * cs : junk, rank);
+                    }
+                }
             }
-            for (int t = 0; t < n; t++) {
-                for (int d = 0; d < vDim; d++) {
-                    attn[(t * heads + h) * vDim + d] = kvBProj.dot(h * (nope + vDim) + nope + d, ctx, t * rank);
+            for (int h = h0; h < h1; h++) {
+                for (int t = c0; t < c0 + rows; t++) {
+                    int co = ctxAt(h - h0, rows, t - c0);
+                    for (int d = 0; d < vDim; d++) attn[(t * heads + h) * vDim + d] = kvBProj.dot(h * (nope + vDim) + nope + d, ctx, co);
                 }
             }
         }
+    }
+
+    /** Where q_abs of local head l and chunk row r starts in scratch[0] (after W_UK). */
+    private int qAbs(int wukSize, int l, int rows, int r) {
+        return wukSize + (l * rows + r) * rank;
+    }
+
+    /** Where the latent context of local head l and chunk row r starts in scratch[2]. */
+    private int ctxAt(int l, int rows, int r) {
+        return (l * rows + r) * rank;
     }
 }

@@ -25,6 +25,47 @@ public final class Blas1 {
         return s;
     }
 
+    /**
+     * r[ro + i] = {@link #dot}(a, a_i, x, xo, len) for the four vectors at a0 .. a3: the same sums to the bit, with each
+     * load of x serving all four (MLA's query heads against one latent row).
+     */
+    public static void dot4(float[] a, int a0, int a1, int a2, int a3, float[] x, int xo, int len, float[] r, int ro) {
+        int step = F.length();
+        FloatVector p0 = FloatVector.zero(F), q0 = p0, p1 = p0, q1 = p0, p2 = p0, q2 = p0, p3 = p0, q3 = p0;
+        int i = 0;
+        for (; i + 2 * step <= len; i += 2 * step) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xo + i), x1 = FloatVector.fromArray(F, x, xo + i + step);
+            p0 = FloatVector.fromArray(F, a, a0 + i).fma(x0, p0);
+            q0 = FloatVector.fromArray(F, a, a0 + i + step).fma(x1, q0);
+            p1 = FloatVector.fromArray(F, a, a1 + i).fma(x0, p1);
+            q1 = FloatVector.fromArray(F, a, a1 + i + step).fma(x1, q1);
+            p2 = FloatVector.fromArray(F, a, a2 + i).fma(x0, p2);
+            q2 = FloatVector.fromArray(F, a, a2 + i + step).fma(x1, q2);
+            p3 = FloatVector.fromArray(F, a, a3 + i).fma(x0, p3);
+            q3 = FloatVector.fromArray(F, a, a3 + i + step).fma(x1, q3);
+        }
+        for (; i + step <= len; i += step) {
+            FloatVector x0 = FloatVector.fromArray(F, x, xo + i);
+            p0 = FloatVector.fromArray(F, a, a0 + i).fma(x0, p0);
+            p1 = FloatVector.fromArray(F, a, a1 + i).fma(x0, p1);
+            p2 = FloatVector.fromArray(F, a, a2 + i).fma(x0, p2);
+            p3 = FloatVector.fromArray(F, a, a3 + i).fma(x0, p3);
+        }
+        float s0 = p0.add(q0).reduceLanes(VectorOperators.ADD), s1 = p1.add(q1).reduceLanes(VectorOperators.ADD);
+        float s2 = p2.add(q2).reduceLanes(VectorOperators.ADD), s3 = p3.add(q3).reduceLanes(VectorOperators.ADD);
+        for (; i < len; i++) {
+            float v = x[xo + i];
+            s0 += a[a0 + i] * v;
+            s1 += a[a1 + i] * v;
+            s2 += a[a2 + i] * v;
+            s3 += a[a3 + i] * v;
+        }
+        r[ro] = s0;
+        r[ro + 1] = s1;
+        r[ro + 2] = s2;
+        r[ro + 3] = s3;
+    }
+
     /** y[yo..] += alpha · x[xo..]. */
     public static void axpy(float alpha, float[] x, int xo, float[] y, int yo, int len) {
         int step = F.length();
@@ -67,6 +108,53 @@ public final class Blas1 {
             float v = y[yo + i];
             for (int j = 0, r = xo + i; j < n; j++, r += stride) v += alpha[ao + j] * x[r];
             y[yo + i] = v;
+        }
+    }
+
+    /**
+     * {@link #axpyRows} for four outputs at once, output i weighted by alpha[a_i + j] and accumulated into y[y_i ..]:
+     * the same FMAs in the same order as four axpyRows calls (the same sums, to the bit), with each load of x's rows
+     * serving all four (MLA's query heads over one block of latent rows).
+     */
+    public static void axpyRows4(float[] alpha, int a0, int a1, int a2, int a3, int n, float[] x, int xo, int stride,
+                                 float[] y, int y0, int y1, int y2, int y3, int len) {
+        int step = F.length();
+        int i = 0;
+        for (; i + 2 * step <= len; i += 2 * step) {
+            FloatVector u0 = FloatVector.fromArray(F, y, y0 + i), v0 = FloatVector.fromArray(F, y, y0 + i + step);
+            FloatVector u1 = FloatVector.fromArray(F, y, y1 + i), v1 = FloatVector.fromArray(F, y, y1 + i + step);
+            FloatVector u2 = FloatVector.fromArray(F, y, y2 + i), v2 = FloatVector.fromArray(F, y, y2 + i + step);
+            FloatVector u3 = FloatVector.fromArray(F, y, y3 + i), v3 = FloatVector.fromArray(F, y, y3 + i + step);
+            for (int j = 0, r = xo + i; j < n; j++, r += stride) {
+                FloatVector xa = FloatVector.fromArray(F, x, r), xb = FloatVector.fromArray(F, x, r + step);
+                FloatVector w = FloatVector.broadcast(F, alpha[a0 + j]);
+                u0 = xa.fma(w, u0);
+                v0 = xb.fma(w, v0);
+                w = FloatVector.broadcast(F, alpha[a1 + j]);
+                u1 = xa.fma(w, u1);
+                v1 = xb.fma(w, v1);
+                w = FloatVector.broadcast(F, alpha[a2 + j]);
+                u2 = xa.fma(w, u2);
+                v2 = xb.fma(w, v2);
+                w = FloatVector.broadcast(F, alpha[a3 + j]);
+                u3 = xa.fma(w, u3);
+                v3 = xb.fma(w, v3);
+            }
+            u0.intoArray(y, y0 + i);
+            v0.intoArray(y, y0 + i + step);
+            u1.intoArray(y, y1 + i);
+            v1.intoArray(y, y1 + i + step);
+            u2.intoArray(y, y2 + i);
+            v2.intoArray(y, y2 + i + step);
+            u3.intoArray(y, y3 + i);
+            v3.intoArray(y, y3 + i + step);
+        }
+        // what is left: each output on its own, as axpyRows takes it (whole vectors, then single elements)
+        if (i < len) {
+            axpyRows(alpha, a0, n, x, xo + i, stride, y, y0 + i, len - i);
+            axpyRows(alpha, a1, n, x, xo + i, stride, y, y1 + i, len - i);
+            axpyRows(alpha, a2, n, x, xo + i, stride, y, y2 + i, len - i);
+            axpyRows(alpha, a3, n, x, xo + i, stride, y, y3 + i, len - i);
         }
     }
 

@@ -51,6 +51,43 @@ class HeadSplitTest {
         assertSplitEqualsOneThread(mla, b, heads, false, heads * vDim);
     }
 
+    /**
+     * MLA takes the rows in chunks (q_abs and the latent contexts of a chunk in the thread's scratch): chunks of 2 and
+     * of 5 rows give what one chunk of all 13 gives, bit for bit.
+     */
+    @Test
+    void multiHeadLatentAttentionInChunksOfRowsEqualsOneChunk() {
+        int heads = 7, nope = 16, ropeDim = 8, vDim = 12, rank = 32;
+        Random random = new Random(16);
+        WeightMatrix kvBProj = f32(heads * (nope + vDim), rank, random);
+        var mla = new MultiHeadLatentAttention(LAYER, 64, heads, nope, ropeDim, vDim, rank, null, null, null, null, null, null,
+                kvBProj, null, 1e-6f, 0.125f, null);
+        Batch b = batch(rank + ropeDim, 0, heads * (nope + ropeDim), random);
+        KernelPool.configure(1, 0);
+        // as in assertSplitEqualsOneThread: compared where two whole-batch runs around the chunked ones agree
+        for (int warmUp = 0; warmUp < 200; warmUp++) attendAll(mla, b, heads, vDim);
+        for (int attempt = 0; attempt < 20; attempt++) {
+            mla.chunkFloats = MultiHeadLatentAttention.CHUNK_FLOATS;
+            float[] before = attendAll(mla, b, heads, vDim);
+            mla.chunkFloats = 2 * heads * rank;
+            float[] two = attendAll(mla, b, heads, vDim);
+            mla.chunkFloats = 5 * heads * rank;
+            float[] five = attendAll(mla, b, heads, vDim);
+            mla.chunkFloats = MultiHeadLatentAttention.CHUNK_FLOATS;
+            if (!Arrays.equals(before, attendAll(mla, b, heads, vDim))) continue;
+            assertThat(two).as("chunks of 2 rows").containsExactly(before);
+            assertThat(five).as("chunks of 5 rows").containsExactly(before);
+            return;
+        }
+        throw new AssertionError("two whole-batch runs never agreed: the JIT kept recompiling");
+    }
+
+    static float[] attendAll(MultiHeadLatentAttention mla, Batch b, int heads, int vDim) {
+        float[] out = new float[b.n * heads * vDim];
+        mla.attend(b.q, b.caches, b.positions, b.n, out, 0, heads, new float[][] {new float[0], new float[0], new float[0]});
+        return out;
+    }
+
     /** n rows: a prefill chunk of 9 positions (21..29) of one sequence, then 4 sequences decoding at 40, 3, 16, 0. */
     record Batch(float[] q, KvCache[] caches, int[] positions, int n) {}
 
