@@ -28,4 +28,24 @@ class ActivationsTest {
             for (int i = 2 + len; i < x.length; i++) assertThat(x[i]).isEqualTo(before[i]);
         }
     }
+
+    /** The softmax's exponential: within 2 ulp of e^x on [-87, 0], the vector and the scalar form equal to the bit. */
+    @Test
+    void expNonPositiveIsWithinTwoUlpAndTheSameInVectorAndScalarForm() {
+        var species = VectorShapes.F;
+        Random random = new Random(5);
+        float[] x = new float[species.length() * 4096];
+        for (int i = 0; i < x.length; i++) x[i] = i < 4 ? -i * 1e-3f : (float) (-87 * Math.pow(random.nextDouble(), 3));
+        float[] y = new float[x.length];
+        for (int i = 0; i < x.length; i += species.length()) {
+            Activations.expNonPositive(jdk.incubator.vector.FloatVector.fromArray(species, x, i)).intoArray(y, i);
+        }
+        for (int i = 0; i < x.length; i++) {
+            double e = Math.exp(x[i]);
+            assertThat(Math.abs(y[i] - e) / Math.ulp((float) e)).as("ulp error at %s", x[i]).isLessThanOrEqualTo(2.0);
+            assertThat(Activations.expNonPositive(x[i])).as("scalar form at %s", x[i]).isEqualTo(y[i]);
+        }
+        assertThat(Activations.expNonPositive(0f)).isEqualTo(1f);
+        assertThat(Activations.expNonPositive(Float.NEGATIVE_INFINITY)).isBetween(0f, 1.2e-38f);
+    }
 }
