@@ -52,8 +52,9 @@ class HeadSplitTest {
     }
 
     /**
-     * MLA takes the rows in chunks (q_abs and the latent contexts of a chunk in the thread's scratch): chunks of 2 and
-     * of 5 rows give what one chunk of all 13 gives, bit for bit.
+     * MLA takes the rows in chunks (q_abs and the latent contexts of a chunk in the thread's scratch) and, on long
+     * contexts, the heads in groups (their scores in the scratch): chunks of 2 and of 5 rows, and groups of 4 heads with
+     * one row at a time, give what one chunk of all 13 rows and all 7 heads gives, bit for bit.
      */
     @Test
     void multiHeadLatentAttentionInChunksOfRowsEqualsOneChunk() {
@@ -73,10 +74,13 @@ class HeadSplitTest {
             float[] two = attendAll(mla, b, heads, vDim);
             mla.chunkFloats = 5 * heads * rank;
             float[] five = attendAll(mla, b, heads, vDim);
+            mla.chunkFloats = 4 * 41; // the longest row attends over 41 positions: groups of 4 heads
+            float[] grouped = attendAll(mla, b, heads, vDim);
             mla.chunkFloats = MultiHeadLatentAttention.CHUNK_FLOATS;
             if (!Arrays.equals(before, attendAll(mla, b, heads, vDim))) continue;
             assertThat(two).as("chunks of 2 rows").containsExactly(before);
             assertThat(five).as("chunks of 5 rows").containsExactly(before);
+            assertThat(grouped).as("groups of 4 heads, a row at a time").containsExactly(before);
             return;
         }
         throw new AssertionError("two whole-batch runs never agreed: the JIT kept recompiling");
