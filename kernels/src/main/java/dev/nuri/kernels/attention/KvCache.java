@@ -8,7 +8,9 @@ import java.util.List;
 /**
  * The attention state of one sequence: a block table into a {@link KvBlockPool}. Position p lives in block
  * {@code table[p / blockSize]}, row {@code p % blockSize}; each row holds one layer's key side (MLA: the compressed
- * latent, kv_lora_rank normalised + rope part, and no value side; GQA: kv_heads·head_dim each side).
+ * latent, kv_lora_rank normalised + rope part, and no value side; GQA: kv_heads·head_dim each side). How a row lies
+ * in its block is the attention's: MLA's and GQA's value side a row after another, GQA's key side dimension-major
+ * (dimension j of row r at {@code j * blockSize + r}, see GroupedQueryAttention).
  *
  * <p>Blocks are taken from the pool as positions are reserved and given back by {@link #release()}. The leading full
  * blocks may be shared with other sequences through the pool's prefix cache ({@link #attachCachedPrefix},
