@@ -246,6 +246,8 @@ def start(engine, dtype, threads, log):
                     "NURI_SERVED_MODEL_NAME": "bench"})
         if dtype == "q8_0":
             env["NURI_QUANTIZATION"] = "q8_0"
+            if args.nuri_quantize_lm_head:
+                env["NURI_QUANTIZE_LM_HEAD"] = "true"
         java = os.path.join(os.environ.get("JAVA_HOME", "/usr/lib/jvm/temurin-25-jdk-amd64"), "bin", "java")
         cmd = [java, f"-Xmx{args.heap}", *nuri_jvm_options(java), *args.nuri_jvm_args.split(), "--add-modules", "jdk.incubator.vector",
                "--enable-native-access=ALL-UNNAMED", "-cp", str(args.worker_jar), "dev.nuri.worker.WorkerMain", "shard"]
@@ -402,7 +404,10 @@ def main():
     p.add_argument("--served-model", default=None)
     # Nuri's Q8_0: experts and attention at 34 bytes per 32 weights, lm_head (65.5 MB) and routers as stored; llama.cpp's
     # Q8_0 GGUF: lm_head in Q8_0 too (34.8 MB), routers in F32
-    p.add_argument("--bytes-per-token", default="bf16=310e6,q8_0=196e6", help="weights Nuri reads per decoded token (roofline)")
+    p.add_argument("--nuri-quantize-lm-head", action="store_true",
+                   help="Nuri's q8_0 with lm_head in Q8_0 too (NURI_QUANTIZE_LM_HEAD), as llama.cpp's Q8_0 GGUF has it")
+    p.add_argument("--bytes-per-token", default=None,
+                   help="weights Nuri reads per decoded token (roofline); default bf16=310e6,q8_0=196e6 (166e6 with its lm_head in Q8_0)")
     p.add_argument("--llama-bytes-per-token", default="bf16=310e6,q8_0=166e6", help="the same for llama.cpp")
     p.add_argument("--read-gbps", default=None, help="measured read bandwidth, wall GB/s, per thread count: 1=21.8,2=30")
     p.add_argument("--read-gb-per-cpu-s", default=None, help="the same per CPU-second: 1=14.0")
@@ -416,6 +421,8 @@ def main():
     args.prefill_list = lambda: [int(x) for x in args.prefill.split(",") if x]
     args.concurrency_pairs = lambda: [tuple(int(y) for y in x.split(":")) for x in args.concurrency.split(",") if x]
     args.concurrency_list = lambda: [c for c, _ in args.concurrency_pairs()] or [1]
+    if args.bytes_per_token is None:
+        args.bytes_per_token = "bf16=310e6,q8_0=" + ("166e6" if args.nuri_quantize_lm_head else "196e6")
     args.bytes_per_token = {k: float(v) for k, v in (x.split("=") for x in args.bytes_per_token.split(","))}
     args.llama_bytes_per_token = {k: float(v) for k, v in (x.split("=") for x in args.llama_bytes_per_token.split(","))}
     args.read_gbps = kv_pairs(args.read_gbps, (int, float))

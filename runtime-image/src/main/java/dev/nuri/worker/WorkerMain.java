@@ -114,7 +114,7 @@ public final class WorkerMain {
         Map<String, String> extra = new java.util.HashMap<>();
         for (ShardSetting s : new ShardSetting[] {ShardSetting.WIRE_DTYPE, ShardSetting.PLACEMENT_FILE, ShardSetting.KV_CACHE_TOKENS,
                 ShardSetting.MAX_BATCH, ShardSetting.SERVED_MODEL_NAME, ShardSetting.API_KEY, ShardSetting.CONTEXT_LENGTH,
-                ShardSetting.QUANTIZATION, ShardSetting.EXPERT_LOAD_WINDOW_SECONDS, ShardSetting.MAX_WAITING,
+                ShardSetting.QUANTIZATION, ShardSetting.QUANTIZE_LM_HEAD, ShardSetting.EXPERT_LOAD_WINDOW_SECONDS, ShardSetting.MAX_WAITING,
                 ShardSetting.KERNEL_THREADS, ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS}) {
             String v = flags.string(s.flag(), null);
             if (v != null) extra.put(s.env(), v);

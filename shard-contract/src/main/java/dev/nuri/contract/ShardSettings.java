@@ -171,6 +171,20 @@ public final class ShardSettings {
         return Boolean.parseBoolean(v);
     }
 
+    /** @throws IllegalArgumentException neither true nor false, or true without q8_0 */
+    public boolean quantizeLmHead() {
+        String v = string(ShardSetting.QUANTIZE_LM_HEAD).trim();
+        if (!v.equalsIgnoreCase("true") && !v.equalsIgnoreCase("false")) {
+            throw new IllegalArgumentException(ShardSetting.QUANTIZE_LM_HEAD.names() + " must be true or false, got '" + v + "'");
+        }
+        boolean on = Boolean.parseBoolean(v);
+        if (on && quantization() != Quantization.Q8_0) {
+            throw new IllegalArgumentException(ShardSetting.QUANTIZE_LM_HEAD.names() + " true needs " + ShardSetting.QUANTIZATION.names()
+                    + " q8_0 (the head is quantised with the rest of the model), got " + (quantization() == null ? "none" : quantization().value()));
+        }
+        return on;
+    }
+
     /** Tokens from which a step runs as two overlapped micro-batches; 0: never. */
     public int twoBatchOverlapMinTokens() { return integer(ShardSetting.TWO_BATCH_OVERLAP_MIN_TOKENS); }
 
@@ -183,6 +197,7 @@ public final class ShardSettings {
             throw new IllegalArgumentException(ShardSetting.CONTEXT_LENGTH.names() + " must be at least 1, got " + contextLength());
         }
         quantization();
+        quantizeLmHead();
         toolCallParser();
         wireDType();
         if (isSet(ShardSetting.KERNEL_THREADS) && kernelThreads() < 1) {

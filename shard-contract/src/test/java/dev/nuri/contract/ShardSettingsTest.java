@@ -48,6 +48,15 @@ class ShardSettingsTest {
                 .hasMessageContaining("--kv-block-size / NURI_KV_BLOCK_SIZE must be at least 1, got 0");
         assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.QUANTIZATION.env(), "int4")).validate())
                 .hasMessageContaining("bf16, fp8 or q8_0");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[] {"--quantize-lm-head", "true"}, Map.of()).validate())
+                .hasMessageContaining("--quantize-lm-head / NURI_QUANTIZE_LM_HEAD true needs --quantization / NURI_QUANTIZATION q8_0")
+                .hasMessageContaining("got none");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[] {"--quantization", "bf16", "--quantize-lm-head", "true"}, Map.of()).validate())
+                .hasMessageContaining("got bf16");
+        assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.QUANTIZE_LM_HEAD.env(), "yes")).validate())
+                .hasMessageContaining("--quantize-lm-head / NURI_QUANTIZE_LM_HEAD must be true or false, got 'yes'");
+        assertThat(ShardSettings.parse(new String[] {"--quantization", "q8_0", "--quantize-lm-head", "true"}, Map.of()).quantizeLmHead()).isTrue();
+        assertThat(ShardSettings.parse(new String[] {"--quantization", "q8_0"}, Map.of()).quantizeLmHead()).as("default: as stored").isFalse();
         assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.SHARD_INDEX.env(), "3")).validate())
                 .hasMessageContaining("3 is outside 0..0");
         assertThatThrownBy(() -> ShardSettings.parse(new String[0], Map.of(ShardSetting.KERNEL_THREADS.env(), "0")).validate())

@@ -32,9 +32,10 @@ final class DecodeBench {
      * Resident memory of shard {@code shard} of {@code shards} after loading: the experts of its static block
      * (contiguous, as the operator's default placement) prepared, nothing run.
      */
-    static String shardMemory(Path dir, boolean q8, int shard, int shards) {
+    static String shardMemory(Path dir, LoadOptions options, int shard, int shards) {
+        boolean q8 = options.quantizeQ8_0();
         long rssBefore = rssBytes();
-        CausalLm lm = CausalLm.load(dir, new LoadOptions(q8));
+        CausalLm lm = CausalLm.load(dir, options);
         int n = lm.config().numExperts(), per = n / shards;
         int[] owned = java.util.stream.IntStream.range(shard * per, shard == shards - 1 ? n : (shard + 1) * per).toArray();
         lm.expertShard(owned);
@@ -42,10 +43,11 @@ final class DecodeBench {
                 dir, q8 ? " (q8_0)" : "", shard, shards, owned[0], owned[owned.length - 1], rssBytes() / 1e9, rssBefore / 1e9);
     }
 
-    static String run(Path dir, boolean q8, int prompt, int steps, int[] batches, int rounds) {
+    static String run(Path dir, LoadOptions options, int prompt, int steps, int[] batches, int rounds) {
+        boolean q8 = options.quantizeQ8_0();
         long rssBefore = rssBytes();
         long t0 = System.nanoTime();
-        CausalLm lm = CausalLm.load(dir, new LoadOptions(q8));
+        CausalLm lm = CausalLm.load(dir, options);
         lm.localExperts(); // prepares (with q8: quantises) every expert, part of loading
         double loadSeconds = (System.nanoTime() - t0) / 1e9;
         ModelConfig c = lm.config();
@@ -54,9 +56,9 @@ final class DecodeBench {
         StringBuilder out = new StringBuilder();
         double[] probe = readBandwidth(1L << 30, rounds);
         double bandwidth = probe[0], cpuBandwidth = probe[1];
-        long perToken = decodeBytesPerToken(c, q8);
+        long perToken = decodeBytesPerToken(c, options);
         out.append(String.format(Locale.ROOT, "model %s (%s%s), kernel threads %d, loaded in %.1f s%n", dir, c.modelType(),
-                q8 ? ", q8_0" : "", KernelPool.global().threads(), loadSeconds));
+                q8 ? options.quantizeLmHead() ? ", q8_0 with lm_head" : ", q8_0" : "", KernelPool.global().threads(), loadSeconds));
         out.append(String.format(Locale.ROOT, "read bandwidth %.1f GB/s, %.1f GB per CPU-second (1 GiB off-heap, vector sum, %d threads)%n",
                 bandwidth / 1e9, cpuBandwidth / 1e9, KernelPool.global().threads()));
         for (int round = 0; round < rounds; round++) {
@@ -100,12 +102,12 @@ final class DecodeBench {
 
     /**
      * Weight bytes one decoded token reads in a GQA model (qwen3_moe, mixtral): attention, router, its top-k
-     * experts, lm_head; Q8_0 is 1 byte per weight plus a 2-byte scale per 32 (router and lm_head stay as
-     * stored). 0 for MLA models (not computed here).
+     * experts, lm_head; Q8_0 is 1 byte per weight plus a 2-byte scale per 32 (the router stays as stored, and
+     * lm_head unless quantised too). 0 for MLA models (not computed here).
      */
-    static long decodeBytesPerToken(ModelConfig c, boolean q8) {
+    static long decodeBytesPerToken(ModelConfig c, LoadOptions options) {
         if (c.isMla()) return 0;
-        double w = q8 ? 34.0 / 32 : 2;
+        double w = options.quantizeQ8_0() ? 34.0 / 32 : 2;
         long h = c.hiddenSize(), attn = h * c.numAttentionHeads() * c.headDim() * 2L
                 + h * c.numKeyValueHeads() * c.headDim() * 2L;
         double perLayer = attn * w;
@@ -115,7 +117,7 @@ final class DecodeBench {
             total += c.isMoeLayer(l) ? 2.0 * c.numExperts() * h + c.topK() * 3.0 * h * c.moeIntermediateSize() * w
                     : 3.0 * h * c.intermediateSize() * w;
         }
-        return (long) (total + 2.0 * c.vocabSize() * h);
+        return (long) (total + (options.quantizeLmHead() ? w : 2.0) * c.vocabSize() * h);
     }
 
     /**

@@ -23,8 +23,9 @@ public final class KernelsMain {
               --prompt-ids comma-separated token ids
               --max-new    tokens to generate greedily (default 16; stops early at an eos id)
               --q8         re-quantise linear weights to Q8_0 at load
-            usage: nuri-kernels bench --model <dir> [--q8] [--threads N] [--prompt 256] [--steps 32] [--batch 1,16] [--rounds 3]
+            usage: nuri-kernels bench --model <dir> [--q8 | --q8-lm-head] [--threads N] [--prompt 256] [--steps 32] [--batch 1,16] [--rounds 3]
               prefill and decode tokens/s, resident memory and the read bandwidth of this machine, in one process
+              --q8-lm-head as --q8, and the output head (lm_head) in Q8_0 too, as llama.cpp's Q8_0 files have it
               --shard i/n  only the resident memory of shard i of n (its static block of experts prepared)""";
 
     private KernelsMain() {}
@@ -75,7 +76,7 @@ public final class KernelsMain {
 
     private static String bench(String[] args) {
         String model = null;
-        boolean q8 = false;
+        boolean q8 = false, q8LmHead = false;
         int prompt = 256, steps = 32, rounds = 3;
         int[] batches = {1, 16};
         int[] shard = null;
@@ -84,6 +85,7 @@ public final class KernelsMain {
                 switch (args[i]) {
                     case "--model" -> model = value(args, ++i);
                     case "--q8" -> q8 = true;
+                    case "--q8-lm-head" -> q8 = q8LmHead = true;
                     case "--threads" -> dev.nuri.kernels.backend.KernelPool.configure(Integer.parseInt(value(args, ++i)));
                     case "--prompt" -> prompt = Integer.parseInt(value(args, ++i));
                     case "--steps" -> steps = Integer.parseInt(value(args, ++i));
@@ -99,9 +101,9 @@ public final class KernelsMain {
         if (model == null || !Files.isDirectory(Path.of(model))) throw new IllegalArgumentException("--model must name a checkpoint directory");
         if (shard != null) {
             if (shard.length != 2 || shard[0] < 0 || shard[0] >= shard[1]) throw new IllegalArgumentException("--shard takes i/n with 0 <= i < n");
-            return DecodeBench.shardMemory(Path.of(model), q8, shard[0], shard[1]);
+            return DecodeBench.shardMemory(Path.of(model), new LoadOptions(q8, q8LmHead), shard[0], shard[1]);
         }
-        return DecodeBench.run(Path.of(model), q8, prompt, steps, batches, rounds);
+        return DecodeBench.run(Path.of(model), new LoadOptions(q8, q8LmHead), prompt, steps, batches, rounds);
     }
 
     static String generate(CausalLm lm, int[] prompt, int maxNew, String name) {

@@ -33,6 +33,11 @@ final class DecoderLm implements CausalLm {
     private final WeightMatrix lmHead;
     private final GroupedExperts experts;
 
+    /** The output head as loaded (its type: stored, or Q8_0 with {@link LoadOptions#quantizeLmHead}). */
+    WeightMatrix lmHead() {
+        return lmHead;
+    }
+
     DecoderLm(ModelConfig config, WeightMatrix embedTokens, Layer[] layers, float[] norm, WeightMatrix lmHead,
               GroupedExperts experts) {
         this.config = config;

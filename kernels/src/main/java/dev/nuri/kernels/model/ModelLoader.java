@@ -59,7 +59,11 @@ final class ModelLoader {
         boolean tied = c.tieWordEmbeddings() && !ckpt.has("lm_head.weight");
         WeightMatrix lmHead = tied ? embed : WeightMatrix.of(ckpt.tensor("lm_head.weight").expectShape(c.vocabSize(), h));
         // the table is read a row per token, as llama.cpp's Q8_0 reads it; lm_head stays as stored (the logits and the
-        // log-probabilities served to students come from it), and so does a table tied to it
+        // log-probabilities served to students come from it), and so does a table tied to it, unless asked for too
+        if (options.quantizeLmHead()) {
+            lmHead = requantized(lmHead);
+            if (tied) embed = lmHead;
+        }
         if (options.quantizeQ8_0() && !tied) embed = requantized(embed);
         float[] norm = vector("model.norm.weight", h);
         DecoderLm.Layer[] layers = new DecoderLm.Layer[c.numLayers()];

@@ -1,11 +1,14 @@
 package dev.nuri.kernels.model;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.nuri.kernels.attention.KvCache;
 import dev.nuri.kernels.backend.KernelPool;
 import dev.nuri.kernels.moe.RoutedExperts;
 import dev.nuri.kernels.sampling.Sampler;
+import dev.nuri.kernels.weights.Checkpoint;
+import dev.nuri.kernels.weights.DType;
 import dev.nuri.kernels.weights.Json;
 import java.io.IOException;
 import java.net.URISyntaxException;
@@ -18,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -124,5 +128,29 @@ class GoldenModelTest {
             logits = model.decode(new int[] {out[i]}, new KvCache[] {c}, experts)[0];
         }
         assertThat(out).as("greedy continuation of " + name).containsExactly(g.greedy());
+    }
+
+    /**
+     * LoadOptions.quantizeLmHead: the output head in Q8_0 too (the Q8_0 fixture's reference keeps it in F32, so the
+     * logits move by Q8_0's error of one matrix, not by float error); without it the head stays as stored.
+     */
+    @Test
+    void q8LmHeadQuantisesTheOutputHeadAndItsLogitsStayWithinQ8Error() throws Exception {
+        KernelPool.configure(1);
+        Golden g = golden("axk1-q8_0");
+        Checkpoint ckpt = Checkpoint.open(g.weights(), java.lang.foreign.Arena.ofAuto());
+        ModelConfig c = ModelConfig.read(g.weights().resolve("config.json"));
+        DecoderLm asStored = ModelLoader.assemble(c, ckpt, new LoadOptions(true));
+        DecoderLm quantized = ModelLoader.assemble(c, ckpt, new LoadOptions(true, true));
+        assertThat(asStored.lmHead().dtype()).isEqualTo(DType.F32);
+        assertThat(quantized.lmHead().dtype()).isEqualTo(DType.Q8_0);
+
+        int n = g.prompt().length;
+        float[] logits = quantized.prefill(g.prompt(), quantized.newCache(n), quantized.localExperts());
+        double err = relError(logits, g.logits()[n - 1]);
+        System.out.printf("golden axk1-q8_0 with a Q8_0 lm_head: relative logit error %.2e%n", err);
+        // Q8_0 rounds each weight to within 1/254 of its block's largest: measured 7.5e-3 here (1.8e-6 as stored)
+        assertThat(err).isGreaterThan(1e-5).isLessThan(2e-2);
+        assertThatThrownBy(() -> new LoadOptions(false, true)).hasMessageContaining("quantizeLmHead needs quantizeQ8_0");
     }
 }

@@ -173,6 +173,7 @@ public final class ShardPodTemplate {
         if (spec.model.quantization != null) {
             env.add(plain(ShardSetting.QUANTIZATION.env(), spec.model.quantization.setting().value()));
         }
+        if (Boolean.TRUE.equals(spec.model.quantizeLmHead)) env.add(plain(ShardSetting.QUANTIZE_LM_HEAD.env(), "true"));
         if (serving != null && serving.contextLength != null) {
             env.add(plain(ShardSetting.CONTEXT_LENGTH.env(), serving.contextLength.toString()));
         }

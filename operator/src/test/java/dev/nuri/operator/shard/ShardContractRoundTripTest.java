@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -109,6 +110,18 @@ class ShardContractRoundTripTest {
         assertThat(settings.peerPort()).isEqualTo(crdDefaults.peerPort());
         assertThat(settings.port()).isEqualTo(crdDefaults.port());
         assertThat(settings.batchStepTokens()).as("spec.batch.stepTokens' documented default").isEqualTo(BatchSpec.DEFAULT_STEP_TOKENS);
+        assertThat(settings.quantizeLmHead()).as("spec.model.quantizeLmHead unset: the head as stored").isFalse();
+    }
+
+    @Test
+    void aQuantisedOutputHeadReachesTheWorker() throws IOException {
+        ModelDeployment md = ShardPodTemplateTest.example("tiny-cpu.yaml");
+        md.getSpec().model.quantization = dev.nuri.operator.api.v1alpha1.ModelQuantization.Q8_0;
+        md.getSpec().model.quantizeLmHead = true;
+        ShardSettings settings = ShardSettings.parse(new String[0], environment(md, ShardPodTemplate.build(md, 0, "img", "r"), 0));
+        settings.validate();
+        assertThat(settings.quantization()).isEqualTo(dev.nuri.contract.Quantization.Q8_0);
+        assertThat(settings.quantizeLmHead()).isTrue();
     }
 
     /** The environment kubelet would give shard {@code ordinal}: field and Secret references resolved. */

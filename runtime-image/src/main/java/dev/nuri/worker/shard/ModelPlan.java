@@ -23,8 +23,10 @@ import java.util.logging.Logger;
  *
  * @param contextLength the effective cap on prompt + completion tokens
  * @param quantization null: the checkpoint's own types
+ * @param quantizeLmHead with q8_0, the output head in Q8_0 too
  */
-record ModelPlan(String model, Path dir, CausalLm builtin, ModelConfig config, int contextLength, Quantization quantization) {
+record ModelPlan(String model, Path dir, CausalLm builtin, ModelConfig config, int contextLength, Quantization quantization,
+                 boolean quantizeLmHead) {
     private static final Logger LOG = Logger.getLogger(ModelPlan.class.getName());
 
     static ModelPlan resolve(ShardSettings settings) {
@@ -57,14 +59,14 @@ record ModelPlan(String model, Path dir, CausalLm builtin, ModelConfig config, i
             throw new IllegalArgumentException(ShardSetting.CONTEXT_LENGTH.names() + " " + cap + " is larger than the model supports ("
                     + model + ": max_position_embeddings " + max + "); set it to at most " + max + " or leave it unset");
         }
-        return new ModelPlan(model, dir, builtin, config, cap > 0 ? cap : max, q);
+        return new ModelPlan(model, dir, builtin, config, cap > 0 ? cap : max, q, settings.quantizeLmHead());
     }
 
     /** Loads the weights (the slow part); builtin models are already built. */
     CausalLm load() {
         if (builtin != null) return builtin;
         if (quantization == Quantization.BF16 || quantization == Quantization.FP8) warnIfStoredDiffers();
-        return CausalLm.load(dir, new LoadOptions(quantization == Quantization.Q8_0));
+        return CausalLm.load(dir, new LoadOptions(quantization == Quantization.Q8_0, quantizeLmHead));
     }
 
     /**

@@ -123,7 +123,8 @@ public final class Shard implements AutoCloseable {
         }
         LOG.info("shard " + shard.shardIndex + "/" + shard.shards + " of group " + settings.groupIndex() + ": HTTP on "
                 + settings.bindHost() + ":" + shard.api.actualPort() + ", loading " + settings.model()
-                + (plan.quantization() != null ? " (quantization " + plan.quantization().value() + ")" : "")
+                + (plan.quantization() != null ? " (quantization " + plan.quantization().value()
+                        + (plan.quantizeLmHead() ? ", lm_head too" : "") + ")" : "")
                 + (settings.apiKey() != null ? ", API key required" : ""));
         Thread.ofPlatform().name("nuri-loader").start(() -> {
             try {

@@ -67,15 +67,19 @@ class QuantizationTest {
     @Test
     void q8_0OnACheckpointLoadsAndServesACompletion() throws IOException {
         String dir = checkpoint().toString();
-        double stored, quantized;
+        double stored, quantized, withHead;
         try (Shard shard = start("--model", dir, "--port", "0")) {
             stored = complete(shard).getJsonObject("logprobs").getJsonArray("token_logprobs").getDouble(0);
         }
         try (Shard shard = start("--model", dir, "--port", "0", "--quantization", "q8_0")) {
             quantized = complete(shard).getJsonObject("logprobs").getJsonArray("token_logprobs").getDouble(0);
         }
-        // the same weights, rounded to 8-bit blocks: close, but not bit-identical
+        try (Shard shard = start("--model", dir, "--port", "0", "--quantization", "q8_0", "--quantize-lm-head", "true")) {
+            withHead = complete(shard).getJsonObject("logprobs").getJsonArray("token_logprobs").getDouble(0);
+        }
+        // the same weights, rounded to 8-bit blocks: close, but not bit-identical; the head rounded too moves them again
         assertThat(quantized).isNotEqualTo(stored).isCloseTo(stored, org.assertj.core.data.Offset.offset(0.5));
+        assertThat(withHead).isNotEqualTo(quantized).isCloseTo(quantized, org.assertj.core.data.Offset.offset(0.5));
     }
 
     @Test
