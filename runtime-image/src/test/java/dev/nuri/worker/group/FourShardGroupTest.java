@@ -112,10 +112,12 @@ class FourShardGroupTest {
                 Answer other = answer(group.http(s).post("/v1/completions", GroupFixture.greedy(prompt, 48)));
                 assertThat(other.tokens()).as("prompt %s sent to shard %d, against shard 0", prompt, s).isEqualTo(onShard0.tokens());
                 // not bit for bit: each process's JIT reduces Vector API lanes in its own order until C2 compiles the
-                // kernel (measured up to 2.3e-4 here); the bug this guards against diverged in the tokens themselves
+                // kernel, and where that last bit tips a near-tie of this random model's top-8 routing a token's logprob
+                // moves by a few 1e-3 (2.3e-4 typical here, 2.02e-3 once in CI; with every shard on C1 still 6e-4, so
+                // it is not only C2). The bug this guards against diverged in the tokens themselves.
                 for (int i = 0; i < other.logprobs().size(); i++) {
                     assertThat(other.logprobs().get(i)).as("logprob %d of prompt %s on shard %d", i, prompt, s)
-                            .isCloseTo(onShard0.logprobs().get(i), within(2e-3));
+                            .isCloseTo(onShard0.logprobs().get(i), within(1e-2));
                 }
             }
         }
